@@ -1,0 +1,264 @@
+import { z } from "zod";
+
+// One schema for everything the server reads at start. Unknown keys are errors (strict objects):
+// a typo in a config file must not silently fall back to a default.
+
+const domainName = z
+  .string()
+  .regex(
+    /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i,
+    "must be a domain name such as example.org",
+  );
+
+const port = z.coerce.number().int("must be a whole number").min(1).max(65535);
+const positiveInt = z.coerce.number().int("must be a whole number").positive();
+const nonNegativeInt = z.coerce.number().int("must be a whole number").min(0);
+const bool = z.union([z.boolean(), z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1")]);
+const pem = (what: string) => z.string().regex(/-----BEGIN [A-Z0-9 ]+-----/, `must be a PEM ${what} (-----BEGIN …)`);
+
+export const providerKinds = ["apns", "jpush", "fcm", "log"] as const;
+export const apnsEnvironments = ["sandbox", "production"] as const;
+
+const componentSchema = z.strictObject({
+  service: z
+    .string()
+    .regex(/^xmpp:\/\/[^\s/:]+(:\d{1,5})?$/, "must look like xmpp://host:port (the server's component port)")
+    .default("xmpp://127.0.0.1:5347"),
+  domain: domainName.default("push.localhost"),
+  secret: z.string().min(1, "must not be empty").optional(),
+  // XEP-0114 has no negotiation: reconnect fast, ejabberd drops registrations while we are away (servers.md).
+  reconnectMaxDelayMs: positiveInt.default(2000),
+});
+
+const databaseSchema = z.strictObject({
+  url: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
+    .optional(),
+  dataDir: z.string().min(1).default("./data"),
+  migrateOnStart: bool.default(true),
+  poolMax: positiveInt.default(10),
+});
+
+const httpSchema = z.strictObject({
+  host: z.string().min(1).default("127.0.0.1"),
+  port: port.default(8080),
+  adminToken: z.string().min(16, "must be at least 16 characters").optional(),
+  registrationToken: z.string().min(16, "must be at least 16 characters").optional(),
+  bodyLimitBytes: positiveInt.default(16 * 1024),
+  requestsPerMinute: positiveInt.default(600),
+});
+
+const deliverySchema = z.strictObject({
+  syncDeadlineMs: positiveInt.default(2000),
+  providerTimeoutMs: positiveInt.default(5000),
+  jobTtlSeconds: positiveInt.default(600),
+  retryBaseMs: positiveInt.default(1000),
+  retryMaxMs: positiveInt.default(60_000),
+  workerConcurrency: positiveInt.default(32),
+  workerPollMs: positiveInt.default(500),
+  breakerFailureThreshold: positiveInt.default(5),
+  breakerCooldownMs: positiveInt.default(30_000),
+  auditFlushMs: positiveInt.default(25),
+  auditBatchSize: positiveInt.default(500),
+  maxInFlight: positiveInt.default(10_000),
+});
+
+const limitsSchema = z.strictObject({
+  devicesPerJid: positiveInt.default(20),
+  // mod_push_appserver's push_appserver_rate_limit: one push per node per window, bursts coalesced.
+  pushIntervalSeconds: nonNegativeInt.default(0),
+});
+
+const retentionSchema = z.strictObject({
+  auditDays: positiveInt.default(30),
+  purgeIntervalMinutes: positiveInt.default(60),
+});
+
+const apnsSchema = z
+  .strictObject({
+    bundleId: z.string().regex(/^[A-Za-z0-9.-]+$/, "must be an app bundle id such as org.example.chat"),
+    defaultEnvironment: z.enum(apnsEnvironments).default("production"),
+    teamId: z.string().regex(/^[A-Z0-9]{10}$/, "must be the 10-character Apple Team ID").optional(),
+    keyId: z.string().regex(/^[A-Z0-9]{10}$/, "must be the 10-character Key ID of the .p8 key").optional(),
+    key: pem("private key (.p8 file)").optional(),
+    cert: pem("certificate").optional(),
+    privateKey: pem("private key").optional(),
+    passphrase: z.string().optional(),
+    address: z.string().min(1).optional(),
+    port: port.optional(),
+    ca: pem("CA certificate").optional(),
+    connections: positiveInt.default(2),
+    maxInFlightPerConnection: positiveInt.default(100),
+    voip: bool.default(false),
+    alertExpirySeconds: positiveInt.default(4 * 7 * 24 * 3600),
+  })
+  .superRefine((a, ctx) => {
+    const token = a.teamId !== undefined || a.keyId !== undefined || a.key !== undefined;
+    const cert = a.cert !== undefined || a.privateKey !== undefined;
+    if (token && cert) {
+      ctx.addIssue({ code: "custom", message: "give either token auth (teamId, keyId, key) or certificate auth (cert, privateKey), not both" });
+    } else if (token) {
+      for (const k of ["teamId", "keyId", "key"] as const) {
+        if (a[k] === undefined) ctx.addIssue({ code: "custom", path: [k], message: "is required for token (.p8) auth" });
+      }
+    } else if (cert) {
+      for (const k of ["cert", "privateKey"] as const) {
+        if (a[k] === undefined) ctx.addIssue({ code: "custom", path: [k], message: "is required for certificate auth" });
+      }
+    } else {
+      ctx.addIssue({ code: "custom", message: "needs credentials: teamId + keyId + key (.p8), or cert + privateKey" });
+    }
+  });
+
+const jpushSchema = z.strictObject({
+  appKey: z.string().regex(/^[a-zA-Z0-9]{24}$/, "must be the 24-character AppKey from the JPush console"),
+  masterSecret: z.string().regex(/^[a-zA-Z0-9]{24}$/, "must be the 24-character Master Secret from the JPush console"),
+  baseUrl: z.url({ message: "must be a URL such as https://api.jpush.cn" }).default("https://api.jpush.cn"),
+  timeoutMs: positiveInt.default(10_000),
+});
+
+const serviceAccountSchema = z.object({
+  client_email: z.string().min(1),
+  private_key: pem("private key"),
+  project_id: z.string().optional(),
+  token_uri: z.string().optional(),
+});
+
+const fcmSchema = z
+  .strictObject({
+    serviceAccount: z.string().min(1),
+    projectId: z.string().min(1).optional(),
+    baseUrl: z.url().default("https://fcm.googleapis.com"),
+    tokenUrl: z.url().optional(),
+    timeoutMs: positiveInt.default(10_000),
+  })
+  .transform((f, ctx) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(f.serviceAccount);
+    } catch {
+      ctx.addIssue({ code: "custom", path: ["serviceAccount"], message: "must be the service-account JSON file from the Firebase console" });
+      return z.NEVER;
+    }
+    const sa = serviceAccountSchema.safeParse(parsed);
+    if (!sa.success) {
+      ctx.addIssue({ code: "custom", path: ["serviceAccount"], message: "service-account JSON lacks client_email or private_key" });
+      return z.NEVER;
+    }
+    const projectId = f.projectId ?? sa.data.project_id;
+    if (!projectId) {
+      ctx.addIssue({ code: "custom", path: ["projectId"], message: "is required (the service account names no project_id)" });
+      return z.NEVER;
+    }
+    return {
+      clientEmail: sa.data.client_email,
+      privateKey: sa.data.private_key,
+      projectId,
+      baseUrl: f.baseUrl,
+      tokenUrl: f.tokenUrl ?? sa.data.token_uri ?? "https://oauth2.googleapis.com/token",
+      timeoutMs: f.timeoutMs,
+    };
+  });
+
+const strategySchema = z.strictObject({
+  providers: z.array(z.enum(providerKinds)).min(1, "needs at least one provider"),
+  mode: z.enum(["fallback", "all"]).default("fallback"),
+});
+
+const appSchema = z
+  .strictObject({
+    id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be letters, digits, '.', '_' or '-' (at most 64)"),
+    default: z.boolean().default(false),
+    requireSecret: bool.default(false),
+    // Privacy first: sender and body leave for Apple/JPush/Google only when the admin opts in.
+    includeMessageContent: bool.default(false),
+    alertTitle: z.string().default("New message"),
+    alertBody: z.string().default("New message"),
+    strategy: strategySchema.optional(),
+    apns: apnsSchema.optional(),
+    jpush: jpushSchema.optional(),
+    fcm: fcmSchema.optional(),
+    fpush: z.strictObject({ modules: z.record(z.string().min(1), z.enum(apnsEnvironments)) }).optional(),
+    tigase: z.strictObject({ providers: z.record(z.string().min(1), z.enum(["apns", "jpush", "fcm"])) }).optional(),
+  })
+  .transform((app) => {
+    const configured = (["apns", "jpush", "fcm"] as const).filter((k) => app[k] !== undefined);
+    const strategy = app.strategy ?? {
+      providers: configured.length > 0 ? [...configured] : (["log"] as const).slice(),
+      mode: "fallback" as const,
+    };
+    return { ...app, strategy };
+  });
+
+export const configSchema = z
+  .strictObject({
+    component: componentSchema.prefault({}),
+    domains: z.array(domainName).min(1, "needs at least one XMPP server domain").optional(),
+    database: databaseSchema.prefault({}),
+    http: httpSchema.prefault({}),
+    log: z.strictObject({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info") }).prefault({}),
+    delivery: deliverySchema.prefault({}),
+    limits: limitsSchema.prefault({}),
+    retention: retentionSchema.prefault({}),
+    // AES-256-GCM key (32 bytes, base64) to encrypt device tokens at rest; optional.
+    tokenEncryptionKey: z
+      .string()
+      .refine((k) => Buffer.from(k, "base64").length === 32, "must be 32 random bytes, base64 encoded (openssl rand -base64 32)")
+      .optional(),
+    apps: z.array(appSchema).min(1, "needs at least one app").prefault([{ id: "default", default: true }]),
+  })
+  .transform((c) => {
+    const defaultApp = (c.apps.find((a) => a.default) ?? c.apps[0])!.id;
+    // The server that publishes to push.example.org is, unless told otherwise, example.org.
+    const domains = c.domains ?? [c.component.domain.split(".").slice(1).join(".") || c.component.domain];
+    return { ...c, domains, defaultApp };
+  });
+
+export interface CrossCheckProblem {
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+}
+
+/**
+ * Checks that span several settings of the apps list. They run on the raw input, beside the schema,
+ * so that they are reported together with every other problem (zod skips transforms once a field fails).
+ */
+export function crossCheckApps(rawApps: unknown): CrossCheckProblem[] {
+  if (!Array.isArray(rawApps)) return [];
+  const problems: CrossCheckProblem[] = [];
+  const ids = new Map<string, number>();
+  let defaults = 0;
+  rawApps.forEach((raw: unknown, i) => {
+    if (raw === null || typeof raw !== "object") return;
+    const app = raw as Record<string, unknown>;
+    if (typeof app.id === "string") {
+      if (ids.has(app.id)) problems.push({ path: ["apps", i, "id"], message: `duplicate app id "${app.id}"` });
+      ids.set(app.id, i);
+    }
+    if (app.default === true) defaults += 1;
+    const strategy = app.strategy as { providers?: unknown } | undefined;
+    const providers = Array.isArray(strategy?.providers) ? (strategy.providers as unknown[]) : [];
+    providers.forEach((p, j) => {
+      if ((p === "apns" || p === "jpush" || p === "fcm") && app[p] === undefined) {
+        problems.push({ path: ["apps", i, "strategy", "providers", j], message: `lists ${p} but the app has no ${p} section` });
+      }
+    });
+    if (new Set(providers).size !== providers.length) {
+      problems.push({ path: ["apps", i, "strategy", "providers"], message: "lists a provider twice" });
+    }
+    if (app.fpush !== undefined && app.apns === undefined) {
+      problems.push({ path: ["apps", i, "fpush"], message: "needs an apns section (fpush nodes are APNs tokens)" });
+    }
+  });
+  if (defaults > 1) problems.push({ path: ["apps"], message: "more than one app is marked default: true" });
+  return problems;
+}
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = Readonly<z.output<typeof configSchema>>;
+export type AppConfig = Config["apps"][number];
+export type ApnsConfig = NonNullable<AppConfig["apns"]>;
+export type JpushConfig = NonNullable<AppConfig["jpush"]>;
+export type FcmConfig = NonNullable<AppConfig["fcm"]>;
+export type ProviderKind = (typeof providerKinds)[number];
