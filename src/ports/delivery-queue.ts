@@ -1,0 +1,31 @@
+import type { Notification } from "../domain/notification.js";
+
+/** A push not yet delivered. One per node: a newer publish replaces an older pending one (coalescing). */
+export interface QueuedJob {
+  readonly node: string;
+  readonly pushId: string;
+  readonly app: string;
+  readonly notification: Notification;
+  readonly attempts: number;
+  readonly nextAttemptAt: Date;
+  readonly expiresAt: Date;
+  readonly lastError?: string;
+}
+
+export interface JobRef {
+  readonly node: string;
+  readonly pushId: string;
+}
+
+export interface DeliveryQueue {
+  /** Upserts by node: the newest push wins, its attempt count starts again. */
+  put(jobs: readonly QueuedJob[]): Promise<void>;
+  /** Claims up to `max` due jobs (FOR UPDATE SKIP LOCKED), leased to `workerId` until `leaseUntil`; attempts is incremented. */
+  claim(workerId: string, max: number, now: Date, leaseUntil: Date): Promise<readonly QueuedJob[]>;
+  /** Deletes jobs, but only the version named by pushId: a newer push for the node stays. */
+  complete(jobs: readonly JobRef[]): Promise<void>;
+  reschedule(job: JobRef, nextAttemptAt: Date, lastError: string): Promise<void>;
+  /** Deletes and returns jobs past their expiry. */
+  takeExpired(now: Date, max: number): Promise<readonly QueuedJob[]>;
+  stats(now: Date): Promise<{ depth: number; oldestAgeMs: number }>;
+}

@@ -1,0 +1,35 @@
+import type { AddressKind, NewRegistration, Registration } from "../domain/registration.js";
+
+export interface DeviceKey {
+  readonly app: string;
+  readonly ownerJid: string;
+  readonly deviceId: string;
+  readonly channel: string;
+}
+
+export interface DisableAddressInput {
+  readonly node: string;
+  readonly provider: AddressKind;
+  readonly reason: string;
+  readonly at: Date;
+  /** APNs 410: skip when the address was re-registered after this instant (the token came back). */
+  readonly unlessUpdatedAfter?: Date;
+}
+
+export interface RegistrationStore {
+  /**
+   * Inserts the device, or updates it when (app, owner, device, channel) already exists: the node stays,
+   * the address is merged in (one per provider) and a disabled registration comes back to life.
+   */
+  register(input: NewRegistration, now: Date): Promise<{ registration: Registration; created: boolean }>;
+  findByNode(node: string): Promise<Registration | undefined>;
+  findByDevice(key: DeviceKey): Promise<Registration | undefined>;
+  findByToken(provider: AddressKind, token: string): Promise<readonly Registration[]>;
+  countByOwner(ownerJid: string): Promise<number>;
+  /** Removes the registration and its addresses; true when something was removed. */
+  remove(node: string): Promise<boolean>;
+  /** Marks one address dead; the registration is disabled when no live address is left. */
+  disableAddress(input: DisableAddressInput): Promise<{ changed: boolean; registrationDisabled: boolean }>;
+  touchLastPush(nodes: readonly string[], at: Date): Promise<void>;
+  countActiveByApp(): Promise<readonly { app: string; provider: AddressKind; count: number }[]>;
+}

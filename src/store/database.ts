@@ -1,0 +1,155 @@
+import { mkdirSync, openSync, closeSync, writeSync, readFileSync, unlinkSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import knexFactory, { type Knex } from "knex";
+import ClientPgLite from "knex-pglite";
+import { PGlite } from "@electric-sql/pglite";
+import pg from "pg";
+
+export type DatabaseKind = "postgres" | "embedded";
+
+export interface Database {
+  readonly knex: Knex;
+  readonly kind: DatabaseKind;
+  /** Where the data lives, without credentials: "postgres 127.0.0.1:5432/test" or "embedded ./data". */
+  readonly description: string;
+  /** Connection string for a side connection (advisory locks); undefined for the embedded database. */
+  readonly url?: string;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  readonly url?: string;
+  readonly dataDir: string;
+  readonly poolMax: number;
+  /** How long to wait for another process to release the embedded database directory. */
+  readonly lockWaitMs?: number;
+}
+
+export class DatabaseLockedError extends Error {
+  constructor(dir: string, pid: number) {
+    super(
+      `the embedded database ${dir} is in use by process ${pid} (PGlite allows one process at a time): ` +
+        "stop that process, or use a Postgres server (DATABASE_URL) to share the data",
+    );
+    this.name = "DatabaseLockedError";
+  }
+}
+
+// pg returns int8 (count(*), identity ids) as strings and PGlite as numbers; make both numbers.
+// Our int8 values are row counts and ids, far below 2^53.
+const INT8_OID = 20;
+const pgTypes = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  return options.url !== undefined ? openPostgres(options.url, options.poolMax) : openEmbedded(options.dataDir, options.lockWaitMs ?? 0);
+}
+
+function openPostgres(url: string, poolMax: number): Database {
+  const knex = knexFactory({
+    client: "pg",
+    connection: {
+      connectionString: url,
+      types: pgTypes,
+      // Fail fast instead of hanging when Postgres is away: callers answer `wait` and retry later.
+      connectionTimeoutMillis: 3000,
+      query_timeout: 10_000,
+      application_name: "xmpp-push",
+    } as Knex.PgConnectionConfig,
+    pool: { min: 0, max: poolMax, idleTimeoutMillis: 30_000 },
+    acquireConnectionTimeout: 5000,
+  });
+  const u = new URL(url);
+  return {
+    knex,
+    kind: "postgres",
+    description: `postgres ${u.hostname}:${u.port || 5432}${u.pathname}`,
+    url,
+    close: () => knex.destroy(),
+  };
+}
+
+async function openEmbedded(dataDir: string, lockWaitMs: number): Promise<Database> {
+  const dir = resolve(dataDir);
+  mkdirSync(dir, { recursive: true });
+  const releaseLock = await lockDirectory(dir, lockWaitMs);
+  try {
+    const pglite = new PGlite(join(dir, "pgdata"), {
+      // The embedded database serves one small process; Postgres' 128 MB default is far too much here.
+      postgresqlconf: ["shared_buffers=16MB"],
+    });
+    await pglite.waitReady;
+    const knex = knexFactory({ client: ClientPgLite, dialect: "postgres", connection: () => ({ pglite }) as object });
+    return {
+      knex,
+      kind: "embedded",
+      description: `embedded ${dataDir}`,
+      close: async () => {
+        try {
+          await knex.destroy();
+          if (!pglite.closed) await pglite.close();
+        } finally {
+          releaseLock();
+        }
+      },
+    };
+  } catch (err) {
+    releaseLock();
+    throw err;
+  }
+}
+
+// PGlite has no server to arbitrate between processes; two of them on one directory would corrupt it.
+async function lockDirectory(dir: string, waitMs: number): Promise<() => void> {
+  const file = join(dir, "xmpp-push.lock");
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const fd = openSync(file, "wx");
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => {
+        try {
+          unlinkSync(file);
+        } catch {
+          // already gone
+        }
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    const holder = Number(readFileOrEmpty(file));
+    if (!Number.isInteger(holder) || holder <= 0 || !processAlive(holder)) {
+      // A crashed process left its lock behind.
+      try {
+        unlinkSync(file);
+      } catch {
+        // another process removed it first
+      }
+      continue;
+    }
+    if (Date.now() >= deadline) throw new DatabaseLockedError(dir, holder);
+    await sleep(100);
+  }
+}
+
+function readFileOrEmpty(file: string): string {
+  try {
+    return readFileSync(file, "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

@@ -1,0 +1,89 @@
+import type { Knex } from "knex";
+import type { OutcomeClass } from "../domain/delivery-outcome.js";
+import { affectedRows } from "./affected-rows.js";
+import type { AuditQuery, DeliveryAudit, DeliveryRecord } from "../ports/delivery-audit.js";
+
+interface DeliveryRow {
+  push_id: string;
+  node: string;
+  app: string;
+  provider: string;
+  environment: string | null;
+  outcome: OutcomeClass;
+  status: number | null;
+  reason: string | null;
+  message_id: string | null;
+  attempt: number;
+  latency_ms: number;
+  created_at: Date;
+}
+
+// Postgres takes at most 65535 bind parameters per statement; 12 columns a row.
+const ROWS_PER_INSERT = 2000;
+const PURGE_SLICE = 10_000;
+const MAX_PURGE_SLICES = 10_000;
+
+export function createPgDeliveryAudit({ knex }: { knex: Knex }): DeliveryAudit {
+  return {
+    async record(rows) {
+      if (rows.length === 0) return;
+      const mapped = rows.map(
+        (r): DeliveryRow => ({
+          push_id: r.pushId,
+          node: r.node,
+          app: r.app,
+          provider: r.provider,
+          environment: r.environment ?? null,
+          outcome: r.outcome,
+          status: r.status ?? null,
+          reason: r.reason === undefined ? null : r.reason.slice(0, 500),
+          message_id: r.messageId ?? null,
+          attempt: r.attempt,
+          latency_ms: Math.round(r.latencyMs),
+          created_at: r.createdAt,
+        }),
+      );
+      for (let i = 0; i < mapped.length; i += ROWS_PER_INSERT) {
+        await knex("deliveries").insert(mapped.slice(i, i + ROWS_PER_INSERT));
+      }
+    },
+
+    async list({ node, since, limit }: AuditQuery) {
+      let q = knex<DeliveryRow>("deliveries").select("*").orderBy([{ column: "created_at", order: "desc" }, { column: "id", order: "desc" }]).limit(limit);
+      if (node !== undefined) q = q.where({ node });
+      if (since !== undefined) q = q.where("created_at", ">=", since);
+      const rows = (await q) as DeliveryRow[];
+      return rows.map(
+        (r): DeliveryRecord => ({
+          pushId: r.push_id,
+          node: r.node,
+          app: r.app,
+          provider: r.provider,
+          ...(r.environment !== null ? { environment: r.environment } : {}),
+          outcome: r.outcome,
+          ...(r.status !== null ? { status: r.status } : {}),
+          ...(r.reason !== null ? { reason: r.reason } : {}),
+          ...(r.message_id !== null ? { messageId: r.message_id } : {}),
+          attempt: r.attempt,
+          latencyMs: r.latency_ms,
+          createdAt: new Date(r.created_at),
+        }),
+      );
+    },
+
+    async purgeOlderThan(cutoff) {
+      // In slices, so a purge of millions of rows never holds one long transaction over the audit.
+      let total = 0;
+      for (let i = 0; i < MAX_PURGE_SLICES; i++) {
+        const n = affectedRows(
+          await knex("deliveries")
+            .whereIn("id", knex("deliveries").select("id").where("created_at", "<", cutoff).limit(PURGE_SLICE))
+            .del(),
+        );
+        total += n;
+        if (n < PURGE_SLICE) break;
+      }
+      return total;
+    },
+  };
+}

@@ -1,0 +1,103 @@
+import type { Knex } from "knex";
+import type { Notification } from "../domain/notification.js";
+import type { DeliveryQueue, JobRef, QueuedJob } from "../ports/delivery-queue.js";
+
+interface JobRow {
+  node: string;
+  push_id: string;
+  app: string;
+  notification: Notification | string;
+  attempts: number;
+  next_attempt_at: Date;
+  expires_at: Date;
+  last_error: string | null;
+}
+
+const toJob = (r: JobRow): QueuedJob => ({
+  node: r.node,
+  pushId: r.push_id,
+  app: r.app,
+  notification: typeof r.notification === "string" ? (JSON.parse(r.notification) as Notification) : r.notification,
+  attempts: r.attempts,
+  nextAttemptAt: new Date(r.next_attempt_at),
+  expiresAt: new Date(r.expires_at),
+  ...(r.last_error !== null ? { lastError: r.last_error } : {}),
+});
+
+export function createPgDeliveryQueue({ knex }: { knex: Knex }): DeliveryQueue {
+  return {
+    async put(jobs) {
+      if (jobs.length === 0) return;
+      // A batch may hold two pushes for one node; ON CONFLICT cannot touch a row twice, so keep the newest.
+      const newest = new Map<string, QueuedJob>();
+      for (const j of jobs) newest.set(j.node, j);
+      await knex("delivery_jobs")
+        .insert(
+          [...newest.values()].map((j) => ({
+            node: j.node,
+            push_id: j.pushId,
+            app: j.app,
+            notification: JSON.stringify(j.notification),
+            attempts: j.attempts,
+            next_attempt_at: j.nextAttemptAt,
+            expires_at: j.expiresAt,
+            locked_by: null,
+            locked_until: null,
+            last_error: j.lastError ?? null,
+            updated_at: knex.fn.now(),
+          })),
+        )
+        .onConflict("node")
+        .merge(["push_id", "app", "notification", "attempts", "next_attempt_at", "expires_at", "locked_by", "locked_until", "last_error", "updated_at"]);
+    },
+
+    async claim(workerId, max, now, leaseUntil) {
+      const result = await knex.raw<{ rows: JobRow[] }>(
+        `WITH due AS (
+           SELECT node FROM delivery_jobs
+            WHERE next_attempt_at <= ? AND (locked_until IS NULL OR locked_until < ?)
+            ORDER BY next_attempt_at
+            LIMIT ?
+            FOR UPDATE SKIP LOCKED)
+         UPDATE delivery_jobs j
+            SET locked_by = ?, locked_until = ?, attempts = j.attempts + 1, updated_at = now()
+           FROM due
+          WHERE j.node = due.node
+         RETURNING j.node, j.push_id, j.app, j.notification, j.attempts, j.next_attempt_at, j.expires_at, j.last_error`,
+        [now, now, max, workerId, leaseUntil],
+      );
+      return result.rows.map(toJob);
+    },
+
+    async complete(jobs: readonly JobRef[]) {
+      if (jobs.length === 0) return;
+      await knex("delivery_jobs")
+        .whereIn(
+          ["node", "push_id"],
+          jobs.map((j) => [j.node, j.pushId]),
+        )
+        .del();
+    },
+
+    async reschedule(job, nextAttemptAt, lastError) {
+      await knex("delivery_jobs")
+        .where({ node: job.node, push_id: job.pushId })
+        .update({ next_attempt_at: nextAttemptAt, last_error: lastError.slice(0, 500), locked_by: null, locked_until: null, updated_at: knex.fn.now() });
+    },
+
+    async takeExpired(now, max) {
+      const result = await knex.raw<{ rows: JobRow[] }>(
+        `DELETE FROM delivery_jobs
+          WHERE node IN (SELECT node FROM delivery_jobs WHERE expires_at <= ? ORDER BY expires_at LIMIT ? FOR UPDATE SKIP LOCKED)
+          RETURNING node, push_id, app, notification, attempts, next_attempt_at, expires_at, last_error`,
+        [now, max],
+      );
+      return result.rows.map(toJob);
+    },
+
+    async stats(now) {
+      const row = (await knex("delivery_jobs").count({ n: "*" }).min({ oldest: "created_at" }).first()) as { n: number; oldest: Date | null };
+      return { depth: Number(row.n), oldestAgeMs: row.oldest ? Math.max(0, now.getTime() - new Date(row.oldest).getTime()) : 0 };
+    },
+  };
+}

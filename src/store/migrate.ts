@@ -1,0 +1,45 @@
+import type { Knex } from "knex";
+import pg from "pg";
+import * as initialSchema from "../../migrations/20261126000001_initial_schema.js";
+import type { Database } from "./database.js";
+
+// Migrations are imported statically, not read from a directory: loading .ts migrations from a
+// directory breaks under vitest and after tsc (the files change extension). Append new ones here.
+const MIGRATIONS: ReadonlyArray<readonly [string, Knex.Migration]> = [["20261126000001_initial_schema", initialSchema]];
+
+const migrationSource: Knex.MigrationSource<readonly [string, Knex.Migration]> = {
+  getMigrations: async () => [...MIGRATIONS],
+  getMigrationName: ([name]) => name,
+  getMigration: async ([, migration]) => migration,
+};
+
+// Any fixed 64-bit number works; it only has to be the same in every xmpp-push process.
+const MIGRATION_LOCK_KEY = 0x78707573686d6967n; // "xpushmig"
+
+/**
+ * Applies pending migrations; returns the names applied. Safe to run twice and from several processes
+ * at once: Postgres runs are serialized on an advisory lock, the embedded database is locked per process.
+ */
+export async function migrateLatest(db: Database): Promise<string[]> {
+  const run = async (): Promise<string[]> => {
+    // Under our lock nobody else is migrating, so a lock row left by a killed run is stale.
+    await db.knex.migrate.forceFreeMigrationsLock({ migrationSource });
+    const [, applied] = (await db.knex.migrate.latest({ migrationSource })) as [number, string[]];
+    return applied;
+  };
+  if (db.url === undefined) return run();
+  const client = new pg.Client({ connectionString: db.url, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY.toString()]);
+    return await run();
+  } finally {
+    await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY.toString()]).catch(() => undefined);
+    await client.end().catch(() => undefined);
+  }
+}
+
+export async function pendingMigrations(db: Database): Promise<string[]> {
+  const [, pending] = (await db.knex.migrate.list({ migrationSource })) as [unknown[], Array<readonly [string, Knex.Migration]>];
+  return pending.map(([name]) => name);
+}

@@ -1,0 +1,209 @@
+import type { Knex } from "knex";
+import type { AddressKind, DeviceAddress, Dialect, NewRegistration, Registration } from "../domain/registration.js";
+import type { DeviceKey, DisableAddressInput, RegistrationStore } from "../ports/registration-store.js";
+import { affectedRows } from "./affected-rows.js";
+import { tokenLookupHash, type TokenCipher } from "./token-cipher.js";
+
+/** A registration command names a node already used by another device (client-chosen nodes). */
+export class NodeTakenError extends Error {
+  constructor() {
+    super("this node is already registered for another device");
+    this.name = "NodeTakenError";
+  }
+}
+
+interface RegistrationRow {
+  node: string;
+  app: string;
+  owner_jid: string;
+  device_id: string;
+  channel: string;
+  dialect: string;
+  secret_hash: string | null;
+  created_at: Date;
+  updated_at: Date;
+  last_push_at: Date | null;
+  disabled_at: Date | null;
+  disabled_reason: string | null;
+  addresses: AddressRow[] | string;
+}
+
+// Rows built by json_agg: timestamps arrive as ISO strings.
+interface AddressRow {
+  provider: AddressKind;
+  token: string;
+  environment: "sandbox" | "production" | null;
+  push_type: "alert" | "background" | null;
+  voip_token: string | null;
+  updated_at: string;
+  disabled_at: string | null;
+  disabled_reason: string | null;
+}
+
+const SELECT_WITH_ADDRESSES = `
+  SELECT r.*,
+         COALESCE(json_agg(json_build_object(
+           'provider', a.provider, 'token', a.token, 'environment', a.environment, 'push_type', a.push_type,
+           'voip_token', a.voip_token, 'updated_at', a.updated_at, 'disabled_at', a.disabled_at,
+           'disabled_reason', a.disabled_reason) ORDER BY a.provider) FILTER (WHERE a.node IS NOT NULL), '[]') AS addresses
+    FROM registrations r
+    LEFT JOIN registration_addresses a ON a.node = r.node`;
+
+export function createPgRegistrationStore({ knex, cipher }: { knex: Knex; cipher: TokenCipher }): RegistrationStore {
+  const toRegistration = (row: RegistrationRow): Registration => {
+    const addresses = (typeof row.addresses === "string" ? (JSON.parse(row.addresses) as AddressRow[]) : row.addresses).map(
+      (a): DeviceAddress => ({
+        provider: a.provider,
+        token: cipher.open(a.token),
+        ...(a.environment ? { environment: a.environment } : {}),
+        ...(a.push_type ? { pushType: a.push_type } : {}),
+        ...(a.voip_token ? { voipToken: cipher.open(a.voip_token) } : {}),
+        updatedAt: new Date(a.updated_at),
+        ...(a.disabled_at ? { disabledAt: new Date(a.disabled_at) } : {}),
+        ...(a.disabled_reason ? { disabledReason: a.disabled_reason } : {}),
+      }),
+    );
+    return {
+      node: row.node,
+      app: row.app,
+      ownerJid: row.owner_jid,
+      deviceId: row.device_id,
+      channel: row.channel,
+      dialect: row.dialect as Dialect,
+      ...(row.secret_hash ? { secretHash: row.secret_hash } : {}),
+      addresses,
+      createdAt: new Date(row.created_at),
+      updatedAt: new Date(row.updated_at),
+      ...(row.last_push_at ? { lastPushAt: new Date(row.last_push_at) } : {}),
+      ...(row.disabled_at ? { disabledAt: new Date(row.disabled_at) } : {}),
+      ...(row.disabled_reason ? { disabledReason: row.disabled_reason } : {}),
+    };
+  };
+
+  const selectOne = async (db: Knex | Knex.Transaction, where: string, bindings: readonly unknown[]) => {
+    const result = await db.raw<{ rows: RegistrationRow[] }>(`${SELECT_WITH_ADDRESSES} WHERE ${where} GROUP BY r.node`, bindings as Knex.RawBinding[]);
+    return result.rows.map(toRegistration);
+  };
+
+  return {
+    async register(input: NewRegistration, now: Date) {
+      try {
+        return await knex.transaction(async (trx) => {
+          const inserted = await trx("registrations")
+            .insert({
+              node: input.node,
+              app: input.app,
+              owner_jid: input.ownerJid,
+              device_id: input.deviceId,
+              channel: input.channel,
+              dialect: input.dialect,
+              secret_hash: input.secretHash ?? null,
+              created_at: now,
+              updated_at: now,
+            })
+            .onConflict(["app", "owner_jid", "device_id", "channel"])
+            .ignore()
+            .returning("node");
+          const created = inserted.length > 0;
+          let node = input.node;
+          if (!created) {
+            const existing = await trx("registrations")
+              .where({ app: input.app, owner_jid: input.ownerJid, device_id: input.deviceId, channel: input.channel })
+              .forUpdate()
+              .first("node");
+            node = (existing as { node: string }).node;
+            await trx("registrations").where({ node }).update({
+              dialect: input.dialect,
+              secret_hash: input.secretHash ?? null,
+              updated_at: now,
+              disabled_at: null,
+              disabled_reason: null,
+            });
+          }
+          const a = input.address;
+          await trx("registration_addresses")
+            .insert({
+              node,
+              provider: a.provider,
+              token: cipher.seal(a.token),
+              token_hash: tokenLookupHash(a.token),
+              environment: a.environment ?? null,
+              push_type: a.pushType ?? null,
+              voip_token: a.voipToken !== undefined ? cipher.seal(a.voipToken) : null,
+              updated_at: now,
+              disabled_at: null,
+              disabled_reason: null,
+            })
+            .onConflict(["node", "provider"])
+            .merge();
+          const [registration] = await selectOne(trx, "r.node = ?", [node]);
+          return { registration: registration!, created };
+        });
+      } catch (err) {
+        if ((err as { code?: string; constraint?: string }).code === "23505") throw new NodeTakenError();
+        throw err;
+      }
+    },
+
+    async findByNode(node) {
+      const [reg] = await selectOne(knex, "r.node = ?", [node]);
+      return reg;
+    },
+
+    async findByDevice(key: DeviceKey) {
+      const [reg] = await selectOne(knex, "r.app = ? AND r.owner_jid = ? AND r.device_id = ? AND r.channel = ?", [
+        key.app,
+        key.ownerJid,
+        key.deviceId,
+        key.channel,
+      ]);
+      return reg;
+    },
+
+    async findByToken(provider, token) {
+      return selectOne(
+        knex,
+        "r.node IN (SELECT node FROM registration_addresses WHERE provider = ? AND token_hash = ?)",
+        [provider, tokenLookupHash(token)],
+      );
+    },
+
+    async countByOwner(ownerJid) {
+      const row = (await knex("registrations").where({ owner_jid: ownerJid }).count({ n: "*" }).first()) as { n: number };
+      return Number(row.n);
+    },
+
+    async remove(node) {
+      return affectedRows(await knex("registrations").where({ node }).del()) > 0;
+    },
+
+    async disableAddress({ node, provider, reason, at, unlessUpdatedAfter }: DisableAddressInput) {
+      return knex.transaction(async (trx) => {
+        let q = trx("registration_addresses").where({ node, provider }).whereNull("disabled_at");
+        if (unlessUpdatedAfter !== undefined) q = q.where("updated_at", "<=", unlessUpdatedAfter);
+        const changed = (await q.update({ disabled_at: at, disabled_reason: reason })) > 0;
+        if (!changed) return { changed: false, registrationDisabled: false };
+        const live = (await trx("registration_addresses").where({ node }).whereNull("disabled_at").count({ n: "*" }).first()) as { n: number };
+        if (Number(live.n) > 0) return { changed: true, registrationDisabled: false };
+        await trx("registrations").where({ node }).whereNull("disabled_at").update({ disabled_at: at, disabled_reason: reason });
+        return { changed: true, registrationDisabled: true };
+      });
+    },
+
+    async touchLastPush(nodes, at) {
+      if (nodes.length === 0) return;
+      await knex("registrations").whereIn("node", [...nodes]).update({ last_push_at: at });
+    },
+
+    async countActiveByApp() {
+      const rows = (await knex("registrations as r")
+        .join("registration_addresses as a", "a.node", "r.node")
+        .whereNull("r.disabled_at")
+        .whereNull("a.disabled_at")
+        .groupBy("r.app", "a.provider")
+        .select("r.app", "a.provider")
+        .count({ n: "*" })) as Array<{ app: string; provider: AddressKind; n: number }>;
+      return rows.map((r) => ({ app: r.app, provider: r.provider, count: Number(r.n) }));
+    },
+  };
+}
