@@ -1,0 +1,85 @@
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { cleanEnv, runCli, startCli } from "../support/cli.js";
+import { freshTestDatabase, usingPostgres, type TestDatabase } from "../support/db.js";
+
+const scratch = () => mkdtempSync(join(inject("testRunDir"), "cli-"));
+
+describe("xmpp-push config check", () => {
+  it("lists all three mistakes of a config file and exits with code 2, without a stack trace", async () => {
+    const dir = scratch();
+    const file = join(dir, "push.yaml");
+    writeFileSync(
+      file,
+      ["component:", "  service: http://wrong", "http:", "  port: 99999", "apps:", "  - id: chat", "    strategy: { providers: [jpush] }"].join("\n"),
+    );
+    const { code, output } = await runCli(["--config", file, "config", "check"]);
+    expect(code).toBe(2);
+    expect(output).toMatch(/Invalid configuration \(3 problems\)/);
+    expect(output).toMatch(/- component\.service: must look like xmpp:\/\/host:port/);
+    expect(output).toMatch(/- http\.port: /);
+    expect(output).toMatch(/- apps\[0\]\.strategy\.providers\[0\]: lists jpush but the app has no jpush section/);
+    expect(output).not.toMatch(/\n\s+at /);
+  });
+
+  it("accepts a valid config and summarises it", async () => {
+    const { code, output } = await runCli(["config", "check"], { env: cleanEnv({ XMPP_PUSH_COMPONENT_DOMAIN: "push.example.org" }) });
+    expect(code).toBe(0);
+    expect(output).toMatch(/configuration is valid: component push\.example\.org/);
+  });
+});
+
+describe("xmpp-push serve", () => {
+  it("starts with no configuration at all on the embedded database, waits for the XMPP server, and stops on SIGTERM within 2 s", async () => {
+    const dir = scratch();
+    // A port nothing listens on, so the server is certainly absent.
+    const p = startCli(["serve"], { cwd: dir, env: cleanEnv({ XMPP_PUSH_COMPONENT_SERVICE: "xmpp://127.0.0.1:1" }) });
+    await p.waitFor(/serving push\.localhost.*database embedded \.\/data/, 60_000);
+    await p.waitFor(/waiting for the XMPP server/, 10_000);
+    expect(existsSync(join(dir, "data", "pgdata"))).toBe(true);
+    p.child.kill("SIGTERM");
+    const { code, afterMs } = await p.exited(10_000);
+    expect(code).toBe(0);
+    expect(afterMs).toBeLessThan(2000);
+    expect(existsSync(join(dir, "data", "xmpp-push.lock"))).toBe(false);
+  });
+
+  it("the literal default (nothing set, component port 5347) also starts and stops", async () => {
+    const dir = scratch();
+    const p = startCli(["serve"], { cwd: dir, env: cleanEnv() });
+    await p.waitFor(/serving push\.localhost for localhost via xmpp:\/\/127\.0\.0\.1:5347/, 60_000);
+    p.child.kill("SIGINT");
+    expect((await p.exited(10_000)).code).toBe(0);
+  });
+});
+
+describe("xmpp-push migrate", () => {
+  let db: TestDatabase | undefined;
+  beforeAll(async () => {
+    if (usingPostgres()) {
+      // An empty database: drop what the template put there, so migrate has work to do.
+      db = await freshTestDatabase();
+      for (const t of ["server_settings", "delivery_jobs", "deliveries", "registration_addresses", "registrations", "knex_migrations", "knex_migrations_lock"]) {
+        await db.knex.raw(`DROP TABLE IF EXISTS ${t} CASCADE`);
+      }
+      await db.close();
+    }
+  });
+  afterAll(async () => {
+    await db?.dispose();
+  });
+  const env = (dataDir: string) => cleanEnv(db ? { DATABASE_URL: db.location.url! } : { XMPP_PUSH_DATA_DIR: dataDir });
+
+  it("is safe to run twice, and from two processes at once", async () => {
+    const dir = scratch();
+    const [a, b] = await Promise.all([runCli(["migrate"], { env: env(join(dir, "data")) }), runCli(["migrate"], { env: env(join(dir, "data")) })]);
+    expect([a.code, b.code]).toEqual([0, 0]);
+    const outputs = [a.output, b.output].sort();
+    expect(outputs[0]).toMatch(/applied 1 migration\(s\): 20261126000001_initial_schema/);
+    expect(outputs[1]).toMatch(/database is up to date/);
+    const again = await runCli(["migrate"], { env: env(join(dir, "data")) });
+    expect(again.code).toBe(0);
+    expect(again.output).toMatch(/database is up to date/);
+  });
+});
