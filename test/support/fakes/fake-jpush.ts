@@ -1,0 +1,266 @@
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface RecordedJpushRequest {
+  method: string;
+  /** Request target as sent, query included (e.g. `/v3/push/cid?count=2`). */
+  path: string;
+  /** Decoded Basic credentials, whether or not they were right. */
+  auth?: { appKey: string; masterSecret: string };
+  /** Parsed JSON body; the raw text if it is not JSON; undefined if empty. */
+  body: unknown;
+  receivedAt: number;
+}
+
+/** One scripted answer for `/v3/push` or `/v3/push/validate`; `code`/`message` default from `httpStatus`. */
+export type JpushScript = {
+  httpStatus: number;
+  code?: number;
+  message?: string;
+  delayMs?: number;
+  rateLimitReset?: number;
+  rateLimitRemaining?: number;
+  /** Decimal digits are written as a bare JSON number, like JPush's own ids above 2^53. */
+  msgId?: string;
+};
+
+export interface FakeJpush {
+  /** `http://127.0.0.1:PORT`, to use as the push base URL. */
+  readonly url: string;
+  /** Every request received, in order (including rejected ones and cid replays). */
+  readonly requests: RecordedJpushRequest[];
+  /** `POST /v3/push` requests accepted with 200, excluding cid replays and validate calls. */
+  delivered(): RecordedJpushRequest[];
+  script(fn: (req: RecordedJpushRequest) => JpushScript | undefined): void;
+  setDefault(s: JpushScript): void;
+  setDelayMs(ms: number): void;
+  /** Forgets requests, cid results, the script and the default, and restores the start-up delay. */
+  reset(): void;
+  stop(): Promise<void>;
+}
+
+export interface FakeJpushOptions {
+  appKey: string;
+  masterSecret: string;
+  delayMs?: number;
+}
+
+// Bodies above this get 1005 (JPush's "body too large"); also bounds the fake's memory.
+const MAX_BODY = 1024 * 1024;
+// The sample id from providers.md §3.4: above 2^53, so JSON.parse would corrupt it.
+const MSG_ID_BASE = 18103083292408631n;
+// The free-tier push quota, 600 per minute (providers.md §3.6).
+const DEFAULT_QUOTA = 600;
+const DEFAULT_REMAINING = 599;
+const DEFAULT_RESET_S = 60;
+// Default code per HTTP status for scripts that give only `httpStatus` (providers.md §3.5).
+const DEFAULT_CODES: ReadonlyMap<number, number> = new Map([
+  [400, 1003], [401, 1004], [403, 2003], [404, 1020], [405, 1001], [429, 2002], [500, 1000], [503, 1030],
+]);
+const MESSAGES: ReadonlyMap<number, string> = new Map([
+  [1000, "Server error"],
+  [1001, "Only support HTTP POST method"],
+  [1002, "Missing parameter"],
+  [1003, "Parameter value is invalid"],
+  [1004, "Authen failed"],
+  [1005, "Msg content too long"],
+  [1008, "app_key is invalid"],
+  [1009, "Unsupported key in payload"],
+  [1011, "cannot find user by this audience or has been inactive for more than 255 days"],
+  [1012, "Push rate exceeded"],
+  [1020, "Only support HTTPS request"],
+  [1030, "Internal service timeout"],
+  [2002, "Rate limit exceeded"],
+  [2003, "The appKey is blacklisted"],
+]);
+
+interface Reply {
+  status: number;
+  text: string;
+  script?: JpushScript;
+}
+
+/** Starts a plain-HTTP fake of the JPush REST v3 push API on 127.0.0.1 with a random port. */
+export async function startFakeJpush(opts: FakeJpushOptions): Promise<FakeJpush> {
+  const requests: RecordedJpushRequest[] = [];
+  const accepted = new WeakSet<RecordedJpushRequest>();
+  // JPush cid idempotency: a repeated cid gets the first successful result back, undelivered (§3.6).
+  const cidResults = new Map<string, string>();
+  const timers = new Set<NodeJS.Timeout>();
+  let scriptFn: ((req: RecordedJpushRequest) => JpushScript | undefined) | undefined;
+  let defaultScript: JpushScript = { httpStatus: 200 };
+  let delayMs = opts.delayMs ?? 0;
+  let msgSeq = 0n;
+  const nextMsgId = (): string => String(MSG_ID_BASE + msgSeq++);
+
+  function errorText(code: number, message: string | undefined, msgId: string | undefined): string {
+    const error = JSON.stringify({ code, message: message ?? MESSAGES.get(code) ?? "error" });
+    return msgId === undefined ? `{"error":${error}}` : `{"error":${error},"msg_id":${rawNumber(msgId)}}`;
+  }
+
+  function decide(req: IncomingMessage, rec: RecordedJpushRequest, raw: Buffer, tooLarge: boolean): Reply {
+    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    if (rec.auth?.appKey !== opts.appKey || rec.auth.masterSecret !== opts.masterSecret) {
+      return { status: 401, text: errorText(1004, undefined, undefined) };
+    }
+    if (url.pathname === "/v3/push/cid") return cidReply(req.method, url);
+    if (url.pathname !== "/v3/push" && url.pathname !== "/v3/push/validate") {
+      return { status: 404, text: errorText(1000, "Not found", undefined) };
+    }
+    if (req.method !== "POST") return { status: 405, text: errorText(1001, undefined, undefined) };
+    if (tooLarge) return { status: 400, text: errorText(1005, undefined, nextMsgId()) };
+    const body = rec.body;
+    if (raw.length === 0 || !isRecord(body)) return { status: 400, text: errorText(1003, undefined, nextMsgId()) };
+    if (body.platform === undefined || body.audience === undefined) {
+      return { status: 400, text: errorText(1002, undefined, nextMsgId()) };
+    }
+    const isPush = url.pathname === "/v3/push";
+    const cid = typeof body.cid === "string" ? body.cid : undefined;
+    const replay = isPush && cid !== undefined ? cidResults.get(cid) : undefined;
+    if (replay !== undefined) return { status: 200, text: replay };
+    const s = scriptFn?.(rec) ?? defaultScript;
+    const msgId = s.msgId ?? nextMsgId();
+    if (s.httpStatus !== 200) {
+      const code = s.code ?? DEFAULT_CODES.get(s.httpStatus) ?? 1000;
+      return { status: s.httpStatus, text: errorText(code, s.message, msgId), script: s };
+    }
+    const options = isRecord(body.options) ? body.options : {};
+    const sendno = JSON.stringify(String(options.sendno ?? 0));
+    const text = `{"sendno":${sendno},"msg_id":${rawNumber(msgId)}}`;
+    if (isPush) {
+      // Counted at acceptance: a client that times out on a delayed 200 has still pushed (§3.5).
+      accepted.add(rec);
+      if (cid !== undefined) cidResults.set(cid, text);
+    }
+    return { status: 200, text, script: s };
+  }
+
+  function cidReply(method: string | undefined, url: URL): Reply {
+    if (method !== "GET") return { status: 405, text: errorText(1001, "Only support HTTP GET method", undefined) };
+    const count = Number(url.searchParams.get("count") ?? "1");
+    // JPush hands out 1..1000 cids per call (providers.md §3.6).
+    if (!Number.isInteger(count) || count < 1 || count > 1000) {
+      return { status: 400, text: errorText(1003, undefined, undefined) };
+    }
+    const cidlist = Array.from({ length: count }, () => `${opts.appKey}-${randomUUID()}`);
+    return { status: 200, text: JSON.stringify({ cidlist }) };
+  }
+
+  function send(res: ServerResponse, reply: Reply): void {
+    if (res.destroyed) return;
+    res.writeHead(reply.status, {
+      "Content-Type": "application/json",
+      // Every JPush response carries these (providers.md §3.6).
+      "X-Rate-Limit-Quota": String(DEFAULT_QUOTA),
+      "X-Rate-Limit-Remaining": String(reply.script?.rateLimitRemaining ?? DEFAULT_REMAINING),
+      "X-Rate-Limit-Reset": String(reply.script?.rateLimitReset ?? DEFAULT_RESET_S),
+    });
+    res.end(reply.text);
+  }
+
+  const server = createServer((req, res) => {
+    req.on("error", () => undefined);
+    void readBody(req).then(({ raw, tooLarge }) => {
+      const rec = recordRequest(req, raw);
+      requests.push(rec);
+      const reply = decide(req, rec, raw, tooLarge);
+      const wait = delayMs + (reply.script?.delayMs ?? 0);
+      if (wait <= 0) return send(res, reply);
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        send(res, reply);
+      }, wait);
+      timers.add(timer);
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    delivered: () => requests.filter((r) => accepted.has(r)),
+    script: (fn) => {
+      scriptFn = fn;
+    },
+    setDefault: (s) => {
+      defaultScript = s;
+    },
+    setDelayMs: (ms) => {
+      delayMs = ms;
+    },
+    reset: () => {
+      requests.length = 0;
+      cidResults.clear();
+      scriptFn = undefined;
+      defaultScript = { httpStatus: 200 };
+      delayMs = opts.delayMs ?? 0;
+    },
+    stop: async () => {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Keep-alive sockets (axios agents) would otherwise hold server.close() open.
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
+
+/** Digits go in unquoted, as JPush writes big msg_ids (providers.md §3.4); anything else is quoted. */
+function rawNumber(id: string): string {
+  return /^\d+$/.test(id) ? id : JSON.stringify(id);
+}
+
+function recordRequest(req: IncomingMessage, raw: Buffer): RecordedJpushRequest {
+  const rec: RecordedJpushRequest = {
+    method: req.method ?? "",
+    path: req.url ?? "",
+    body: parseBody(raw),
+    receivedAt: Date.now(),
+  };
+  const auth = /^Basic\s+(\S+)$/i.exec(req.headers.authorization ?? "");
+  if (auth?.[1] !== undefined) {
+    const decoded = Buffer.from(auth[1], "base64").toString("utf8");
+    const colon = decoded.indexOf(":");
+    if (colon >= 0) rec.auth = { appKey: decoded.slice(0, colon), masterSecret: decoded.slice(colon + 1) };
+  }
+  return rec;
+}
+
+async function readBody(req: IncomingMessage): Promise<{ raw: Buffer; tooLarge: boolean }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of req) {
+      const buf = chunk as Buffer;
+      size += buf.length;
+      if (size <= MAX_BODY) chunks.push(buf);
+    }
+  } catch {
+    // An aborted upload is answered (if anyone still listens) with what arrived.
+  }
+  return { raw: Buffer.concat(chunks), tooLarge: size > MAX_BODY };
+}
+
+function parseBody(raw: Buffer): unknown {
+  if (raw.length === 0) return undefined;
+  const text = raw.toString("utf8");
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
