@@ -18,7 +18,7 @@ function configFrom(cmd: Command): Config {
 async function serve(cmd: Command): Promise<void> {
   const config = configFrom(cmd);
   const log = createLogger({ level: config.log.level });
-  const server = await createServer(config, log);
+  const server = await createServer(config, { log });
   let stopping: Promise<void> | undefined;
   const shutdown = (signal: string) => {
     if (stopping) return;

@@ -1,19 +1,61 @@
+import { randomBytes } from "node:crypto";
 import type { Config } from "./config/config-schema.js";
+import { createCircuitBreakers } from "./delivery/circuit-breaker.js";
+import { createDeliveryWorker, type DeliveryWorker } from "./delivery/delivery-worker.js";
+import { createDispatcher } from "./delivery/dispatcher.js";
+import { createFpushResolver } from "./delivery/fpush-registrations.js";
+import { createPublishService, type PublishService } from "./delivery/publish-service.js";
+import { createPushRateLimiter } from "./delivery/push-rate-limiter.js";
+import { createRetryPolicy } from "./delivery/retry-policy.js";
+import { createWriteBuffer, type WriteBuffer } from "./delivery/write-buffer.js";
 import type { Logger } from "./observability/logger.js";
+import { createMetrics, type Metrics } from "./observability/metrics.js";
+import { systemClock, type Clock } from "./ports/clock.js";
+import type { RegistrationStore } from "./ports/registration-store.js";
+import { createProviderRegistry, type ProviderFactory, type ProviderRegistry } from "./providers/provider-registry.js";
+import { createRegistrationCache } from "./registration/registration-cache.js";
+import { createRegistrationService, type RegistrationService } from "./registration/registration-service.js";
 import { openDatabase, type Database } from "./store/database.js";
+import { createPgDeliveryQueue } from "./store/delivery-queue-pg.js";
 import { migrateLatest, pendingMigrations } from "./store/migrate.js";
-import { createComponentConnection } from "./xmpp/component.js";
+import { createPgRegistrationStore, NodeTakenError } from "./store/registration-store-pg.js";
+import { createPgSettingsStore } from "./store/settings-store-pg.js";
+import { createTokenCipher } from "./store/token-cipher.js";
+import { createPgWriteBatchStore } from "./store/write-batch-pg.js";
+import { createComponentConnection, type ComponentConnection } from "./xmpp/component.js";
+import { attachXmppService } from "./xmpp/xmpp-service.js";
 
 // The composition root: the only place that knows every concrete module and wires them together.
 
 export interface Server {
   readonly db: Database;
+  readonly metrics: Metrics;
+  readonly component: ComponentConnection;
+  readonly registrations: RegistrationService;
+  readonly registrationStore: RegistrationStore;
+  readonly publish: PublishService;
+  readonly worker: DeliveryWorker;
+  readonly writes: WriteBuffer;
+  readonly providers: ProviderRegistry;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function createServer(config: Config, log: Logger): Promise<Server> {
-  const db = await openDatabase({ ...config.database, lockWaitMs: 10_000 });
+export interface ServerDeps {
+  readonly log: Logger;
+  /** An already open database (tests); opened from the config otherwise, and then closed on stop. */
+  readonly db?: Database;
+  readonly clock?: Clock;
+  readonly providerFactories?: readonly ProviderFactory[];
+}
+
+const DRAIN_WAIT_MS = 5000;
+
+export async function createServer(config: Config, deps: ServerDeps): Promise<Server> {
+  const { log } = deps;
+  const clock = deps.clock ?? systemClock;
+  const ownsDb = deps.db === undefined;
+  const db = deps.db ?? (await openDatabase({ ...config.database, lockWaitMs: 10_000 }));
   try {
     if (config.database.migrateOnStart) {
       const applied = await migrateLatest(db);
@@ -23,19 +65,122 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       if (pending.length > 0) throw new Error(`the database needs migrations (${pending.join(", ")}): run "xmpp-push migrate"`);
     }
   } catch (err) {
-    await db.close();
+    if (ownsDb) await db.close();
     throw err;
   }
 
-  const component = createComponentConnection({
-    ...config.component,
-    log: log.child({ module: "component" }),
+  const metrics = createMetrics();
+  const cipher = createTokenCipher(config.tokenEncryptionKey);
+  const registrationStore = createPgRegistrationStore({ knex: db.knex, cipher });
+  const queue = createPgDeliveryQueue({ knex: db.knex });
+  const secretKey = Buffer.from(
+    await createPgSettingsStore({ knex: db.knex }).getOrCreate("publish-secret-key", () => randomBytes(32).toString("base64")),
+    "base64",
+  );
+  const cache = createRegistrationCache({ store: registrationStore, maxEntries: 100_000, ttlMs: 60_000, negativeTtlMs: 5000 });
+  const apps = new Map(config.apps.map((a) => [a.id, a]));
+  const d = config.delivery;
+
+  const breakers = createCircuitBreakers({
+    threshold: d.breakerFailureThreshold,
+    cooldownMs: d.breakerCooldownMs,
+    onChange: (c) => {
+      metrics.circuitOpen.set({ app: c.app, provider: c.provider }, c.state === "closed" ? 0 : 1);
+      if (c.state === "open") {
+        metrics.circuitTrips.inc({ app: c.app, provider: c.provider, cause: c.cause ?? "outage" });
+        if (c.cause === "config_error") {
+          log.error(
+            { app: c.app, provider: c.provider, reason: c.reason },
+            `${c.provider} rejects the credentials or setup of app ${c.app} (${c.reason ?? "config error"}): pushes are queued and every registration is kept; fix the ${c.provider} settings of this app`,
+          );
+        } else {
+          log.warn({ app: c.app, provider: c.provider, reason: c.reason }, `${c.provider} is failing for app ${c.app}; pausing requests and queueing pushes`);
+        }
+      } else if (c.state === "closed") {
+        log.info({ app: c.app, provider: c.provider }, `${c.provider} works again for app ${c.app}`);
+      }
+    },
   });
+  const providers = createProviderRegistry({ config, log: log.child({ module: "providers" }), factories: deps.providerFactories ?? [] });
+  const writes = createWriteBuffer({
+    store: createPgWriteBatchStore({ knex: db.knex, cipher }),
+    flushMs: d.auditFlushMs,
+    maxBatch: d.auditBatchSize,
+    maxPendingAudits: 100_000,
+    touchIntervalMs: 60_000,
+    log: log.child({ module: "writes" }),
+    onFlush: (seconds) => metrics.writeFlushSeconds.observe(seconds),
+    onAuditDropped: (n) => metrics.auditDropped.inc(n),
+  });
+  const dispatcher = createDispatcher({
+    providers: providers.lookup,
+    breakers,
+    writes,
+    store: registrationStore,
+    cache,
+    clock,
+    metrics,
+    log: log.child({ module: "dispatch" }),
+    providerTimeoutMs: d.providerTimeoutMs,
+  });
+  const retry = createRetryPolicy({ baseMs: d.retryBaseMs, maxMs: d.retryMaxMs });
+  const publish = createPublishService({
+    config,
+    cache,
+    fpush: createFpushResolver({ config, store: registrationStore, cache, clock }),
+    dispatcher,
+    writes,
+    retry,
+    rateLimiter: createPushRateLimiter(config.limits.pushIntervalSeconds * 1000),
+    clock,
+    log: log.child({ module: "publish" }),
+  });
+  const registrations = createRegistrationService({
+    store: registrationStore,
+    cache,
+    config,
+    secretKey,
+    clock,
+    isNodeTaken: (err) => err instanceof NodeTakenError,
+  });
+  const worker = createDeliveryWorker({
+    queue,
+    cache,
+    dispatcher,
+    writes,
+    retry,
+    apps,
+    clock,
+    metrics,
+    log: log.child({ module: "worker" }),
+    concurrency: d.workerConcurrency,
+    pollMs: d.workerPollMs,
+    leaseMs: d.providerTimeoutMs * 2 + 5000,
+  });
+  const component = createComponentConnection({ ...config.component, log: log.child({ module: "component" }) });
+  let everConnected = false;
+  component.onStateChange((state) => {
+    metrics.componentConnected.set(state === "online" ? 1 : 0);
+    if (state === "online") {
+      if (everConnected) metrics.componentReconnects.inc();
+      everConnected = true;
+    }
+  });
+  attachXmppService({ component, config, publish, registrations, metrics, log: log.child({ module: "xmpp" }) });
 
   return {
     db,
+    metrics,
+    component,
+    registrations,
+    registrationStore,
+    publish,
+    worker,
+    writes,
+    providers,
     async start() {
       component.start();
+      worker.start();
       log.info(
         {
           component: config.component.domain,
@@ -49,8 +194,13 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       );
     },
     async stop() {
+      // Stop taking work, let what was accepted finish (bounded), then persist what is pending.
       await component.stop();
-      await db.close();
+      await Promise.race([publish.drain(), new Promise((r) => setTimeout(r, DRAIN_WAIT_MS).unref())]);
+      await worker.stop();
+      await writes.close();
+      await providers.close();
+      if (ownsDb) await db.close();
     },
   };
 }

@@ -13,6 +13,8 @@ export interface DeliveryOutcome {
   readonly retryAfterMs?: number;
   /** A timeout after the request left: it may have arrived; retry only with an idempotency key. */
   readonly maybeDelivered?: boolean;
+  /** The answer concerns this one device (a per-token rate limit), not the provider as a whole. */
+  readonly perDevice?: boolean;
   /** APNs 410 timestamp: the token is dead only if not re-registered after this instant. */
   readonly invalidatedAt?: Date;
 }

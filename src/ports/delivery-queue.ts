@@ -6,6 +6,8 @@ export interface QueuedJob {
   readonly pushId: string;
   readonly app: string;
   readonly notification: Notification;
+  /** When the publish arrived: a newer publish for the node wins over an older one. */
+  readonly receivedAt: Date;
   readonly attempts: number;
   readonly nextAttemptAt: Date;
   readonly expiresAt: Date;
@@ -18,7 +20,10 @@ export interface JobRef {
 }
 
 export interface DeliveryQueue {
-  /** Upserts by node: the newest push wins, its attempt count starts again. */
+  /**
+   * Upserts by node. A job replaces the stored one unless the stored one is from a newer publish:
+   * a new publish supersedes a pending one (coalescing), and a retry of an old push never overwrites a new one.
+   */
   put(jobs: readonly QueuedJob[]): Promise<void>;
   /** Claims up to `max` due jobs (FOR UPDATE SKIP LOCKED), leased to `workerId` until `leaseUntil`; attempts is incremented. */
   claim(workerId: string, max: number, now: Date, leaseUntil: Date): Promise<readonly QueuedJob[]>;

@@ -28,6 +28,8 @@ export interface RegistrationStore {
   countByOwner(ownerJid: string): Promise<number>;
   /** Removes the registration and its addresses; true when something was removed. */
   remove(node: string): Promise<boolean>;
+  /** Removes one provider address of a registration; true when something was removed. */
+  removeAddress(node: string, provider: AddressKind): Promise<boolean>;
   /** Marks one address dead; the registration is disabled when no live address is left. */
   disableAddress(input: DisableAddressInput): Promise<{ changed: boolean; registrationDisabled: boolean }>;
   touchLastPush(nodes: readonly string[], at: Date): Promise<void>;

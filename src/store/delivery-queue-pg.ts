@@ -7,6 +7,7 @@ interface JobRow {
   push_id: string;
   app: string;
   notification: Notification | string;
+  received_at: Date;
   attempts: number;
   next_attempt_at: Date;
   expires_at: Date;
@@ -17,6 +18,7 @@ const toJob = (r: JobRow): QueuedJob => ({
   node: r.node,
   pushId: r.push_id,
   app: r.app,
+  receivedAt: new Date(r.received_at),
   notification: typeof r.notification === "string" ? (JSON.parse(r.notification) as Notification) : r.notification,
   attempts: r.attempts,
   nextAttemptAt: new Date(r.next_attempt_at),
@@ -30,7 +32,10 @@ export function createPgDeliveryQueue({ knex }: { knex: Knex }): DeliveryQueue {
       if (jobs.length === 0) return;
       // A batch may hold two pushes for one node; ON CONFLICT cannot touch a row twice, so keep the newest.
       const newest = new Map<string, QueuedJob>();
-      for (const j of jobs) newest.set(j.node, j);
+      for (const j of jobs) {
+        const seen = newest.get(j.node);
+        if (seen === undefined || seen.receivedAt <= j.receivedAt) newest.set(j.node, j);
+      }
       await knex("delivery_jobs")
         .insert(
           [...newest.values()].map((j) => ({
@@ -38,6 +43,7 @@ export function createPgDeliveryQueue({ knex }: { knex: Knex }): DeliveryQueue {
             push_id: j.pushId,
             app: j.app,
             notification: JSON.stringify(j.notification),
+            received_at: j.receivedAt,
             attempts: j.attempts,
             next_attempt_at: j.nextAttemptAt,
             expires_at: j.expiresAt,
@@ -48,14 +54,15 @@ export function createPgDeliveryQueue({ knex }: { knex: Knex }): DeliveryQueue {
           })),
         )
         .onConflict("node")
-        .merge(["push_id", "app", "notification", "attempts", "next_attempt_at", "expires_at", "locked_by", "locked_until", "last_error", "updated_at"]);
+        .merge(["push_id", "app", "notification", "received_at", "attempts", "next_attempt_at", "expires_at", "locked_by", "locked_until", "last_error", "updated_at"])
+        .where("delivery_jobs.received_at", "<=", knex.raw("excluded.received_at"));
     },
 
     async claim(workerId, max, now, leaseUntil) {
       const result = await knex.raw<{ rows: JobRow[] }>(
         `WITH due AS (
            SELECT node FROM delivery_jobs
-            WHERE next_attempt_at <= ? AND (locked_until IS NULL OR locked_until < ?)
+            WHERE next_attempt_at <= ? AND expires_at > ? AND (locked_until IS NULL OR locked_until < ?)
             ORDER BY next_attempt_at
             LIMIT ?
             FOR UPDATE SKIP LOCKED)
@@ -63,8 +70,8 @@ export function createPgDeliveryQueue({ knex }: { knex: Knex }): DeliveryQueue {
             SET locked_by = ?, locked_until = ?, attempts = j.attempts + 1, updated_at = now()
            FROM due
           WHERE j.node = due.node
-         RETURNING j.node, j.push_id, j.app, j.notification, j.attempts, j.next_attempt_at, j.expires_at, j.last_error`,
-        [now, now, max, workerId, leaseUntil],
+         RETURNING j.node, j.push_id, j.app, j.received_at, j.notification, j.attempts, j.next_attempt_at, j.expires_at, j.last_error`,
+        [now, now, now, max, workerId, leaseUntil],
       );
       return result.rows.map(toJob);
     },
@@ -88,9 +95,11 @@ export function createPgDeliveryQueue({ knex }: { knex: Knex }): DeliveryQueue {
     async takeExpired(now, max) {
       const result = await knex.raw<{ rows: JobRow[] }>(
         `DELETE FROM delivery_jobs
-          WHERE node IN (SELECT node FROM delivery_jobs WHERE expires_at <= ? ORDER BY expires_at LIMIT ? FOR UPDATE SKIP LOCKED)
-          RETURNING node, push_id, app, notification, attempts, next_attempt_at, expires_at, last_error`,
-        [now, max],
+          WHERE node IN (SELECT node FROM delivery_jobs
+                          WHERE expires_at <= ? AND (locked_until IS NULL OR locked_until < ?)
+                          ORDER BY expires_at LIMIT ? FOR UPDATE SKIP LOCKED)
+          RETURNING node, push_id, app, received_at, notification, attempts, next_attempt_at, expires_at, last_error`,
+        [now, now, max],
       );
       return result.rows.map(toJob);
     },

@@ -1,11 +1,15 @@
 import type { Knex } from "knex";
 import pg from "pg";
 import * as initialSchema from "../../migrations/20261126000001_initial_schema.js";
+import * as jobReceivedAt from "../../migrations/20261126000002_job_received_at.js";
 import type { Database } from "./database.js";
 
 // Migrations are imported statically, not read from a directory: loading .ts migrations from a
 // directory breaks under vitest and after tsc (the files change extension). Append new ones here.
-const MIGRATIONS: ReadonlyArray<readonly [string, Knex.Migration]> = [["20261126000001_initial_schema", initialSchema]];
+const MIGRATIONS: ReadonlyArray<readonly [string, Knex.Migration]> = [
+  ["20261126000001_initial_schema", initialSchema],
+  ["20261126000002_job_received_at", jobReceivedAt],
+];
 
 const migrationSource: Knex.MigrationSource<readonly [string, Knex.Migration]> = {
   getMigrations: async () => [...MIGRATIONS],

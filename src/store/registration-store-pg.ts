@@ -177,6 +177,10 @@ export function createPgRegistrationStore({ knex, cipher }: { knex: Knex; cipher
       return affectedRows(await knex("registrations").where({ node }).del()) > 0;
     },
 
+    async removeAddress(node, provider) {
+      return affectedRows(await knex("registration_addresses").where({ node, provider }).del()) > 0;
+    },
+
     async disableAddress({ node, provider, reason, at, unlessUpdatedAfter }: DisableAddressInput) {
       return knex.transaction(async (trx) => {
         let q = trx("registration_addresses").where({ node, provider }).whereNull("disabled_at");

@@ -171,12 +171,13 @@ describe("delivery queue", () => {
   const queue = () => createPgDeliveryQueue({ knex: db.knex });
   const job = (over: Partial<QueuedJob>): QueuedJob => ({
     node: "q-node", pushId: "push-1", app: "chat", notification: { priority: "high", call: false, lastMessageBody: "hi" },
-    attempts: 0, nextAttemptAt: t(0), expiresAt: t(59), ...over,
+    receivedAt: t(0), attempts: 0, nextAttemptAt: t(0), expiresAt: t(59), ...over,
   });
 
-  it("keeps one job per node: a newer push replaces the pending one", async () => {
-    await queue().put([job({ node: "coalesce", pushId: "old" })]);
-    await queue().put([job({ node: "coalesce", pushId: "new", notification: { priority: "low", call: false } })]);
+  it("keeps one job per node: a newer push replaces the pending one, an older one never does", async () => {
+    await queue().put([job({ node: "coalesce", pushId: "old", receivedAt: t(1) })]);
+    await queue().put([job({ node: "coalesce", pushId: "new", receivedAt: t(2), notification: { priority: "low", call: false } })]);
+    await queue().put([job({ node: "coalesce", pushId: "old", receivedAt: t(1), attempts: 5 })]);
     const claimed = await queue().claim("w1", 10, t(1), t(40));
     const mine = claimed.filter((j) => j.node === "coalesce");
     expect(mine).toHaveLength(1);
@@ -206,8 +207,8 @@ describe("delivery queue", () => {
   });
 
   it("completes only the push it names, never a newer one for the same node", async () => {
-    await queue().put([job({ node: "race", pushId: "first" })]);
-    await queue().put([job({ node: "race", pushId: "second" })]);
+    await queue().put([job({ node: "race", pushId: "first", receivedAt: t(1) })]);
+    await queue().put([job({ node: "race", pushId: "second", receivedAt: t(2) })]);
     await queue().complete([{ node: "race", pushId: "first" }]);
     expect((await queue().stats(t(1))).depth).toBeGreaterThanOrEqual(1);
     const claimed = (await queue().claim("w", 10, t(1), t(9))).filter((j) => j.node === "race");

@@ -1,0 +1,183 @@
+import type { AppConfig } from "../config/config-schema.js";
+import type { DeliveryOutcome } from "../domain/delivery-outcome.js";
+import type { PushRequest } from "../domain/notification.js";
+import type { Registration } from "../domain/registration.js";
+import { tokenFingerprint } from "../domain/secret.js";
+import type { Clock } from "../ports/clock.js";
+import type { PushProvider, ProviderKind } from "../ports/push-provider.js";
+import type { RegistrationStore } from "../ports/registration-store.js";
+import type { Metrics } from "../observability/metrics.js";
+import type { Logger } from "../observability/logger.js";
+import type { RegistrationCache } from "../registration/registration-cache.js";
+import type { CircuitBreakers } from "./circuit-breaker.js";
+import { planTargets, type PlannedTarget } from "./provider-strategy.js";
+import { pushDataFor } from "./push-data.js";
+import type { WriteBuffer } from "./write-buffer.js";
+
+// One delivery attempt of one push: walk the app's provider chain over the device's addresses,
+// audit every provider call, disable addresses the provider declares dead, and sum up.
+
+export type DispatchFinal =
+  /** At least one provider accepted the push. */
+  | "delivered"
+  /** Every address of the device is dead: the registration is disabled. */
+  | "token_dead"
+  /** Nothing delivered, something may work later (provider down, rate limit, our config). */
+  | "transient"
+  /** Only our own request was refused: retrying the same payload is pointless. */
+  | "payload_error";
+
+export interface DispatchResult {
+  readonly final: DispatchFinal;
+  readonly retryAfterMs?: number;
+  readonly reason?: string;
+}
+
+export type ProviderLookup = (app: string, kind: ProviderKind) => PushProvider | undefined;
+
+export interface DispatcherDeps {
+  readonly providers: ProviderLookup;
+  readonly breakers: CircuitBreakers;
+  readonly writes: WriteBuffer;
+  readonly store: RegistrationStore;
+  readonly cache: RegistrationCache;
+  readonly clock: Clock;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly providerTimeoutMs: number;
+}
+
+export interface Dispatcher {
+  dispatch(reg: Registration, app: AppConfig, request: PushRequest, attempt: number, expiresAt: Date): Promise<DispatchResult>;
+}
+
+const CIRCUIT_OPEN: DeliveryOutcome = { class: "retry", reason: "circuit-open" };
+
+export function createDispatcher(deps: DispatcherDeps): Dispatcher {
+  const { providers, breakers, writes, store, cache, clock, metrics, log, providerTimeoutMs } = deps;
+
+  const attemptOne = async (reg: Registration, app: AppConfig, request: PushRequest, attempt: number, expiresAt: Date, target: PlannedTarget): Promise<DeliveryOutcome> => {
+    const provider = providers(app.id, target.provider);
+    const started = performance.now();
+    let outcome: DeliveryOutcome;
+    if (!provider) {
+      outcome = { class: "config_error", reason: `no ${target.provider} provider configured` };
+    } else if (!breakers.allow(app.id, target.provider)) {
+      outcome = CIRCUIT_OPEN;
+    } else {
+      const signal = AbortSignal.timeout(providerTimeoutMs);
+      try {
+        outcome = await untilAborted(signal, provider.send({
+          pushId: request.pushId,
+          node: reg.node,
+          attempt,
+          address: target.address,
+          notification: request.notification,
+          content: { title: app.alertTitle, body: app.alertBody, includeMessageContent: app.includeMessageContent },
+          data: pushDataFor(reg),
+          expiresAt,
+          signal,
+        }));
+      } catch (err) {
+        // Providers resolve for every remote answer; a throw is our bug. Keep the push and say so.
+        log.error({ err, provider: provider.name }, "provider adapter threw; treating the attempt as retryable");
+        outcome = { class: "retry", reason: "adapter-error" };
+      }
+      breakers.record(app.id, target.provider, outcome);
+    }
+    const latencyMs = outcome === CIRCUIT_OPEN ? 0 : performance.now() - started;
+    writes.recordAttempt({
+      pushId: request.pushId,
+      node: reg.node,
+      app: app.id,
+      provider: target.provider,
+      ...(target.address.environment !== undefined && target.provider !== "log" ? { environment: target.address.environment } : {}),
+      outcome: outcome.class,
+      ...(outcome.status !== undefined ? { status: outcome.status } : {}),
+      ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
+      ...(outcome.messageId !== undefined ? { messageId: outcome.messageId } : {}),
+      attempt,
+      latencyMs,
+      createdAt: clock.now(),
+    });
+    metrics.pushes.inc({ app: app.id, provider: target.provider, outcome: outcome.class });
+    if (outcome !== CIRCUIT_OPEN && provider) metrics.providerLatencySeconds.observe({ app: app.id, provider: target.provider }, latencyMs / 1000);
+    if (outcome.class === "token_dead" && target.provider !== "log") await disable(reg, app, target, outcome);
+    return outcome;
+  };
+
+  const disable = async (reg: Registration, app: AppConfig, target: PlannedTarget, outcome: DeliveryOutcome) => {
+    try {
+      const res = await store.disableAddress({
+        node: reg.node,
+        provider: target.address.provider,
+        reason: `${target.provider}: ${outcome.reason ?? outcome.status ?? "token dead"}`,
+        at: clock.now(),
+        ...(outcome.invalidatedAt !== undefined ? { unlessUpdatedAfter: outcome.invalidatedAt } : {}),
+      });
+      cache.invalidate(reg.node);
+      if (res.changed) {
+        metrics.registrationsDisabled.inc({ app: app.id, provider: target.provider });
+        log.info(
+          { node: reg.node, app: app.id, provider: target.provider, token: tokenFingerprint(target.address.token), reason: outcome.reason, registrationDisabled: res.registrationDisabled },
+          "provider reports the device token dead; address disabled",
+        );
+      }
+    } catch (err) {
+      // Not fatal: the next push will meet the same answer and try again.
+      log.warn({ err: { message: (err as Error).message }, node: reg.node }, "could not disable a dead address");
+    }
+  };
+
+  return {
+    async dispatch(reg, app, request, attempt, expiresAt) {
+      const targets = planTargets(reg, app.strategy);
+      if (targets.length === 0) return { final: "token_dead", reason: "no live address" };
+      const outcomes: DeliveryOutcome[] = [];
+      if (app.strategy.mode === "all") {
+        outcomes.push(...(await Promise.all(targets.map((t) => attemptOne(reg, app, request, attempt, expiresAt, t)))));
+      } else {
+        for (const t of targets) {
+          const o = await attemptOne(reg, app, request, attempt, expiresAt, t);
+          outcomes.push(o);
+          if (o.class === "delivered") break;
+        }
+      }
+      return summarise(outcomes);
+    },
+  };
+}
+
+const TIMED_OUT: DeliveryOutcome = { class: "retry", reason: "timeout", maybeDelivered: true };
+
+/** The provider's answer, or a timeout outcome when the signal fires first: a provider that ignores its signal cannot stall a push. */
+function untilAborted(signal: AbortSignal, send: Promise<DeliveryOutcome>): Promise<DeliveryOutcome> {
+  if (signal.aborted) return Promise.resolve(TIMED_OUT);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve(TIMED_OUT);
+    signal.addEventListener("abort", onAbort, { once: true });
+    send.then(
+      (o) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(o);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+function summarise(outcomes: readonly DeliveryOutcome[]): DispatchResult {
+  if (outcomes.some((o) => o.class === "delivered")) return { final: "delivered" };
+  const transient = outcomes.filter((o) => o.class === "retry" || o.class === "config_error");
+  if (transient.length > 0) {
+    const retryAfterMs = Math.max(0, ...transient.map((o) => o.retryAfterMs ?? 0));
+    return { final: "transient", reason: transient.map((o) => o.reason ?? String(o.status ?? o.class)).join("; "), ...(retryAfterMs > 0 ? { retryAfterMs } : {}) };
+  }
+  if (outcomes.some((o) => o.class === "payload_error")) {
+    return { final: "payload_error", reason: outcomes.map((o) => o.reason ?? o.class).join("; ") };
+  }
+  return { final: "token_dead", reason: outcomes.map((o) => o.reason ?? o.class).join("; ") };
+}

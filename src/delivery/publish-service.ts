@@ -1,0 +1,210 @@
+import { randomUUID } from "node:crypto";
+import type { AppConfig, Config } from "../config/config-schema.js";
+import type { Notification, PushRequest } from "../domain/notification.js";
+import { isActive, type Registration } from "../domain/registration.js";
+import { secretMatches } from "../domain/secret.js";
+import type { Clock } from "../ports/clock.js";
+import type { QueuedJob } from "../ports/delivery-queue.js";
+import type { Logger } from "../observability/logger.js";
+import type { RegistrationCache } from "../registration/registration-cache.js";
+import { domainOf } from "../registration/registration-service.js";
+import type { Dispatcher, DispatchResult } from "./dispatcher.js";
+import type { FpushResolver } from "./fpush-registrations.js";
+import type { PushRateLimiter } from "./push-rate-limiter.js";
+import type { RetryPolicy } from "./retry-policy.js";
+import type { WriteBuffer } from "./write-buffer.js";
+
+// What a publish from a user's server means, independent of XMPP: check it, try to deliver within the
+// deadline, and say how it went. The reply decides whether the user's server keeps the registration
+// (servers.md), so every transient trouble must come out as `queued` (reply result) or `unavailable`
+// (reply wait), never as a rejection.
+
+export type PublishOutcome =
+  | "delivered" // result
+  | "queued" // result: durable job, delivered later
+  | "coalesced" // result: merged into a pending push for the same node (rate limit)
+  | "forbidden" // auth/forbidden: not a server we serve
+  | "unknown-node" // cancel/item-not-found
+  | "token-dead" // cancel/item-not-found: the provider says the device is gone
+  | "not-authorized" // auth/not-authorized: wrong or missing secret
+  | "payload-error" // wait: our own bug, not the user's fault
+  | "unavailable" // wait: database down, or not even queued in time
+  | "overloaded"; // wait/resource-constraint
+
+export interface PublishInput {
+  readonly fromDomain: string;
+  readonly node: string;
+  readonly options: ReadonlyMap<string, string>;
+  readonly notification: Notification;
+}
+
+export interface PublishService {
+  publish(input: PublishInput): Promise<PublishOutcome>;
+  /** Publishes received and not yet finished (their background attempt included). */
+  inFlight(): number;
+  /** Resolves when every attempt started so far has finished (bounded by the caller). */
+  drain(): Promise<void>;
+}
+
+export interface PublishServiceDeps {
+  readonly config: Pick<Config, "domains" | "apps" | "delivery">;
+  readonly cache: RegistrationCache;
+  readonly fpush: FpushResolver;
+  readonly dispatcher: Dispatcher;
+  readonly writes: WriteBuffer;
+  readonly retry: RetryPolicy;
+  readonly rateLimiter: PushRateLimiter;
+  readonly clock: Clock;
+  readonly log: Logger;
+}
+
+type Lookup = { reg: Registration; app: AppConfig } | { outcome: PublishOutcome };
+
+export function createPublishService(deps: PublishServiceDeps): PublishService {
+  const { config, cache, fpush, dispatcher, writes, retry, rateLimiter, clock, log } = deps;
+  const apps = new Map(config.apps.map((a) => [a.id, a]));
+  const { syncDeadlineMs, providerTimeoutMs, jobTtlSeconds, maxInFlight } = config.delivery;
+  // A write-ahead job is not due before its own first attempt can have finished (or timed out):
+  // workers only pick it up when that attempt was lost, e.g. in a crash.
+  const holdMs = Math.max(syncDeadlineMs, providerTimeoutMs) + 1000;
+  const running = new Set<Promise<unknown>>();
+  // Publishes between arrival and the start of their attempt; with `running`, what counts against maxInFlight.
+  let arriving = 0;
+
+  const lookup = async (input: PublishInput): Promise<Lookup> => {
+    let reg: Registration | undefined;
+    try {
+      reg = fpush.applies(input.node, input.options) ? await fpush.resolve(input.fromDomain, input.node, input.options) : await cache.get(input.node);
+    } catch (err) {
+      log.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, "registration lookup failed; answering wait");
+      return { outcome: "unavailable" };
+    }
+    // A server may only push to its own users' devices; to anyone else the node does not exist.
+    if (!reg || (reg.ownerJid !== "" && domainOf(reg.ownerJid) !== input.fromDomain)) return { outcome: "unknown-node" };
+    const app = apps.get(reg.app);
+    if (!app || !isActive(reg)) return { outcome: "unknown-node" };
+    if (reg.secretHash !== undefined) {
+      const secret = input.options.get("secret");
+      if (secret === undefined || !secretMatches(secret, reg.secretHash)) return { outcome: "not-authorized" };
+    } else if (app.requireSecret) {
+      return { outcome: "not-authorized" };
+    }
+    return { reg, app };
+  };
+
+  const settle = (request: PushRequest, job: QueuedJob, result: DispatchResult): void => {
+    switch (result.final) {
+      case "delivered":
+        writes.completeJob(job);
+        writes.touch(request.node);
+        return;
+      case "token_dead":
+      case "payload_error":
+        writes.completeJob(job);
+        return;
+      case "transient": {
+        const next = retry.nextAttemptAt(job.attempts, result, clock.now());
+        if (next >= job.expiresAt) {
+          writes.completeJob(job);
+          return;
+        }
+        void writes.putJob({ ...job, nextAttemptAt: next, lastError: result.reason ?? "transient" });
+        return;
+      }
+    }
+  };
+
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    running.add(p);
+    void p.finally(() => running.delete(p)).catch(() => undefined);
+    return p;
+  };
+
+  return {
+    inFlight: () => running.size + arriving,
+
+    async drain() {
+      while (running.size > 0) await Promise.allSettled([...running]);
+    },
+
+    async publish(input) {
+      if (!config.domains.includes(input.fromDomain)) return "forbidden";
+      if (running.size + arriving >= maxInFlight) return "overloaded";
+      const started = clock.now();
+      arriving += 1;
+      let found: Lookup;
+      try {
+        found = await lookup(input);
+      } finally {
+        arriving -= 1;
+      }
+      if ("outcome" in found) return found.outcome;
+      const { reg, app } = found;
+
+      const request: PushRequest = { pushId: randomUUID(), node: reg.node, app: app.id, notification: input.notification, receivedAt: started };
+      const expiresAt = new Date(started.getTime() + jobTtlSeconds * 1000);
+      const job: QueuedJob = {
+        node: reg.node,
+        pushId: request.pushId,
+        app: app.id,
+        notification: request.notification,
+        receivedAt: started,
+        attempts: 1,
+        nextAttemptAt: new Date(started.getTime() + holdMs),
+        expiresAt,
+      };
+
+      const slot = rateLimiter.admit(reg.node, started.getTime());
+      if (slot.delayMs > 0) {
+        // Too soon after the last push to this node: keep this one (the newest) for when the window ends.
+        const durable = await writes.putJob({ ...job, attempts: 0, nextAttemptAt: new Date(started.getTime() + slot.delayMs) });
+        return durable ? "coalesced" : "unavailable";
+      }
+
+      const durable = writes.putJob(job);
+      const attempt = track(
+        dispatcher.dispatch(reg, app, request, 1, expiresAt).then(
+          (result) => {
+            settle(request, job, result);
+            return result;
+          },
+          (err: unknown) => {
+            log.error({ err, node: reg.node }, "dispatch failed; the write-ahead job will retry it");
+            return { final: "transient", reason: "internal error" } satisfies DispatchResult as DispatchResult;
+          },
+        ),
+      );
+
+      const remaining = () => Math.max(0, syncDeadlineMs - (clock.now().getTime() - started.getTime()));
+      const result = await withDeadline(attempt, remaining());
+      if (result !== undefined) {
+        switch (result.final) {
+          case "delivered":
+            return "delivered";
+          case "token_dead":
+            return "token-dead";
+          case "payload_error":
+            return "payload-error";
+          case "transient":
+            break;
+        }
+      }
+      // Not delivered (yet): the answer is `result` only if the push is safe in the queue.
+      const isDurable = await withDeadline(durable, Math.max(remaining(), 50));
+      return isDurable === true ? "queued" : "unavailable";
+    },
+  };
+}
+
+/** The promise's value if it settles within ms, else undefined. */
+async function withDeadline<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

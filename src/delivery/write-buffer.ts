@@ -1,0 +1,184 @@
+import type { DeliveryRecord } from "../ports/delivery-audit.js";
+import type { JobRef, QueuedJob } from "../ports/delivery-queue.js";
+import type { WriteBatchStore } from "../ports/write-batch.js";
+import type { Logger } from "../observability/logger.js";
+
+// Group commit for the delivery pipeline. Queue writes, audit rows and last-push times collect here
+// and go to the database together, every `flushMs` or as soon as `maxBatch` operations wait; one
+// transaction per batch instead of several per push.
+//
+// Two shortcuts keep the database out of the common case: a job whose push is completed before its
+// batch is written is never written at all, and a reschedule of a pending job just replaces it.
+
+export interface WriteBuffer {
+  /** Resolves true once the job is durable (or its push is already done), false if the write failed. */
+  putJob(job: QueuedJob): Promise<boolean>;
+  completeJob(ref: JobRef): void;
+  recordAttempt(row: DeliveryRecord): void;
+  touch(node: string): void;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface WriteBufferOptions {
+  readonly store: WriteBatchStore;
+  readonly flushMs: number;
+  readonly maxBatch: number;
+  /** While the database is away, audit rows wait in memory up to this many; older ones are dropped. */
+  readonly maxPendingAudits: number;
+  /** A node's last-push time is written at most this often. */
+  readonly touchIntervalMs: number;
+  readonly log: Logger;
+  readonly now?: () => number;
+  readonly onFlush?: (seconds: number, ok: boolean) => void;
+  readonly onAuditDropped?: (count: number) => void;
+}
+
+const RETRY_AFTER_FAILURE_MS = 250;
+
+interface PendingPut {
+  job: QueuedJob;
+  waiters: Array<(durable: boolean) => void>;
+}
+
+export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
+  const { store, flushMs, maxBatch, maxPendingAudits, touchIntervalMs, log, now = Date.now } = options;
+  let puts = new Map<string, PendingPut>();
+  let completes = new Map<string, JobRef>();
+  let audits: DeliveryRecord[] = [];
+  let touched = new Set<string>();
+  const lastTouch = new Map<string, number>();
+  let timer: NodeJS.Timeout | undefined;
+  let flushing: Promise<void> | undefined;
+  let closed = false;
+  let failingSince: number | undefined;
+
+  const pendingOps = () => puts.size + completes.size + audits.length + touched.size;
+
+  const schedule = (retryAfterFailure = false) => {
+    if (closed) return;
+    if (retryAfterFailure) {
+      // The database just failed: wait before the next try instead of spinning on it.
+      timer ??= setTimeout(() => {
+        timer = undefined;
+        void flushNow();
+      }, Math.max(flushMs, RETRY_AFTER_FAILURE_MS));
+    } else if (pendingOps() >= maxBatch) {
+      void flushNow();
+    } else if (timer === undefined && flushing === undefined) {
+      timer = setTimeout(() => {
+        timer = undefined;
+        void flushNow();
+      }, flushMs);
+    }
+  };
+
+  const flushNow = async (): Promise<void> => {
+    if (flushing) return flushing;
+    if (timer) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    if (pendingOps() === 0) return;
+    const batch = { puts, completes, audits, touched };
+    puts = new Map();
+    completes = new Map();
+    audits = [];
+    touched = new Set();
+    flushing = (async () => {
+      const started = now();
+      let ok = false;
+      try {
+        await store.commit({
+          puts: [...batch.puts.values()].map((p) => p.job),
+          completes: [...batch.completes.values()],
+          audits: batch.audits,
+          touched: [...batch.touched],
+          touchedAt: new Date(started),
+        });
+        ok = true;
+        if (failingSince !== undefined) log.info({ downMs: now() - failingSince }, "database writes work again");
+        failingSince = undefined;
+      } catch (err) {
+        if (failingSince === undefined) {
+          failingSince = now();
+          log.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, "database writes failing; pushes answer wait until they work again");
+        }
+        // Completes are idempotent and audit rows still worth keeping: they go into the next batch.
+        for (const [k, v] of batch.completes) if (!completes.has(k)) completes.set(k, v);
+        audits = [...batch.audits, ...audits];
+        if (audits.length > maxPendingAudits) {
+          const dropped = audits.length - maxPendingAudits;
+          audits = audits.slice(dropped);
+          options.onAuditDropped?.(dropped);
+        }
+      } finally {
+        options.onFlush?.((now() - started) / 1000, ok);
+        for (const p of batch.puts.values()) for (const w of p.waiters) w(ok);
+        flushing = undefined;
+        if (!ok) schedule(true);
+        else if (pendingOps() > 0) schedule();
+      }
+    })();
+    return flushing;
+  };
+
+  return {
+    putJob(job) {
+      return new Promise<boolean>((resolve) => {
+        const pending = puts.get(job.node);
+        if (pending && pending.job.receivedAt > job.receivedAt) {
+          // A newer push for this node is already waiting; it supersedes this one (coalescing).
+          pending.waiters.push(resolve);
+        } else {
+          puts.set(job.node, { job, waiters: [...(pending?.waiters ?? []), resolve] });
+        }
+        schedule();
+      });
+    },
+
+    completeJob(ref) {
+      const pending = puts.get(ref.node);
+      if (pending && pending.job.pushId === ref.pushId) {
+        puts.delete(ref.node);
+        for (const w of pending.waiters) w(true);
+      }
+      // The job may already be in the database from an earlier batch: delete it there too (a no-op otherwise).
+      completes.set(`${ref.node}\u0000${ref.pushId}`, ref);
+      schedule();
+    },
+
+    recordAttempt(row) {
+      audits.push(row);
+      schedule();
+    },
+
+    touch(node) {
+      const t = now();
+      const last = lastTouch.get(node);
+      if (last !== undefined && t - last < touchIntervalMs) return;
+      if (lastTouch.size > 100_000) lastTouch.clear();
+      lastTouch.set(node, t);
+      touched.add(node);
+      schedule();
+    },
+
+    async flush() {
+      await flushing;
+      await flushNow();
+    },
+
+    async close() {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      // Bounded: a database that never answers must not keep shutdown waiting forever.
+      for (let i = 0; i < 3 && (flushing !== undefined || pendingOps() > 0); i++) {
+        await flushing;
+        await flushNow();
+      }
+      for (const p of puts.values()) for (const w of p.waiters) w(false);
+      puts.clear();
+    },
+  };
+}

@@ -1,0 +1,76 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+// Every instrument in one typed object on a registry of our own (no prom-client global), created by
+// the composition root and handed to the modules that count.
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly publishes: Counter<"result">;
+  readonly publishReplySeconds: Histogram<"result">;
+  readonly pushes: Counter<"app" | "provider" | "outcome">;
+  readonly providerLatencySeconds: Histogram<"app" | "provider">;
+  readonly registrationsDisabled: Counter<"app" | "provider">;
+  readonly registrationCommands: Counter<"dialect" | "action" | "result">;
+  readonly jobsExpired: Counter<"app">;
+  readonly auditDropped: Counter;
+  readonly writeFlushSeconds: Histogram;
+  readonly componentConnected: Gauge;
+  readonly componentReconnects: Counter;
+  readonly circuitOpen: Gauge<"app" | "provider">;
+  readonly circuitTrips: Counter<"app" | "provider" | "cause">;
+  readonly apnsCertificateExpiryDays: Gauge<"app">;
+  readonly inFlightPublishes: Gauge;
+  readonly httpRequests: Counter<"route" | "status">;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "xmpp_push_" });
+  const r = [registry];
+  return {
+    registry,
+    publishes: new Counter({ name: "xmpp_push_publishes_total", help: "Publish IQs answered, by result", labelNames: ["result"], registers: r }),
+    publishReplySeconds: new Histogram({
+      name: "xmpp_push_publish_reply_seconds",
+      help: "Time from receiving a publish to sending its reply",
+      labelNames: ["result"],
+      buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
+      registers: r,
+    }),
+    pushes: new Counter({ name: "xmpp_push_pushes_total", help: "Provider attempts, by app, provider and outcome", labelNames: ["app", "provider", "outcome"], registers: r }),
+    providerLatencySeconds: new Histogram({
+      name: "xmpp_push_provider_latency_seconds",
+      help: "Provider request latency",
+      labelNames: ["app", "provider"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: r,
+    }),
+    registrationsDisabled: new Counter({
+      name: "xmpp_push_addresses_disabled_total",
+      help: "Device addresses disabled because the provider reported the token dead",
+      labelNames: ["app", "provider"],
+      registers: r,
+    }),
+    registrationCommands: new Counter({
+      name: "xmpp_push_registration_requests_total",
+      help: "Registration requests, by dialect, action and result",
+      labelNames: ["dialect", "action", "result"],
+      registers: r,
+    }),
+    jobsExpired: new Counter({ name: "xmpp_push_jobs_expired_total", help: "Queued pushes dropped undelivered at their expiry", labelNames: ["app"], registers: r }),
+    auditDropped: new Counter({ name: "xmpp_push_audit_rows_dropped_total", help: "Audit rows dropped because the database was unavailable for too long", registers: r }),
+    writeFlushSeconds: new Histogram({
+      name: "xmpp_push_write_flush_seconds",
+      help: "Duration of one group commit of queue and audit writes",
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: r,
+    }),
+    componentConnected: new Gauge({ name: "xmpp_push_component_connected", help: "1 while the XEP-0114 component connection is online", registers: r }),
+    componentReconnects: new Counter({ name: "xmpp_push_component_reconnects_total", help: "Component connections established after a loss", registers: r }),
+    circuitOpen: new Gauge({ name: "xmpp_push_circuit_open", help: "1 while a provider's circuit breaker is open", labelNames: ["app", "provider"], registers: r }),
+    circuitTrips: new Counter({ name: "xmpp_push_circuit_trips_total", help: "Circuit breaker trips, by cause", labelNames: ["app", "provider", "cause"], registers: r }),
+    apnsCertificateExpiryDays: new Gauge({ name: "xmpp_push_apns_certificate_expiry_days", help: "Days until the APNs client certificate expires", labelNames: ["app"], registers: r }),
+    inFlightPublishes: new Gauge({ name: "xmpp_push_publishes_in_flight", help: "Publishes received and not yet answered", registers: r }),
+    httpRequests: new Counter({ name: "xmpp_push_http_requests_total", help: "HTTP API requests, by route and status", labelNames: ["route", "status"], registers: r }),
+  };
+}

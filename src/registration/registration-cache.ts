@@ -1,0 +1,68 @@
+import type { Registration } from "../domain/registration.js";
+import type { RegistrationStore } from "../ports/registration-store.js";
+
+// Publishes look up their registration on every push; most nodes push again soon (a conversation), so a
+// small in-process cache takes the database off the hot path. Changes made by this process invalidate
+// at once; changes made by another replica show within ttlMs (a stale entry can at worst send one push
+// to a token that was just replaced, or answer item-not-found for a node registered a moment ago).
+
+export interface RegistrationCache {
+  get(node: string): Promise<Registration | undefined>;
+  invalidate(node: string): void;
+  clear(): void;
+  readonly size: number;
+}
+
+export interface RegistrationCacheOptions {
+  readonly store: RegistrationStore;
+  readonly maxEntries: number;
+  readonly ttlMs: number;
+  /** Unknown nodes are remembered this long, so a server hammering a dead node does not hammer the database. */
+  readonly negativeTtlMs: number;
+  readonly now?: () => number;
+}
+
+export function createRegistrationCache({ store, maxEntries, ttlMs, negativeTtlMs, now = Date.now }: RegistrationCacheOptions): RegistrationCache {
+  const entries = new Map<string, { reg: Registration | undefined; expires: number }>();
+  const inFlight = new Map<string, Promise<Registration | undefined>>();
+  let generation = 0;
+
+  const remember = (node: string, reg: Registration | undefined) => {
+    entries.delete(node);
+    if (entries.size >= maxEntries) {
+      // Map iteration is insertion order: the first key is the least recently stored.
+      const oldest = entries.keys().next().value;
+      if (oldest !== undefined) entries.delete(oldest);
+    }
+    entries.set(node, { reg, expires: now() + (reg ? ttlMs : negativeTtlMs) });
+  };
+
+  return {
+    async get(node) {
+      const hit = entries.get(node);
+      if (hit && hit.expires > now()) return hit.reg;
+      const pending = inFlight.get(node);
+      if (pending) return pending;
+      const startedAt = generation;
+      const load = store.findByNode(node).finally(() => inFlight.delete(node));
+      inFlight.set(node, load);
+      const reg = await load;
+      // An invalidation that happened while we were reading makes this result suspect: don't keep it.
+      if (startedAt === generation) remember(node, reg);
+      return reg;
+    },
+    invalidate(node) {
+      generation += 1;
+      entries.delete(node);
+      inFlight.delete(node);
+    },
+    clear() {
+      generation += 1;
+      entries.clear();
+      inFlight.clear();
+    },
+    get size() {
+      return entries.size;
+    },
+  };
+}

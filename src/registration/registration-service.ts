@@ -1,0 +1,179 @@
+import { createHmac } from "node:crypto";
+import type { AppConfig, Config } from "../config/config-schema.js";
+import type { AddressKind, ApnsEnvironment, ApnsPushType, Dialect, Registration } from "../domain/registration.js";
+import { generateNode, hashSecret } from "../domain/secret.js";
+import type { Clock } from "../ports/clock.js";
+import type { RegistrationStore } from "../ports/registration-store.js";
+import type { RegistrationCache } from "./registration-cache.js";
+
+// Register and unregister devices, for every dialect (XMPP ad-hoc commands, REST). The dialects only
+// translate their wire format into these calls.
+
+export interface RegisterInput {
+  /** Bare JID of the account the device belongs to; "" for REST registrations that name no account. */
+  readonly ownerJid: string;
+  readonly app?: string;
+  readonly deviceId: string;
+  readonly channel?: string;
+  readonly dialect: Dialect;
+  /** Client-chosen node (mod_push_appserver dialect); generated otherwise. */
+  readonly node?: string;
+  readonly provider: AddressKind;
+  readonly token: string;
+  readonly environment?: ApnsEnvironment;
+  readonly pushType?: ApnsPushType;
+  readonly voipToken?: string;
+  /** false for dialects that hand out no publish secret (Tigase, fpush). */
+  readonly withSecret: boolean;
+}
+
+export type RegisterResult =
+  | { readonly ok: true; readonly registration: Registration; readonly secret?: string; readonly created: boolean }
+  | { readonly ok: false; readonly reason: RegistrationRefusal; readonly message: string };
+
+export type RegistrationRefusal = "invalid" | "domain" | "app" | "limit" | "node-taken" | "secret-required";
+
+export interface UnregisterInput {
+  readonly ownerJid: string;
+  readonly app?: string;
+  readonly deviceId: string;
+  readonly channel?: string;
+  /** Only this provider's address; the registration goes when it was the last one. */
+  readonly provider?: AddressKind;
+}
+
+export interface RegistrationService {
+  register(input: RegisterInput): Promise<RegisterResult>;
+  /** Removes one device of an account; false when there was none. */
+  unregister(input: UnregisterInput): Promise<boolean>;
+  /** Removes the account's devices that use this token (Tigase unregister-device). */
+  unregisterToken(ownerJid: string, provider: AddressKind, token: string): Promise<number>;
+  removeNode(node: string): Promise<boolean>;
+  /** The publish secret of a node: derived, never stored, so registering again returns the same one. */
+  secretFor(node: string): string;
+  appFor(appId: string | undefined): AppConfig | undefined;
+}
+
+const TOKEN_PATTERNS: Record<AddressKind, RegExp> = {
+  // Apple: hex device tokens (32 bytes today; Apple says do not assume the length).
+  apns: /^[0-9a-fA-F]{16,400}$/,
+  jpush: /^[A-Za-z0-9_-]{1,128}$/,
+  fcm: /^[A-Za-z0-9_:.-]{16,4096}$/,
+};
+
+export interface RegistrationServiceDeps {
+  readonly store: RegistrationStore;
+  readonly cache: RegistrationCache;
+  readonly config: Pick<Config, "domains" | "apps" | "defaultApp" | "limits">;
+  /** Key the publish secrets derive from (HMAC); the same in every replica. */
+  readonly secretKey: Buffer;
+  readonly clock: Clock;
+  /** Maps store errors for a client-chosen node already in use. */
+  readonly isNodeTaken: (err: unknown) => boolean;
+}
+
+export function createRegistrationService({ store, cache, config, secretKey, clock, isNodeTaken }: RegistrationServiceDeps): RegistrationService {
+  const refuse = (reason: RegistrationRefusal, message: string): RegisterResult => ({ ok: false, reason, message });
+  const appFor = (id: string | undefined) => config.apps.find((a) => a.id === (id ?? config.defaultApp));
+  const secretFor = (node: string) =>
+    createHmac("sha256", secretKey).update(`xmpp-push publish secret\u0000${node}`).digest("base64url").slice(0, 32);
+  const servesOwner = (ownerJid: string) => ownerJid === "" || config.domains.includes(domainOf(ownerJid));
+
+  return {
+    appFor,
+    secretFor,
+
+    async register(input) {
+      const app = appFor(input.app);
+      if (!app) return refuse("app", `unknown app "${input.app}"`);
+      if (!servesOwner(input.ownerJid)) return refuse("domain", `this push service does not serve ${domainOf(input.ownerJid)}`);
+      if (!input.withSecret && app.requireSecret) return refuse("secret-required", `app ${app.id} requires a registration that hands out a publish secret`);
+      const providers = app.strategy.providers;
+      if (!providers.includes(input.provider) && !providers.includes("log")) {
+        return refuse("app", `app ${app.id} does not deliver through ${input.provider} (it uses ${providers.join(", ")})`);
+      }
+      const invalid = validate(input);
+      if (invalid) return refuse("invalid", invalid);
+
+      const channel = input.channel ?? "";
+      const existing = await store.findByDevice({ app: app.id, ownerJid: input.ownerJid, deviceId: input.deviceId, channel });
+      if (!existing && input.ownerJid !== "" && (await store.countByOwner(input.ownerJid)) >= config.limits.devicesPerJid) {
+        return refuse("limit", `at most ${config.limits.devicesPerJid} devices per account`);
+      }
+      const node = existing?.node ?? input.node ?? generateNode();
+      const secret = input.withSecret ? secretFor(node) : undefined;
+      const token = input.provider === "apns" ? input.token.toLowerCase() : input.token;
+      const environment = input.environment ?? (input.provider === "apns" ? app.apns?.defaultEnvironment : undefined);
+      try {
+        const { registration, created } = await store.register(
+          {
+            node,
+            app: app.id,
+            ownerJid: input.ownerJid,
+            deviceId: input.deviceId,
+            channel,
+            dialect: input.dialect,
+            ...(secret !== undefined ? { secretHash: hashSecret(secret) } : {}),
+            address: {
+              provider: input.provider,
+              token,
+              ...(environment !== undefined ? { environment } : {}),
+              ...(input.pushType !== undefined ? { pushType: input.pushType } : {}),
+              ...(input.voipToken !== undefined ? { voipToken: input.voipToken.toLowerCase() } : {}),
+            },
+          },
+          clock.now(),
+        );
+        cache.invalidate(registration.node);
+        return { ok: true, registration, created, ...(secret !== undefined ? { secret } : {}) };
+      } catch (err) {
+        if (isNodeTaken(err)) return refuse("node-taken", "this node is registered for another device");
+        throw err;
+      }
+    },
+
+    async unregister({ ownerJid, app, deviceId, channel, provider }) {
+      const appId = appFor(app)?.id;
+      if (appId === undefined) return false;
+      const reg = await store.findByDevice({ app: appId, ownerJid, deviceId, channel: channel ?? "" });
+      if (!reg) return false;
+      const others = reg.addresses.filter((a) => a.provider !== provider);
+      if (provider !== undefined && others.length === reg.addresses.length) return false;
+      const removed = provider !== undefined && others.length > 0 ? await store.removeAddress(reg.node, provider) : await store.remove(reg.node);
+      cache.invalidate(reg.node);
+      return removed;
+    },
+
+    async unregisterToken(ownerJid, provider, token) {
+      const normalized = provider === "apns" ? token.toLowerCase() : token;
+      const regs = (await store.findByToken(provider, normalized)).filter((r) => r.ownerJid === ownerJid);
+      for (const r of regs) {
+        await store.remove(r.node);
+        cache.invalidate(r.node);
+      }
+      return regs.length;
+    },
+
+    async removeNode(node) {
+      const removed = await store.remove(node);
+      cache.invalidate(node);
+      return removed;
+    },
+  };
+}
+
+function validate(input: RegisterInput): string | undefined {
+  if (input.deviceId.length === 0 || input.deviceId.length > 256) return "device-id must be 1 to 256 characters";
+  if (!TOKEN_PATTERNS[input.provider].test(input.token)) return `the ${input.provider} token is not well-formed`;
+  if (input.voipToken !== undefined && !TOKEN_PATTERNS.apns.test(input.voipToken)) return "the VoIP (PushKit) token is not well-formed";
+  if (input.voipToken !== undefined && input.provider !== "apns") return "a VoIP token goes with an APNs registration";
+  if (input.node !== undefined && !/^[A-Za-z0-9._~:@+=-]{1,256}$/.test(input.node)) return "the node must be 1 to 256 URL-safe characters";
+  if ((input.channel ?? "").length > 3071) return "the channel is too long";
+  return undefined;
+}
+
+export function domainOf(jid: string): string {
+  const withoutResource = jid.split("/")[0] ?? "";
+  const at = withoutResource.lastIndexOf("@");
+  return (at >= 0 ? withoutResource.slice(at + 1) : withoutResource).toLowerCase();
+}
