@@ -1,0 +1,70 @@
+import type { Element } from "@xmpp/xml";
+import type { Logger } from "../observability/logger.js";
+import { errorReply, resultReply, stanzaErrors, type StanzaErrorSpec } from "./stanza-errors.js";
+
+// Routes IQs on (type, namespace, element name), like xmpp.js's iqCallee, but with our defaults:
+// every get/set gets exactly one reply, a handler that throws yields `wait` (never `cancel`, which
+// would cost the user a registration), and no error reply ever echoes the request.
+
+export interface IncomingIq {
+  readonly stanza: Element;
+  readonly from: string;
+  readonly to: string;
+  readonly id: string;
+  readonly type: "get" | "set";
+  readonly payload: Element;
+}
+
+export type IqReply = { readonly result: Element | undefined } | { readonly error: StanzaErrorSpec };
+
+export const reply = {
+  result: (child?: Element): IqReply => ({ result: child }),
+  error: (error: StanzaErrorSpec): IqReply => ({ error }),
+};
+
+export type IqHandler = (iq: IncomingIq) => IqReply | Promise<IqReply>;
+
+export interface IqRouter {
+  route(type: "get" | "set", ns: string, name: string, handler: IqHandler): void;
+  /** Handles one incoming stanza; resolves once the reply (if any) was handed to `send`. */
+  handle(stanza: Element): Promise<void>;
+}
+
+export function createIqRouter({ send, log }: { send: (el: Element) => Promise<unknown>; log: Logger }): IqRouter {
+  const routes = new Map<string, IqHandler>();
+  const key = (type: string, ns: string | undefined, name: string) => `${type}\u0000${ns ?? ""}\u0000${name}`;
+
+  const answer = async (stanza: Element, r: IqReply) => {
+    await send("error" in r ? errorReply(stanza, r.error) : resultReply(stanza, r.result));
+  };
+
+  return {
+    route(type, ns, name, handler) {
+      routes.set(key(type, ns, name), handler);
+    },
+    async handle(stanza) {
+      if (stanza.name !== "iq") return; // messages and presences need no answer from a push service
+      const type = stanza.attrs.type;
+      if (type !== "get" && type !== "set") return; // results and errors are never answered (RFC 6120 §8.2.3)
+      const children = stanza.getChildElements();
+      if (children.length !== 1) {
+        await answer(stanza, reply.error(stanzaErrors.badRequest("an IQ get/set carries exactly one payload element")));
+        return;
+      }
+      const payload = children[0]!;
+      const handler = routes.get(key(type, payload.attrs.xmlns, payload.name));
+      if (handler === undefined) {
+        await answer(stanza, reply.error(stanzaErrors.serviceUnavailable()));
+        return;
+      }
+      let r: IqReply;
+      try {
+        r = await handler({ stanza, from: stanza.attrs.from ?? "", to: stanza.attrs.to ?? "", id: stanza.attrs.id ?? "", type, payload });
+      } catch (err) {
+        log.error({ err, ns: payload.attrs.xmlns, name: payload.name }, "IQ handler failed; answered wait");
+        r = reply.error(stanzaErrors.internalWait());
+      }
+      await answer(stanza, r);
+    },
+  };
+}

@@ -1,0 +1,15 @@
+export const NS = {
+  stanzas: "urn:ietf:params:xml:ns:xmpp-stanzas",
+  pubsub: "http://jabber.org/protocol/pubsub",
+  push: "urn:xmpp:push:0",
+  pushSummary: "urn:xmpp:push:summary",
+  publishOptions: "http://jabber.org/protocol/pubsub#publish-options",
+  dataForms: "jabber:x:data",
+  commands: "http://jabber.org/protocol/commands",
+  discoInfo: "http://jabber.org/protocol/disco#info",
+  discoItems: "http://jabber.org/protocol/disco#items",
+  ping: "urn:xmpp:ping",
+  version: "jabber:iq:version",
+  tigaseEncrypt: "tigase:push:encrypt:0",
+  tigasePriority: "tigase:push:priority:0",
+} as const;

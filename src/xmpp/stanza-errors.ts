@@ -1,0 +1,56 @@
+import xml, { type Element } from "@xmpp/xml";
+import { NS } from "./namespaces.js";
+
+// The one table of error replies. The *type* is what the user's server acts on (servers.md):
+// ejabberd deletes the push registration on the first error that is not `wait`, Prosody after
+// push_max_errors of them. So only a dead device (unknown node, token rejected as unregistered) and
+// a request that is wrong in itself may use cancel/modify/auth; everything transient is `wait`.
+
+export type ErrorType = "cancel" | "wait" | "modify" | "auth";
+
+export interface StanzaErrorSpec {
+  readonly type: ErrorType;
+  readonly condition: string;
+  readonly text?: string;
+}
+
+export const stanzaErrors = {
+  /** The request itself is malformed. */
+  badRequest: (text: string): StanzaErrorSpec => ({ type: "modify", condition: "bad-request", text }),
+  /** No such registration, or its token is dead: the server should forget it. */
+  itemNotFound: (text?: string): StanzaErrorSpec => ({ type: "cancel", condition: "item-not-found", ...(text ? { text } : {}) }),
+  /** The publish secret does not match. */
+  notAuthorized: (): StanzaErrorSpec => ({ type: "auth", condition: "not-authorized" }),
+  /** The sender is not a server we serve. */
+  forbidden: (text: string): StanzaErrorSpec => ({ type: "auth", condition: "forbidden", text }),
+  /** A registration request we refuse by policy (e.g. device cap). */
+  notAllowed: (text: string): StanzaErrorSpec => ({ type: "cancel", condition: "not-allowed", text }),
+  conflict: (text: string): StanzaErrorSpec => ({ type: "cancel", condition: "conflict", text }),
+  /** Unknown namespace or command (RFC 6120 §8.3.3.19). */
+  serviceUnavailable: (): StanzaErrorSpec => ({ type: "cancel", condition: "service-unavailable" }),
+  featureNotImplemented: (text?: string): StanzaErrorSpec => ({ type: "cancel", condition: "feature-not-implemented", ...(text ? { text } : {}) }),
+  /** Our own trouble (database down, provider outage, our misconfiguration): try again later. */
+  internalWait: (text?: string): StanzaErrorSpec => ({ type: "wait", condition: "internal-server-error", ...(text ? { text } : {}) }),
+  /** Overloaded or rate-limited. */
+  resourceConstraint: (text?: string): StanzaErrorSpec => ({ type: "wait", condition: "resource-constraint", ...(text ? { text } : {}) }),
+  /** The provider did not answer in time. */
+  remoteTimeout: (text?: string): StanzaErrorSpec => ({ type: "wait", condition: "remote-server-timeout", ...(text ? { text } : {}) }),
+} as const;
+
+/** An error reply carrying our error element only: the request's payload (and its publish secret) is never echoed. */
+export function errorReply(request: Element, spec: StanzaErrorSpec): Element {
+  return xml(
+    request.name,
+    { type: "error", id: request.attrs.id, to: request.attrs.from, from: request.attrs.to },
+    xml(
+      "error",
+      { type: spec.type },
+      xml(spec.condition, { xmlns: NS.stanzas }),
+      spec.text !== undefined ? xml("text", { xmlns: NS.stanzas, "xml:lang": "en" }, spec.text) : undefined,
+    ),
+  );
+}
+
+export function resultReply(request: Element, child?: Element): Element {
+  return xml("iq", { type: "result", id: request.attrs.id, to: request.attrs.from, from: request.attrs.to }, child);
+}

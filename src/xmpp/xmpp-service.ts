@@ -1,0 +1,70 @@
+import xml from "@xmpp/xml";
+import type { Config } from "../config/config-schema.js";
+import type { PublishService } from "../delivery/publish-service.js";
+import type { Logger } from "../observability/logger.js";
+import type { Metrics } from "../observability/metrics.js";
+import type { RegistrationService } from "../registration/registration-service.js";
+import { createAdhocCommands } from "./adhoc-commands.js";
+import type { ComponentConnection } from "./component.js";
+import { discoHandlers } from "./disco.js";
+import { createIqRouter, reply } from "./iq-router.js";
+import { NS } from "./namespaces.js";
+import { createPublishHandler } from "./publish-handler.js";
+import { appserverCommands } from "./register-appserver.js";
+import { p2Commands } from "./register-p2.js";
+import { tigaseCommands } from "./register-tigase.js";
+
+export const VERSION = "0.1.0";
+
+/** Wires every IQ the component answers to the services behind it. */
+export function attachXmppService({
+  component,
+  config,
+  publish,
+  registrations,
+  metrics,
+  log,
+}: {
+  component: ComponentConnection;
+  config: Pick<Config, "apps">;
+  publish: PublishService;
+  registrations: RegistrationService;
+  metrics: Metrics;
+  log: Logger;
+}): void {
+  const componentJid = component.domain;
+  const router = createIqRouter({ send: (el) => component.send(el), log });
+  const commands = createAdhocCommands([
+    ...p2Commands({ registrations, componentJid }),
+    ...appserverCommands({ registrations, componentJid }),
+    ...tigaseCommands({ registrations, config }),
+  ]);
+  const disco = discoHandlers({ componentJid, commands: commands.list });
+
+  router.route("set", NS.pubsub, "pubsub", createPublishHandler({ publish, metrics }));
+  router.route("set", NS.commands, "command", async (iq) => {
+    const r = await commands.handler(iq);
+    // Label values come from our own command list only: a client cannot grow the metric's cardinality.
+    const node = commands.list.some((c) => c.node === iq.payload.attrs.node) ? iq.payload.attrs.node! : "unknown";
+    metrics.registrationCommands.inc({ dialect: dialectOf(node), action: node, result: "error" in r ? r.error.condition : "ok" });
+    return r;
+  });
+  router.route("get", NS.discoInfo, "query", disco.info);
+  router.route("get", NS.discoItems, "query", disco.items);
+  router.route("get", NS.ping, "ping", () => reply.result());
+  router.route("get", NS.version, "query", () =>
+    reply.result(xml("query", { xmlns: NS.version }, xml("name", {}, "xmpp-push"), xml("version", {}, VERSION))),
+  );
+
+  component.onStanza((stanza) => {
+    router.handle(stanza).catch((err: unknown) => log.error({ err }, "failed to answer a stanza"));
+  });
+}
+
+function dialectOf(node: string | undefined): string {
+  if (node === undefined) return "unknown";
+  if (node.startsWith("register-push-") || node.startsWith("unregister-push-")) return "p2";
+  if (node.startsWith("v1-")) return "appserver";
+  if (node.endsWith("-device")) return "tigase";
+  return "unknown";
+}

@@ -1,0 +1,129 @@
+import type { Element } from "@xmpp/xml";
+import { describe, expect, it } from "vitest";
+import type { PublishInput, PublishOutcome, PublishService } from "../../../src/delivery/publish-service.js";
+import { createMetrics } from "../../../src/observability/metrics.js";
+import { createIqRouter } from "../../../src/xmpp/iq-router.js";
+import { createPublishHandler } from "../../../src/xmpp/publish-handler.js";
+import { recordingLogger } from "../../support/memory/recording-logger.js";
+import { captured, CAPTURED_PUBLISHES, parseXml } from "../../support/stanzas.js";
+
+function harness(outcome: PublishOutcome | (() => never)) {
+  const sent: Element[] = [];
+  const inputs: PublishInput[] = [];
+  const { log, text } = recordingLogger();
+  const publish: PublishService = {
+    publish: async (input) => {
+      inputs.push(input);
+      return typeof outcome === "function" ? outcome() : outcome;
+    },
+    inFlight: () => 0,
+    drain: async () => {},
+  };
+  const router = createIqRouter({ send: async (el) => void sent.push(el), log });
+  router.route("set", "http://jabber.org/protocol/pubsub", "pubsub", createPublishHandler({ publish, metrics: createMetrics() }));
+  return { router, sent, inputs, logText: text };
+}
+
+const errorOf = (el: Element) => {
+  const e = el.getChild("error")!;
+  return `${e.attrs.type}/${e.getChildElements()[0]!.name}`;
+};
+
+describe("publish replies: the error type is what the user's server acts on", () => {
+  const table: Array<[PublishOutcome, string]> = [
+    ["delivered", "result"],
+    ["queued", "result"],
+    ["coalesced", "result"],
+    ["unknown-node", "cancel/item-not-found"],
+    ["token-dead", "cancel/item-not-found"],
+    ["not-authorized", "auth/not-authorized"],
+    ["forbidden", "auth/forbidden"],
+    ["payload-error", "wait/internal-server-error"],
+    ["unavailable", "wait/internal-server-error"],
+    ["overloaded", "wait/resource-constraint"],
+  ];
+  for (const [outcome, expected] of table) {
+    it(`${outcome} → ${expected}`, async () => {
+      const h = harness(outcome);
+      await h.router.handle(captured("prosody-default-body"));
+      const r = h.sent[0]!;
+      expect(r.attrs).toMatchObject({ to: "localhost", from: "push.localhost", id: "09fdf0aadb628508bf4e12f1511ed7cd2aeb9490c504b521e6761620a52f4b3a" });
+      expect(r.attrs.type === "result" ? "result" : errorOf(r)).toBe(expected);
+    });
+  }
+
+  it("hands every captured publish to the service with the server's domain, node, options and summary", async () => {
+    for (const name of CAPTURED_PUBLISHES) {
+      const h = harness("delivered");
+      await h.router.handle(captured(name));
+      expect(h.inputs[0]).toMatchObject({ fromDomain: "localhost", node: "testnode123", options: new Map([["secret", "s3cr3t"]]) });
+      expect(h.sent[0]!.attrs.type).toBe("result");
+    }
+  });
+
+  it("never echoes the request (its secret) in an error reply", async () => {
+    for (const outcome of ["unknown-node", "not-authorized", "unavailable"] as const) {
+      const h = harness(outcome);
+      await h.router.handle(captured("ejabberd-with-body-sender"));
+      const xml = h.sent[0]!.toString();
+      expect(xml).not.toContain("s3cr3t");
+      expect(xml).not.toContain("pubsub");
+      expect(xml).not.toContain("Hello alice");
+    }
+  });
+
+  it("refuses a publish from a user JID instead of a server", async () => {
+    const h = harness("delivered");
+    const iq = captured("prosody-default-body");
+    iq.attrs.from = "mallory@localhost/x";
+    await h.router.handle(iq);
+    expect(errorOf(h.sent[0]!)).toBe("auth/forbidden");
+    expect(h.inputs).toHaveLength(0);
+  });
+
+  it("answers modify/bad-request to a publish without a node", async () => {
+    const h = harness("delivered");
+    await h.router.handle(parseXml(`<iq type='set' id='1' from='localhost' to='push.localhost'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish><item/></publish></pubsub></iq>`));
+    expect(errorOf(h.sent[0]!)).toBe("modify/bad-request");
+    expect(h.sent[0]!.getChild("error")!.getChildText("text", "urn:ietf:params:xml:ns:xmpp-stanzas")).toBe("the publish has no node");
+  });
+
+  it("answers wait when our code throws, and logs it without the secret", async () => {
+    const h = harness(() => {
+      throw new Error("boom");
+    });
+    await h.router.handle(captured("prosody-default-body"));
+    expect(errorOf(h.sent[0]!)).toBe("wait/internal-server-error");
+    expect(h.logText()).toContain("boom");
+    expect(h.logText()).not.toContain("s3cr3t");
+  });
+});
+
+describe("iq router", () => {
+  it("answers unknown namespaces with cancel/service-unavailable, without echoing", async () => {
+    const h = harness("delivered");
+    await h.router.handle(parseXml(`<iq type='get' id='q' from='alice@localhost/a' to='push.localhost'><query xmlns='urn:example:unknown'><secret>x</secret></query></iq>`));
+    expect(errorOf(h.sent[0]!)).toBe("cancel/service-unavailable");
+    expect(h.sent[0]!.toString()).not.toContain("<secret>");
+  });
+
+  it("never answers results, errors, messages or presences", async () => {
+    const h = harness("delivered");
+    for (const s of [
+      `<iq type='result' id='r' from='localhost' to='push.localhost'/>`,
+      `<iq type='error' id='e' from='localhost' to='push.localhost'><error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>`,
+      `<message from='localhost' to='push.localhost'><body>hi</body></message>`,
+      `<presence from='localhost' to='push.localhost'/>`,
+    ]) {
+      await h.router.handle(parseXml(s));
+    }
+    expect(h.sent).toHaveLength(0);
+  });
+
+  it("answers an IQ with no payload or two payloads with modify/bad-request", async () => {
+    const h = harness("delivered");
+    await h.router.handle(parseXml(`<iq type='set' id='a' from='localhost' to='push.localhost'/>`));
+    await h.router.handle(parseXml(`<iq type='set' id='b' from='localhost' to='push.localhost'><a xmlns='x'/><b xmlns='y'/></iq>`));
+    expect(h.sent.map(errorOf)).toEqual(["modify/bad-request", "modify/bad-request"]);
+  });
+});
