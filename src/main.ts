@@ -12,6 +12,8 @@ import type { Logger } from "./observability/logger.js";
 import { createMetrics, type Metrics } from "./observability/metrics.js";
 import { systemClock, type Clock } from "./ports/clock.js";
 import type { RegistrationStore } from "./ports/registration-store.js";
+import { apnsFactory } from "./providers/apns-factory.js";
+import type { ApnsProvider } from "./providers/apns-provider.js";
 import { createProviderRegistry, type ProviderFactory, type ProviderRegistry } from "./providers/provider-registry.js";
 import { createRegistrationCache } from "./registration/registration-cache.js";
 import { createRegistrationService, type RegistrationService } from "./registration/registration-service.js";
@@ -22,6 +24,7 @@ import { createPgRegistrationStore, NodeTakenError } from "./store/registration-
 import { createPgSettingsStore } from "./store/settings-store-pg.js";
 import { createTokenCipher } from "./store/token-cipher.js";
 import { createPgWriteBatchStore } from "./store/write-batch-pg.js";
+import { waitAtMost } from "./shared/wait-at-most.js";
 import { createComponentConnection, type ComponentConnection } from "./xmpp/component.js";
 import { attachXmppService } from "./xmpp/xmpp-service.js";
 
@@ -50,6 +53,7 @@ export interface ServerDeps {
 }
 
 const DRAIN_WAIT_MS = 5000;
+const DEFAULT_PROVIDER_FACTORIES: readonly ProviderFactory[] = [apnsFactory];
 
 export async function createServer(config: Config, deps: ServerDeps): Promise<Server> {
   const { log } = deps;
@@ -69,10 +73,19 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     throw err;
   }
 
-  const metrics = createMetrics();
   const cipher = createTokenCipher(config.tokenEncryptionKey);
   const registrationStore = createPgRegistrationStore({ knex: db.knex, cipher });
   const queue = createPgDeliveryQueue({ knex: db.knex });
+  let providerList: ProviderRegistry | undefined;
+  const metrics = createMetrics({
+    queueStats: () => queue.stats(clock.now()),
+    registrationCounts: () => registrationStore.countActiveByApp(),
+    apnsCertificates: () =>
+      (providerList?.all() ?? []).flatMap((p) => {
+        const expiresAt = (p as ApnsProvider).certificateExpiresAt;
+        return p.kind === "apns" && expiresAt ? [{ app: p.name.slice("apns:".length), expiresAt }] : [];
+      }),
+  });
   const secretKey = Buffer.from(
     await createPgSettingsStore({ knex: db.knex }).getOrCreate("publish-secret-key", () => randomBytes(32).toString("base64")),
     "base64",
@@ -101,7 +114,8 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
       }
     },
   });
-  const providers = createProviderRegistry({ config, log: log.child({ module: "providers" }), factories: deps.providerFactories ?? [] });
+  const providers = createProviderRegistry({ config, log: log.child({ module: "providers" }), factories: deps.providerFactories ?? DEFAULT_PROVIDER_FACTORIES });
+  providerList = providers;
   const writes = createWriteBuffer({
     store: createPgWriteBatchStore({ knex: db.knex, cipher }),
     flushMs: d.auditFlushMs,
@@ -196,7 +210,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     async stop() {
       // Stop taking work, let what was accepted finish (bounded), then persist what is pending.
       await component.stop();
-      await Promise.race([publish.drain(), new Promise((r) => setTimeout(r, DRAIN_WAIT_MS).unref())]);
+      await waitAtMost(publish.drain(), DRAIN_WAIT_MS);
       await worker.stop();
       await writes.close();
       await providers.close();

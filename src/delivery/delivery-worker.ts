@@ -7,6 +7,7 @@ import type { DeliveryQueue, QueuedJob } from "../ports/delivery-queue.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { RegistrationCache } from "../registration/registration-cache.js";
+import { waitAtMost } from "../shared/wait-at-most.js";
 import type { Dispatcher } from "./dispatcher.js";
 import type { RetryPolicy } from "./retry-policy.js";
 import type { WriteBuffer } from "./write-buffer.js";
@@ -127,7 +128,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       wake?.abort();
       await loop;
       loop = undefined;
-      await Promise.race([Promise.allSettled([...running]), sleep(STOP_WAIT_MS)]);
+      await waitAtMost(Promise.allSettled([...running]), STOP_WAIT_MS);
     },
     runOnce,
   };

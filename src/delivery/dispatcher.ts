@@ -10,6 +10,7 @@ import type { Metrics } from "../observability/metrics.js";
 import type { Logger } from "../observability/logger.js";
 import type { RegistrationCache } from "../registration/registration-cache.js";
 import type { CircuitBreakers } from "./circuit-breaker.js";
+import { raceAbort } from "../shared/race-abort.js";
 import { planTargets, type PlannedTarget } from "./provider-strategy.js";
 import { pushDataFor } from "./push-data.js";
 import type { WriteBuffer } from "./write-buffer.js";
@@ -150,23 +151,9 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
 
 const TIMED_OUT: DeliveryOutcome = { class: "retry", reason: "timeout", maybeDelivered: true };
 
-/** The provider's answer, or a timeout outcome when the signal fires first: a provider that ignores its signal cannot stall a push. */
-function untilAborted(signal: AbortSignal, send: Promise<DeliveryOutcome>): Promise<DeliveryOutcome> {
-  if (signal.aborted) return Promise.resolve(TIMED_OUT);
-  return new Promise((resolve, reject) => {
-    const onAbort = () => resolve(TIMED_OUT);
-    signal.addEventListener("abort", onAbort, { once: true });
-    send.then(
-      (o) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(o);
-      },
-      (err: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(err);
-      },
-    );
-  });
+async function untilAborted(signal: AbortSignal, send: Promise<DeliveryOutcome>): Promise<DeliveryOutcome> {
+  const answer = await raceAbort(signal, send);
+  return answer === "aborted" ? TIMED_OUT : answer;
 }
 
 function summarise(outcomes: readonly DeliveryOutcome[]): DispatchResult {

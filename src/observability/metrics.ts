@@ -23,11 +23,18 @@ export interface Metrics {
   readonly httpRequests: Counter<"route" | "status">;
 }
 
-export function createMetrics(): Metrics {
+/** Values read when Prometheus scrapes, not counted as they happen. */
+export interface MetricSources {
+  queueStats(): Promise<{ depth: number; oldestAgeMs: number }>;
+  registrationCounts(): Promise<ReadonlyArray<{ app: string; provider: string; count: number }>>;
+  apnsCertificates(): ReadonlyArray<{ app: string; expiresAt: Date }>;
+}
+
+export function createMetrics(sources?: MetricSources): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "xmpp_push_" });
   const r = [registry];
-  return {
+  const metrics: Metrics = {
     registry,
     publishes: new Counter({ name: "xmpp_push_publishes_total", help: "Publish IQs answered, by result", labelNames: ["result"], registers: r }),
     publishReplySeconds: new Histogram({
@@ -69,8 +76,50 @@ export function createMetrics(): Metrics {
     componentReconnects: new Counter({ name: "xmpp_push_component_reconnects_total", help: "Component connections established after a loss", registers: r }),
     circuitOpen: new Gauge({ name: "xmpp_push_circuit_open", help: "1 while a provider's circuit breaker is open", labelNames: ["app", "provider"], registers: r }),
     circuitTrips: new Counter({ name: "xmpp_push_circuit_trips_total", help: "Circuit breaker trips, by cause", labelNames: ["app", "provider", "cause"], registers: r }),
-    apnsCertificateExpiryDays: new Gauge({ name: "xmpp_push_apns_certificate_expiry_days", help: "Days until the APNs client certificate expires", labelNames: ["app"], registers: r }),
+    apnsCertificateExpiryDays: new Gauge({
+      name: "xmpp_push_apns_certificate_expiry_days",
+      help: "Days until the APNs client certificate expires",
+      labelNames: ["app"],
+      registers: r,
+      collect() {
+        for (const c of sources?.apnsCertificates() ?? []) this.set({ app: c.app }, (c.expiresAt.getTime() - Date.now()) / 86_400_000);
+      },
+    }),
     inFlightPublishes: new Gauge({ name: "xmpp_push_publishes_in_flight", help: "Publishes received and not yet answered", registers: r }),
     httpRequests: new Counter({ name: "xmpp_push_http_requests_total", help: "HTTP API requests, by route and status", labelNames: ["route", "status"], registers: r }),
   };
+  if (sources) {
+    // A scrape while the database is down must still answer: the gauges then keep their last value.
+    new Gauge({
+      name: "xmpp_push_queue_depth",
+      help: "Pushes waiting in the durable queue",
+      registers: r,
+      async collect() {
+        const s = await sources.queueStats().catch(() => undefined);
+        if (s) this.set(s.depth);
+      },
+    });
+    new Gauge({
+      name: "xmpp_push_queue_oldest_job_age_seconds",
+      help: "Age of the oldest push waiting in the queue",
+      registers: r,
+      async collect() {
+        const s = await sources.queueStats().catch(() => undefined);
+        if (s) this.set(s.oldestAgeMs / 1000);
+      },
+    });
+    new Gauge({
+      name: "xmpp_push_registrations",
+      help: "Live device addresses, by app and provider",
+      labelNames: ["app", "provider"],
+      registers: r,
+      async collect() {
+        const rows = await sources.registrationCounts().catch(() => undefined);
+        if (!rows) return;
+        this.reset();
+        for (const row of rows) this.set({ app: row.app, provider: row.provider }, row.count);
+      },
+    });
+  }
+  return metrics;
 }
