@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import type { Config } from "./config/config-schema.js";
 import { ConfigError, loadConfig, redactedConfig } from "./config/load-config.js";
 import { createLogger } from "./observability/logger.js";
+import { auditCommand, purgeCommand, registerCommand, sendTestCommand, statsCommand, unregisterCommand, UsageError } from "./cli/admin-commands.js";
 import { createServer } from "./main.js";
 import { openDatabase } from "./store/database.js";
 import { migrateLatest } from "./store/migrate.js";
@@ -9,6 +10,13 @@ import { migrateLatest } from "./store/migrate.js";
 // argv → command. Each command loads the config, does one thing and sets the exit code; no logic lives here.
 
 const EXIT_CONFIG = 2;
+const EXIT_USAGE = 64; // sysexits EX_USAGE
+
+function positiveInt(v: string, name: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${name} takes a positive whole number`);
+  return n;
+}
 
 function configFrom(cmd: Command): Config {
   const opts = cmd.optsWithGlobals<{ config?: string }>();
@@ -70,6 +78,46 @@ export function buildCli(): Command {
 
   program.command("serve").description("run the push server").action((_o, cmd: Command) => serve(cmd));
   program.command("migrate").description("apply pending database migrations").action((_o, cmd: Command) => migrate(cmd));
+  const out = (text: string) => process.stdout.write(`${text}\n`);
+  program
+    .command("audit")
+    .description("a device's recent delivery attempts: why did my phone not ring?")
+    .requiredOption("--node <node>", "the registration's XEP-0357 node")
+    .option("--limit <n>", "how many attempts", (v) => positiveInt(v, "--limit"), 50)
+    .option("--since <duration>", "only attempts newer than this, e.g. 1h, 7d")
+    .action((o: { node: string; limit: number; since?: string }, cmd: Command) => auditCommand(configFrom(cmd), o, out));
+  program
+    .command("purge")
+    .description("delete delivery records older than a duration")
+    .requiredOption("--older-than <duration>", "e.g. 30d")
+    .action((o: { olderThan: string }, cmd: Command) => purgeCommand(configFrom(cmd), o, out));
+  program.command("stats").description("registrations, recent delivery outcomes and queue depth").action((_o, cmd: Command) => statsCommand(configFrom(cmd), out));
+  program
+    .command("register")
+    .description("register a device by hand (prints node and secret)")
+    .requiredOption("--jid <jid>", "the account's bare JID")
+    .requiredOption("--device <id>", "a stable device id")
+    .requiredOption("--provider <provider>", "apns, jpush or fcm")
+    .requiredOption("--token <token>", "the provider's device token")
+    .option("--app <app>", "app id (default: the default app)")
+    .option("--environment <env>", "APNs environment: sandbox or production")
+    .option("--voip-token <token>", "PushKit token for call pushes")
+    .action((o: { jid: string; device: string; provider: string; token: string; app?: string; environment?: string; voipToken?: string }, cmd: Command) =>
+      registerCommand(configFrom(cmd), o, out),
+    );
+  program
+    .command("unregister")
+    .description("remove a registration")
+    .requiredOption("--node <node>", "the registration's node")
+    .action((o: { node: string }, cmd: Command) => unregisterCommand(configFrom(cmd), o, out));
+  program
+    .command("send-test")
+    .description("send a real push to a registration through the whole pipeline and print the outcome")
+    .requiredOption("--node <node>", "the registration's node")
+    .option("--body <text>", "message text (shown only when the app includes message content)")
+    .action(async (o: { node: string; body?: string }, cmd: Command) => {
+      process.exitCode = await sendTestCommand(configFrom(cmd), o, out);
+    });
   program
     .command("config")
     .description("configuration tools")
@@ -86,6 +134,9 @@ export async function runCli(argv: readonly string[]): Promise<void> {
   } catch (err) {
     if (err instanceof CommanderError) {
       process.exitCode = err.exitCode;
+    } else if (err instanceof UsageError) {
+      process.stderr.write(`xmpp-push: ${err.message}\n`);
+      process.exitCode = EXIT_USAGE;
     } else if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
       process.exitCode = EXIT_CONFIG;

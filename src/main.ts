@@ -24,7 +24,9 @@ import { createPgRegistrationStore, NodeTakenError } from "./store/registration-
 import { createPgSettingsStore } from "./store/settings-store-pg.js";
 import { createTokenCipher } from "./store/token-cipher.js";
 import { createPgWriteBatchStore } from "./store/write-batch-pg.js";
-import { waitAtMost } from "./shared/wait-at-most.js";
+import { waitAtMost, waitAtMostOrFail } from "./shared/wait-at-most.js";
+import { createHttpServer, type HttpServer } from "./http/http-server.js";
+import { createPgDeliveryAudit } from "./store/delivery-audit-pg.js";
 import { createComponentConnection, type ComponentConnection } from "./xmpp/component.js";
 import { attachXmppService } from "./xmpp/xmpp-service.js";
 
@@ -32,6 +34,9 @@ import { attachXmppService } from "./xmpp/xmpp-service.js";
 
 export interface Server {
   readonly db: Database;
+  readonly http: HttpServer;
+  /** Where the HTTP server listens once started ("http://127.0.0.1:8080"). */
+  httpAddress(): string | undefined;
   readonly metrics: Metrics;
   readonly component: ComponentConnection;
   readonly registrations: RegistrationService;
@@ -53,6 +58,19 @@ export interface ServerDeps {
 }
 
 const DRAIN_WAIT_MS = 5000;
+const DB_PING_TIMEOUT_MS = 2000;
+
+/** Ready means: connected to the XMPP server and able to use the database. */
+async function readinessProblems(component: ComponentConnection, db: Database): Promise<string[]> {
+  const problems: string[] = [];
+  if (component.state() !== "online") problems.push(`xmpp: component ${component.state()}`);
+  try {
+    await waitAtMostOrFail(db.knex.raw("SELECT 1"), DB_PING_TIMEOUT_MS);
+  } catch (err) {
+    problems.push(`database: ${(err as Error).message}`);
+  }
+  return problems;
+}
 const DEFAULT_PROVIDER_FACTORIES: readonly ProviderFactory[] = [apnsFactory];
 
 export async function createServer(config: Config, deps: ServerDeps): Promise<Server> {
@@ -181,6 +199,26 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     }
   });
   attachXmppService({ component, config, publish, registrations, metrics, log: log.child({ module: "xmpp" }) });
+  const audit = createPgDeliveryAudit({ knex: db.knex });
+  const http = createHttpServer({
+    config,
+    log: log.child({ module: "http" }),
+    metrics,
+    readiness: { check: () => readinessProblems(component, db) },
+    registrations,
+    registrationStore,
+    audit,
+  });
+  let httpAddress: string | undefined;
+  let retentionTimer: NodeJS.Timeout | undefined;
+  const purge = async () => {
+    try {
+      const n = await audit.purgeOlderThan(new Date(clock.now().getTime() - config.retention.auditDays * 86_400_000));
+      if (n > 0) log.info({ deleted: n, keepDays: config.retention.auditDays }, "purged old delivery records");
+    } catch (err) {
+      log.warn({ err: { message: (err as Error).message } }, "audit retention purge failed; will try again");
+    }
+  };
 
   return {
     db,
@@ -192,9 +230,15 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     worker,
     writes,
     providers,
+    http,
+    httpAddress: () => httpAddress,
     async start() {
+      httpAddress = await http.listen();
       component.start();
       worker.start();
+      retentionTimer = setInterval(() => void purge(), config.retention.purgeIntervalMinutes * 60_000);
+      retentionTimer.unref();
+      void purge();
       log.info(
         {
           component: config.component.domain,
@@ -202,18 +246,21 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
           domains: config.domains,
           apps: config.apps.map((a) => `${a.id}(${a.strategy.providers.join(">")})`),
           database: db.description,
+          http: httpAddress,
         },
         `serving ${config.component.domain} for ${config.domains.join(", ")} via ${config.component.service}; ` +
-          `apps ${config.apps.map((a) => `${a.id}: ${a.strategy.providers.join(" > ")}`).join("; ")}; database ${db.description}`,
+          `apps ${config.apps.map((a) => `${a.id}: ${a.strategy.providers.join(" > ")}`).join("; ")}; database ${db.description}; http ${httpAddress}`,
       );
     },
     async stop() {
       // Stop taking work, let what was accepted finish (bounded), then persist what is pending.
+      clearInterval(retentionTimer);
       await component.stop();
       await waitAtMost(publish.drain(), DRAIN_WAIT_MS);
       await worker.stop();
       await writes.close();
       await providers.close();
+      await http.close();
       if (ownsDb) await db.close();
     },
   };

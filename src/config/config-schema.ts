@@ -42,7 +42,8 @@ const databaseSchema = z.strictObject({
 
 const httpSchema = z.strictObject({
   host: z.string().min(1).default("127.0.0.1"),
-  port: port.default(8080),
+  // 0 picks a free port (tests).
+  port: z.coerce.number().int("must be a whole number").min(0).max(65535).default(8080),
   adminToken: z.string().min(16, "must be at least 16 characters").optional(),
   registrationToken: z.string().min(16, "must be at least 16 characters").optional(),
   bodyLimitBytes: positiveInt.default(16 * 1024),

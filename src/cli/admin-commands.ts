@@ -1,0 +1,171 @@
+import type { Config } from "../config/config-schema.js";
+import type { AddressKind, ApnsEnvironment } from "../domain/registration.js";
+import { tokenFingerprint } from "../domain/secret.js";
+import { createServer, type Server } from "../main.js";
+import { createLogger, type Logger } from "../observability/logger.js";
+import type { DeliveryRecord } from "../ports/delivery-audit.js";
+import { createPgDeliveryAudit } from "../store/delivery-audit-pg.js";
+import { openDatabase, type Database } from "../store/database.js";
+import { migrateLatest, pendingMigrations } from "../store/migrate.js";
+import { createPgRegistrationStore } from "../store/registration-store-pg.js";
+import { createTokenCipher } from "../store/token-cipher.js";
+import { formatTable, parseDuration } from "./format.js";
+
+// The admin commands: each opens what it needs, does one thing, prints for a person, and closes.
+// They talk to the database directly (a Postgres server may be shared with a running xmpp-push; the
+// embedded database can be opened by one process at a time, so stop the server or use its HTTP API).
+
+export class UsageError extends Error {}
+
+type Out = (text: string) => void;
+
+/** Opens the database for a command, applying pending migrations when the config says so (as `serve` does). */
+async function openDb(config: Config): Promise<Database> {
+  const db = await openDatabase({ ...config.database, lockWaitMs: 2000 });
+  try {
+    if (config.database.migrateOnStart) await migrateLatest(db);
+    else if ((await pendingMigrations(db)).length > 0) throw new UsageError('the database needs migrations: run "xmpp-push migrate"');
+    return db;
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+}
+
+async function withServer<T>(config: Config, fn: (server: Server, log: Logger) => Promise<T>): Promise<T> {
+  const log = createLogger({ level: config.log.level === "info" ? "warn" : config.log.level });
+  const server = await createServer(config, { log });
+  try {
+    return await fn(server, log);
+  } finally {
+    await server.stop();
+  }
+}
+
+export async function auditCommand(config: Config, opts: { node: string; limit: number; since?: string }, out: Out): Promise<void> {
+  const sinceMs = opts.since !== undefined ? parseDuration(opts.since) : undefined;
+  if (opts.since !== undefined && sinceMs === undefined) throw new UsageError(`--since takes a duration such as 1h or 7d, not "${opts.since}"`);
+  const db = await openDb(config);
+  try {
+    const reg = await createPgRegistrationStore({ knex: db.knex, cipher: createTokenCipher(config.tokenEncryptionKey) }).findByNode(opts.node);
+    const rows = await createPgDeliveryAudit({ knex: db.knex }).list({
+      node: opts.node,
+      limit: opts.limit,
+      ...(sinceMs !== undefined ? { since: new Date(Date.now() - sinceMs) } : {}),
+    });
+    if (reg) {
+      out(`node ${reg.node}: app ${reg.app}, ${reg.ownerJid || "(no account)"}, ${reg.dialect}, registered ${iso(reg.createdAt)}, updated ${iso(reg.updatedAt)}`);
+      out(`  last push: ${reg.lastPushAt ? iso(reg.lastPushAt) : "never"}; ${reg.disabledAt ? `DISABLED ${iso(reg.disabledAt)}: ${reg.disabledReason ?? ""}` : "active"}`);
+      for (const a of reg.addresses) {
+        out(`  ${a.provider} ${a.environment ?? ""} token ${tokenFingerprint(a.token)}…${a.voipToken ? " +voip" : ""} updated ${iso(a.updatedAt)}${a.disabledAt ? ` DISABLED ${iso(a.disabledAt)}: ${a.disabledReason ?? ""}` : ""}`);
+      }
+    } else {
+      out(`node ${opts.node}: no such registration (it may have been removed; its delivery history follows)`);
+    }
+    out(rows.length === 0 ? "no delivery attempts recorded" : auditTable(rows));
+  } finally {
+    await db.close();
+  }
+}
+
+export function auditTable(rows: readonly DeliveryRecord[]): string {
+  return formatTable(
+    ["time", "provider", "env", "outcome", "status", "reason", "try", "ms", "push"],
+    rows.map((r) => [iso(r.createdAt), r.provider, r.environment ?? "", r.outcome, r.status?.toString() ?? "", r.reason ?? "", String(r.attempt), String(r.latencyMs), r.pushId.slice(0, 8)]),
+  );
+}
+
+export async function purgeCommand(config: Config, opts: { olderThan: string }, out: Out): Promise<void> {
+  const ms = parseDuration(opts.olderThan);
+  if (ms === undefined) throw new UsageError(`--older-than takes a duration such as 30d, not "${opts.olderThan}"`);
+  const db = await openDb(config);
+  try {
+    const cutoff = new Date(Date.now() - ms);
+    const n = await createPgDeliveryAudit({ knex: db.knex }).purgeOlderThan(cutoff);
+    out(`deleted ${n} delivery record(s) older than ${iso(cutoff)}`);
+  } finally {
+    await db.close();
+  }
+}
+
+export async function statsCommand(config: Config, out: Out): Promise<void> {
+  const db = await openDb(config);
+  try {
+    const k = db.knex;
+    const regs = (await k("registrations as r")
+      .join("registration_addresses as a", "a.node", "r.node")
+      .groupBy("r.app", "a.provider")
+      .select("r.app", "a.provider")
+      .count({ total: "*" })
+      .select(k.raw("count(*) FILTER (WHERE r.disabled_at IS NULL AND a.disabled_at IS NULL) AS live"))
+      .orderBy(["r.app", "a.provider"])) as Array<{ app: string; provider: string; total: number; live: number }>;
+    out("registrations (device addresses)");
+    out(formatTable(["app", "provider", "live", "total"], regs.map((r) => [r.app, r.provider, String(r.live), String(r.total)])));
+    const day = new Date(Date.now() - 86_400_000);
+    const outcomes = (await k("deliveries").where("created_at", ">=", day).groupBy("app", "provider", "outcome").select("app", "provider", "outcome").count({ n: "*" }).orderBy(["app", "provider", "outcome"])) as Array<{ app: string; provider: string; outcome: string; n: number }>;
+    out("\ndelivery attempts, last 24 h");
+    out(formatTable(["app", "provider", "outcome", "count"], outcomes.map((r) => [r.app, r.provider, r.outcome, String(r.n)])));
+    const q = (await k("delivery_jobs").count({ n: "*" }).min({ oldest: "created_at" }).first()) as { n: number; oldest: Date | null };
+    out(`\nqueue: ${q.n} push(es) waiting${q.oldest ? `, oldest since ${iso(new Date(q.oldest))}` : ""}`);
+  } finally {
+    await db.close();
+  }
+}
+
+export async function registerCommand(
+  config: Config,
+  opts: { jid: string; device: string; provider: string; token: string; app?: string; environment?: string; voipToken?: string },
+  out: Out,
+): Promise<void> {
+  if (!["apns", "jpush", "fcm"].includes(opts.provider)) throw new UsageError("--provider is apns, jpush or fcm");
+  if (opts.environment !== undefined && opts.environment !== "sandbox" && opts.environment !== "production") throw new UsageError("--environment is sandbox or production");
+  await withServer(config, async (server) => {
+    const r = await server.registrations.register({
+      ownerJid: opts.jid.toLowerCase(),
+      deviceId: opts.device,
+      dialect: "rest",
+      provider: opts.provider as AddressKind,
+      token: opts.token,
+      withSecret: true,
+      ...(opts.app !== undefined ? { app: opts.app } : {}),
+      ...(opts.environment !== undefined ? { environment: opts.environment as ApnsEnvironment } : {}),
+      ...(opts.voipToken !== undefined ? { voipToken: opts.voipToken } : {}),
+    });
+    if (!r.ok) throw new UsageError(r.message);
+    out(`${r.created ? "registered" : "updated"}: jid ${config.component.domain} node ${r.registration.node} secret ${r.secret}`);
+    out(`enable it on the user's server with <enable xmlns='urn:xmpp:push:0' jid='${config.component.domain}' node='${r.registration.node}'> and the secret in publish-options`);
+  });
+}
+
+export async function unregisterCommand(config: Config, opts: { node: string }, out: Out): Promise<void> {
+  await withServer(config, async (server) => {
+    const removed = await server.registrations.removeNode(opts.node);
+    if (!removed) throw new UsageError(`no registration with node ${opts.node}`);
+    out(`removed ${opts.node}`);
+  });
+}
+
+export async function sendTestCommand(config: Config, opts: { node: string; body?: string }, out: Out): Promise<number> {
+  return withServer(config, async (server) => {
+    const reg = await server.registrationStore.findByNode(opts.node);
+    if (!reg) throw new UsageError(`no registration with node ${opts.node}`);
+    const fromDomain = reg.ownerJid.includes("@") ? reg.ownerJid.split("@")[1]! : reg.ownerJid || config.domains[0]!;
+    const options = new Map<string, string>(reg.secretHash !== undefined ? [["secret", server.registrations.secretFor(reg.node)]] : []);
+    const started = new Date();
+    const outcome = await server.publish.publish({
+      fromDomain,
+      node: reg.node,
+      options,
+      notification: { priority: "high", call: false, messageCount: 1, lastMessageBody: opts.body ?? "Test push from xmpp-push" },
+    });
+    await server.writes.flush();
+    const rows = await createPgDeliveryAudit({ knex: server.db.knex }).list({ node: reg.node, since: started, limit: 20 });
+    out(`outcome: ${outcome}`);
+    if (rows.length > 0) out(auditTable([...rows].reverse()));
+    return outcome === "delivered" ? 0 : 1;
+  });
+}
+
+function iso(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
