@@ -83,3 +83,62 @@ describe("xmpp-push migrate", () => {
     expect(again.output).toMatch(/database is up to date/);
   });
 });
+
+describe("admin commands", () => {
+  // Each command runs as its own process on one database (a copy for this test, so nothing else holds it).
+  let db: TestDatabase;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    db = await freshTestDatabase();
+    await db.close();
+    env = cleanEnv(db.location.url ? { DATABASE_URL: db.location.url } : { XMPP_PUSH_DATA_DIR: db.location.dataDir });
+  });
+  afterAll(async () => {
+    await db?.dispose();
+  });
+  const run = (args: string[]) => runCli(args, { env });
+  const TOKEN = "cd".repeat(32);
+
+  it("register, send-test, audit, stats, unregister: the life of a device by hand", async () => {
+    const reg = await run(["register", "--jid", "alice@localhost", "--device", "phone", "--provider", "apns", "--token", TOKEN, "--environment", "sandbox"]);
+    expect(reg.code).toBe(0);
+    const node = /node (\S+) secret (\S+)/.exec(reg.output)![1]!;
+    const again = await run(["register", "--jid", "alice@localhost", "--device", "phone", "--provider", "apns", "--token", TOKEN, "--environment", "sandbox"]);
+    expect(again.output).toMatch(new RegExp(`updated: jid push\\.localhost node ${node} secret`));
+
+    const test = await run(["send-test", "--node", node]);
+    expect(test.code).toBe(0);
+    expect(test.output).toMatch(/outcome: delivered/);
+    expect(test.output).toMatch(/log\s+delivered\s+dry-run/);
+
+    const audit = await run(["audit", "--node", node]);
+    expect(audit.code).toBe(0);
+    expect(audit.output).toMatch(new RegExp(`node ${node}: app default, alice@localhost, rest`));
+    expect(audit.output).toMatch(/apns sandbox token [0-9a-f]{12}…/);
+    expect(audit.output).not.toContain(TOKEN);
+    expect(audit.output).toMatch(/time\s+provider\s+env\s+outcome/);
+    expect(audit.output).toMatch(/log\s+delivered\s+dry-run\s+1/);
+
+    const stats = await run(["stats"]);
+    expect(stats.output).toMatch(/default\s+apns\s+1\s+1/);
+    expect(stats.output).toMatch(/default\s+log\s+delivered\s+1/);
+    expect(stats.output).toMatch(/queue: 0 push\(es\) waiting/);
+
+    expect((await run(["unregister", "--node", node])).output).toMatch(`removed ${node}`);
+    const missing = await run(["send-test", "--node", node]);
+    expect(missing.code).toBe(64);
+    expect(missing.output).toMatch(/no registration with node/);
+  });
+
+  it("purges delivery records older than a duration, and explains bad arguments", async () => {
+    const purge = await run(["purge", "--older-than", "30d"]);
+    expect(purge.code).toBe(0);
+    expect(purge.output).toMatch(/deleted 0 delivery record\(s\) older than/);
+    const bad = await run(["purge", "--older-than", "a while"]);
+    expect(bad.code).toBe(64);
+    expect(bad.output).toMatch(/--older-than takes a duration such as 30d/);
+    const badProvider = await run(["register", "--jid", "a@localhost", "--device", "d", "--provider", "pigeon", "--token", "x"]);
+    expect(badProvider.code).toBe(64);
+    expect((await run(["audit"])).output).toMatch(/required option '--node <node>' not specified/);
+  });
+});
