@@ -1,0 +1,218 @@
+import { createHash } from "node:crypto";
+import type { PushAttempt } from "../ports/push-provider.js";
+
+// The JPush REST v3 push body for one attempt (providers.md §3.3, §5 "JPush iOS"). Pure.
+//
+// - platform "all": a registration id does not say whether it is an Android or an iOS device, and the
+//   audience (one registration_id) already narrows the push to that one device. Both sections are sent;
+//   JPush uses the one for the device's platform.
+// - high priority: a visible notification. iOS gets alert + mutable-content so the app's Notification
+//   Service Extension runs and fetches the real message over XMPP (§5: every active iOS XMPP client works
+//   this way); Android gets a notification at priority 2 (PRIORITY_MAX, "通知栏展示优先级" −2..2).
+// - low priority (chat state, empty ejabberd notification, keepalive): nothing visible. iOS gets the
+//   documented silent form `{alert: "", "content-available": true}` (§5 table), which JPush turns into an
+//   APNs background push; Android gets a JPush custom message (`message`, "透传"), which reaches the app
+//   without touching the notification shade. A notification with an empty Android alert would be a
+//   no-op there, and a visible one would show a banner for a typing indicator.
+
+export interface JpushIosNotification {
+  readonly alert: { readonly title: string; readonly body: string } | "";
+  readonly "mutable-content"?: true;
+  readonly "content-available"?: true;
+  readonly sound?: "default";
+  readonly badge?: number;
+  readonly "thread-id"?: string;
+  readonly extras: Readonly<Record<string, string>>;
+}
+
+export interface JpushAndroidNotification {
+  readonly alert: string;
+  readonly title: string;
+  readonly priority: 2;
+  readonly extras: Readonly<Record<string, string>>;
+}
+
+export interface JpushMessage {
+  readonly msg_content: string;
+  readonly extras: Readonly<Record<string, string>>;
+}
+
+export interface JpushOptions {
+  readonly sendno: number;
+  readonly time_to_live: number;
+  readonly apns_production: boolean;
+  readonly apns_collapse_id: string;
+}
+
+export interface JpushPushBody {
+  readonly platform: "all";
+  readonly audience: { readonly registration_id: readonly [string] };
+  readonly notification: { readonly ios: JpushIosNotification; readonly android?: JpushAndroidNotification };
+  readonly message?: JpushMessage;
+  readonly options: JpushOptions;
+  readonly cid: string;
+}
+
+/** The `"ios":{…}` section JPush re-packs for APNs must stay within this (§3.3, else error 1005). */
+export const MAX_IOS_BYTES = 2000;
+/** Android notification + message (§3.3). */
+export const MAX_ANDROID_BYTES = 4000;
+/** time_to_live: at most 10 days (§3.3). */
+export const MAX_TIME_TO_LIVE_S = 864_000;
+/** What a silent wake-up carries to the Android app: the app only needs to know it should connect. */
+export const WAKEUP_MESSAGE = "wakeup";
+
+const ELLIPSIS = "…";
+
+export function buildJpushPush(attempt: PushAttempt, settings: { readonly appKey: string }, nowMs: number): JpushPushBody {
+  const { notification: n, content, address } = attempt;
+  const extras: Record<string, string> = { ...attempt.data };
+  if (n.encrypted) {
+    // Siskin-style clients read these two keys (tigase:push:encrypt:0, providers.md §5).
+    extras.encrypted = n.encrypted.payload;
+    extras.iv = n.encrypted.iv;
+  }
+  const showContent = content.includeMessageContent;
+  const options: JpushOptions = {
+    sendno: sendnoFor(attempt.pushId, attempt.attempt),
+    time_to_live: clamp(Math.floor((attempt.expiresAt.getTime() - nowMs) / 1000), 0, MAX_TIME_TO_LIVE_S),
+    // The API defaults to production and the official SDKs to sandbox (§3.3): always say it. A
+    // registration that names no environment gets the API's own default, production.
+    apns_production: (address.environment ?? "production") === "production",
+    // Generic texts for one device collapse into one notification; real messages must not replace each
+    // other, but the collapse id of one push is the same on every attempt (≤ 64 bytes: 32 hex chars).
+    apns_collapse_id: shortHash(showContent ? `push:${attempt.pushId}` : `node:${attempt.node}`),
+  };
+  const base = {
+    platform: "all" as const,
+    audience: { registration_id: [address.token] as const },
+    options,
+    // A retry of this push carries the same cid, and JPush answers it with the first result instead of
+    // pushing again (§3.6): that is what makes retrying after a response timeout safe.
+    cid: `${settings.appKey}-${uuidFrom(attempt.pushId)}`,
+  };
+
+  // A call is never silent, whatever the summary said.
+  if (n.priority === "low" && !n.call) {
+    return {
+      ...base,
+      notification: { ios: fitIos({ alert: "", "content-available": true, extras: { ...extras } }) },
+      message: fitAndroidMessage({ msg_content: WAKEUP_MESSAGE, extras: { ...extras } }),
+    };
+  }
+
+  const sender = n.lastMessageSender?.split("/")[0];
+  // Privacy: who wrote what leaves for JPush (and Apple) only when the admin opted in (config-schema).
+  const title = showContent && sender ? sender : content.title;
+  const body = showContent && n.lastMessageBody ? n.lastMessageBody : content.body;
+  const ios: JpushIosNotification = {
+    alert: { title, body },
+    "mutable-content": true,
+    sound: "default",
+    ...(n.messageCount !== undefined ? { badge: n.messageCount } : {}),
+    ...(showContent && sender ? { "thread-id": sender } : {}),
+    extras: { ...extras },
+  };
+  const android: JpushAndroidNotification = { alert: body, title, priority: 2, extras: { ...extras } };
+  return { ...base, notification: { ios: fitIos(ios), android: fitAndroid(android) } };
+}
+
+// Trimming order when a section is too large (JPush rejects it with 1005, §3.3; we never reject):
+// 1. the body, down to a short prefix (the Notification Service Extension fetches the real message anyway);
+// 2. the custom extras, the bulky encrypted payload first;
+// 3. the body, the thread-id and the title, down to nothing (absurdly long senders).
+// An alert without text does not run the NSE (§1.4), so a stub of text outranks a large encrypted payload.
+const MIN_TEXT_BYTES = 64;
+
+function fitIos(ios: JpushIosNotification): JpushIosNotification {
+  const over = (x: JpushIosNotification) => Buffer.byteLength(`"ios":${JSON.stringify(x)}`, "utf8") - MAX_IOS_BYTES;
+  const withExtras = (x: JpushIosNotification) => ({ ...x, extras: dropExtrasToFit(x.extras, (extras) => over({ ...x, extras }) <= 0) });
+  if (over(ios) <= 0) return ios;
+  if (ios.alert === "") return withExtras(ios);
+  const { title } = ios.alert;
+  let body = trimToFit(ios.alert.body, over(ios), MIN_TEXT_BYTES);
+  let out = withExtras({ ...ios, alert: { title, body } });
+  body = trimToFit(body, over(out), 0);
+  out = { ...out, alert: { title, body } };
+  if (over(out) > 0 && out["thread-id"] !== undefined) {
+    const { "thread-id": _dropped, ...rest } = out;
+    out = rest;
+  }
+  return { ...out, alert: { title: trimToFit(title, over(out), 0), body } };
+}
+
+function fitAndroid(android: JpushAndroidNotification): JpushAndroidNotification {
+  const over = (x: JpushAndroidNotification) => Buffer.byteLength(JSON.stringify(x), "utf8") - MAX_ANDROID_BYTES;
+  if (over(android) <= 0) return android;
+  const trimmed = { ...android, alert: trimToFit(android.alert, over(android), MIN_TEXT_BYTES) };
+  let out = { ...trimmed, extras: dropExtrasToFit(trimmed.extras, (extras) => over({ ...trimmed, extras }) <= 0) };
+  out = { ...out, alert: trimToFit(out.alert, over(out), 0) };
+  return { ...out, title: trimToFit(out.title, over(out), 0) };
+}
+
+function fitAndroidMessage(message: JpushMessage): JpushMessage {
+  const fits = (extras: Record<string, string>) => Buffer.byteLength(JSON.stringify({ ...message, extras }), "utf8") <= MAX_ANDROID_BYTES;
+  return { ...message, extras: dropExtrasToFit(message.extras, fits) };
+}
+
+/** Drops the encrypted payload (with its iv: one is useless without the other), then other custom keys. */
+function dropExtrasToFit(extras: Readonly<Record<string, string>>, fits: (e: Record<string, string>) => boolean): Record<string, string> {
+  const out = { ...extras };
+  const groups = [["encrypted", "iv"], ...Object.keys(out).filter((k) => k !== "encrypted" && k !== "iv").map((k) => [k])];
+  for (const keys of groups) {
+    if (fits(out)) break;
+    for (const k of keys) delete out[k];
+  }
+  return out;
+}
+
+/**
+ * `s` shortened so its JSON form is `overflowBytes` smaller, but never below `floorBytes` of text, and
+ * marked with an ellipsis. Cutting k bytes of text shrinks the JSON by at least k (escapes only grow).
+ */
+function trimToFit(s: string, overflowBytes: number, floorBytes: number): string {
+  const length = Buffer.byteLength(s, "utf8");
+  if (overflowBytes <= 0 || length <= floorBytes) return s;
+  const keep = Math.max(floorBytes, length - overflowBytes - Buffer.byteLength(ELLIPSIS, "utf8"));
+  if (keep <= 0) return "";
+  return truncateUtf8(s, keep) + ELLIPSIS;
+}
+
+/** The longest prefix of `s` within `maxBytes` of UTF-8, never splitting a code point. */
+function truncateUtf8(s: string, maxBytes: number): string {
+  let out = "";
+  let bytes = 0;
+  for (const ch of s) {
+    const b = Buffer.byteLength(ch, "utf8");
+    if (bytes + b > maxBytes) break;
+    out += ch;
+    bytes += b;
+  }
+  return out;
+}
+
+// RFC 4122 §4.3 name-based UUID (version 5, SHA-1) in a namespace of our own, so the cid of a push is
+// the same on every attempt and in every process that retries it.
+const CID_NAMESPACE = Buffer.from("5d7c2a0e4b1f4c3a9e8d6f0a1b2c3d4e", "hex");
+
+function uuidFrom(pushId: string): string {
+  const h = createHash("sha1").update(CID_NAMESPACE).update(pushId, "utf8").digest().subarray(0, 16);
+  h[6] = (h[6]! & 0x0f) | 0x50;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const hex = h.toString("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** sendno is echoed back by JPush; it must be a non-zero int (§3.3). Derived, so the builder stays pure. */
+function sendnoFor(pushId: string, attempt: number): number {
+  const n = createHash("sha256").update(`${pushId}#${attempt}`, "utf8").digest().readUInt32BE(0);
+  return (n % 0x7ffffffe) + 1;
+}
+
+function shortHash(s: string): string {
+  return createHash("sha256").update(s, "utf8").digest("hex").slice(0, 32);
+}
+
+function clamp(n: number, min: number, max: number): number {
+  return Math.min(max, Math.max(min, n));
+}

@@ -1,0 +1,98 @@
+import { z } from "zod";
+import type { JpushConfig } from "../config/config-schema.js";
+import type { DeliveryOutcome } from "../domain/delivery-outcome.js";
+import type { Logger } from "../observability/logger.js";
+import type { PushAttempt, PushProvider } from "../ports/push-provider.js";
+import { createHttpClient, headerSeconds, scrubToken, transportOutcome } from "./http-transport.js";
+import { classifyJpush, isMalformedRegistrationId } from "./jpush-outcomes.js";
+import { buildJpushPush } from "./jpush-payload.js";
+
+// JPush REST v3 with a hand-rolled axios client (providers.md §0, §3.8): the official SDKs sit on the
+// deprecated `request`, never retry, and jpush-async resolves on the first data chunk and never aborts.
+// One registration_id per request (so 1011 names that device), apns_production always explicit, a cid
+// derived from the push id (so a retry after a timeout cannot push twice), msg_id kept as a string.
+
+const PUSH_PATH = "/v3/push";
+
+// The response body as JPush documents it (§3.4); everything else in it is ignored.
+const responseSchema = z.object({
+  sendno: z.union([z.string(), z.number()]).optional(),
+  msg_id: z.string().optional(),
+  error: z
+    .object({
+      code: z.union([z.number().int(), z.string().regex(/^\d+$/).transform(Number)]).optional(),
+      message: z.string().optional(),
+    })
+    .optional(),
+});
+type JpushResponse = z.infer<typeof responseSchema>;
+
+export function createJpushProvider({ app, config, log, now = Date.now }: { app: string; config: JpushConfig; log: Logger; now?: () => number }): PushProvider {
+  const { http, close } = createHttpClient({
+    baseURL: config.baseUrl,
+    auth: { username: config.appKey, password: config.masterSecret },
+    timeoutMs: config.timeoutMs,
+  });
+  let closed = false;
+
+  const send = async (attempt: PushAttempt): Promise<DeliveryOutcome> => {
+    if (closed) return { class: "retry", reason: "provider closed" };
+    // The caller already gave up: nothing left, nothing could have been delivered.
+    if (attempt.signal.aborted) return { class: "retry", reason: "aborted before sending" };
+    const body = buildJpushPush(attempt, { appKey: config.appKey }, now());
+    let res;
+    try {
+      res = await http.post<unknown>(PUSH_PATH, body, { signal: attempt.signal, headers: { "Content-Type": "application/json" } });
+    } catch (err) {
+      return transportOutcome(err);
+    }
+    const parsed = parseJpushResponse(res.data);
+    const message = scrubToken(parsed.error?.message, attempt.address.token);
+    const outcome = classifyJpush({
+      httpStatus: res.status,
+      ...(parsed.error?.code !== undefined ? { code: parsed.error.code } : {}),
+      ...(message !== undefined ? { message } : {}),
+      ...withReset(headerSeconds(res.headers["x-rate-limit-reset"])),
+      registrationIdMalformed: isMalformedRegistrationId(attempt.address.token),
+    });
+    if (outcome.class === "delivered") return parsed.msg_id !== undefined ? { ...outcome, messageId: parsed.msg_id } : outcome;
+    report(outcome, attempt, message);
+    return outcome;
+  };
+
+  // A config or payload error needs a human (STYLE §8.8); JPush's own text helps, the token never appears.
+  const report = (outcome: DeliveryOutcome, attempt: PushAttempt, jpushMessage: string | undefined) => {
+    const fields = { app, node: attempt.node, pushId: attempt.pushId, status: outcome.status, reason: outcome.reason, jpushMessage };
+    if (outcome.class === "config_error" || outcome.class === "payload_error") log.error(fields, "JPush refused the push");
+    else log.debug(fields, "JPush did not deliver the push");
+  };
+
+  return {
+    kind: "jpush",
+    name: `jpush:${app}`,
+    send,
+    async close() {
+      closed = true;
+      close();
+    },
+  };
+}
+
+/**
+ * Parses a JPush body without losing msg_id: ids above 2^53 come as bare JSON numbers (§3.4), so the
+ * digits are quoted in the raw text first. Anything unreadable (a gateway's HTML page) parses as {}.
+ */
+export function parseJpushResponse(data: unknown): JpushResponse {
+  if (typeof data !== "string" || data.trim() === "") return {};
+  try {
+    const quoted = data.replace(/"msg_id"\s*:\s*(\d+)/g, '"msg_id":"$1"');
+    const parsed = responseSchema.safeParse(JSON.parse(quoted));
+    return parsed.success ? parsed.data : {};
+  } catch {
+    return {};
+  }
+}
+
+function withReset(seconds: number | undefined): { rateLimitResetSeconds?: number } {
+  return seconds !== undefined ? { rateLimitResetSeconds: seconds } : {};
+}
