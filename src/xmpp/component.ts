@@ -75,7 +75,7 @@ export function createComponentConnection({ service, domain, secret, reconnectMa
 
   // Registered before @xmpp/reconnect's own listener, so the delay we set is the one it uses.
   entity.on("disconnect", () => {
-    if (current === "online") log.warn({ service, domain }, "component disconnected; reconnecting");
+    if (current === "online" && !stopped) log.warn({ service, domain }, "component disconnected; reconnecting");
     setState(stopped ? "offline" : "connecting");
     downSince ??= Date.now();
     failures += 1;
