@@ -13,6 +13,7 @@ import { createMetrics, type Metrics } from "./observability/metrics.js";
 import { systemClock, type Clock } from "./ports/clock.js";
 import type { RegistrationStore } from "./ports/registration-store.js";
 import { apnsFactory } from "./providers/apns-factory.js";
+import { fcmFactory, jpushFactory } from "./providers/http-provider-factories.js";
 import type { ApnsProvider } from "./providers/apns-provider.js";
 import { createProviderRegistry, type ProviderFactory, type ProviderRegistry } from "./providers/provider-registry.js";
 import { createRegistrationCache } from "./registration/registration-cache.js";
@@ -71,7 +72,7 @@ async function readinessProblems(component: ComponentConnection, db: Database): 
   }
   return problems;
 }
-const DEFAULT_PROVIDER_FACTORIES: readonly ProviderFactory[] = [apnsFactory];
+const DEFAULT_PROVIDER_FACTORIES: readonly ProviderFactory[] = [apnsFactory, jpushFactory, fcmFactory];
 
 export async function createServer(config: Config, deps: ServerDeps): Promise<Server> {
   const { log } = deps;

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { PushAttempt } from "../ports/push-provider.js";
+import { truncateUtf8 } from "../shared/truncate-utf8.js";
 
 // What one push looks like on the APNs wire (providers.md §1.3, §1.4, §5). Pure.
 //
@@ -116,19 +117,6 @@ function fit(req: ApnsRequest): ApnsRequest {
   return { ...req, payload };
 }
 
-/** The longest prefix of `s` that is at most `maxBytes` of UTF-8, never splitting a character. */
-export function truncateUtf8(s: string, maxBytes: number): string {
-  if (Buffer.byteLength(s, "utf8") <= maxBytes) return s;
-  let out = "";
-  let bytes = 0;
-  for (const ch of s) {
-    const b = Buffer.byteLength(ch, "utf8");
-    if (bytes + b > maxBytes) break;
-    out += ch;
-    bytes += b;
-  }
-  return out;
-}
 
 function shortHash(s: string): string {
   return createHash("sha256").update(s, "utf8").digest("hex").slice(0, 32);

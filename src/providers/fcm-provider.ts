@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { truncateUtf8 } from "../shared/truncate-utf8.js";
 import { z } from "zod";
 import type { FcmConfig } from "../config/config-schema.js";
 import type { DeliveryOutcome } from "../domain/delivery-outcome.js";
@@ -160,17 +161,6 @@ function retryAfterSeconds(value: unknown, nowMs: number): number | undefined {
 }
 
 
-function truncateUtf8(s: string, maxBytes: number): string {
-  let out = "";
-  let bytes = 0;
-  for (const ch of s) {
-    const b = Buffer.byteLength(ch, "utf8");
-    if (bytes + b > maxBytes) break;
-    out += ch;
-    bytes += b;
-  }
-  return out;
-}
 
 function shortHash(s: string): string {
   return createHash("sha256").update(s, "utf8").digest("hex").slice(0, 16);

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { truncateUtf8 } from "../shared/truncate-utf8.js";
 import type { PushAttempt } from "../ports/push-provider.js";
 
 // The JPush REST v3 push body for one attempt (providers.md §3.3, §5 "JPush iOS"). Pure.
@@ -178,18 +179,6 @@ function trimToFit(s: string, overflowBytes: number, floorBytes: number): string
   return truncateUtf8(s, keep) + ELLIPSIS;
 }
 
-/** The longest prefix of `s` within `maxBytes` of UTF-8, never splitting a code point. */
-function truncateUtf8(s: string, maxBytes: number): string {
-  let out = "";
-  let bytes = 0;
-  for (const ch of s) {
-    const b = Buffer.byteLength(ch, "utf8");
-    if (bytes + b > maxBytes) break;
-    out += ch;
-    bytes += b;
-  }
-  return out;
-}
 
 // RFC 4122 §4.3 name-based UUID (version 5, SHA-1) in a namespace of our own, so the cid of a push is
 // the same on every attempt and in every process that retries it.
