@@ -51,7 +51,7 @@ export interface JpushPushBody {
   readonly notification: { readonly ios: JpushIosNotification; readonly android?: JpushAndroidNotification };
   readonly message?: JpushMessage;
   readonly options: JpushOptions;
-  readonly cid: string;
+  readonly cid?: string;
 }
 
 /** The `"ios":{…}` section JPush re-packs for APNs must stay within this (§3.3, else error 1005). */
@@ -65,7 +65,8 @@ export const WAKEUP_MESSAGE = "wakeup";
 
 const ELLIPSIS = "…";
 
-export function buildJpushPush(attempt: PushAttempt, settings: { readonly appKey: string }, nowMs: number): JpushPushBody {
+/** `cid`: an idempotency key from JPush's cid pool, the same for every attempt of one push (see jpush-cid-pool.ts). */
+export function buildJpushPush(attempt: PushAttempt, settings: { readonly cid?: string }, nowMs: number): JpushPushBody {
   const { notification: n, content, address } = attempt;
   const extras: Record<string, string> = { ...attempt.data };
   if (n.encrypted) {
@@ -90,7 +91,7 @@ export function buildJpushPush(attempt: PushAttempt, settings: { readonly appKey
     options,
     // A retry of this push carries the same cid, and JPush answers it with the first result instead of
     // pushing again (§3.6): that is what makes retrying after a response timeout safe.
-    cid: `${settings.appKey}-${uuidFrom(attempt.pushId)}`,
+    ...(settings.cid !== undefined ? { cid: settings.cid } : {}),
   };
 
   // A call is never silent, whatever the summary said.
@@ -179,18 +180,6 @@ function trimToFit(s: string, overflowBytes: number, floorBytes: number): string
   return truncateUtf8(s, keep) + ELLIPSIS;
 }
 
-
-// RFC 4122 §4.3 name-based UUID (version 5, SHA-1) in a namespace of our own, so the cid of a push is
-// the same on every attempt and in every process that retries it.
-const CID_NAMESPACE = Buffer.from("5d7c2a0e4b1f4c3a9e8d6f0a1b2c3d4e", "hex");
-
-function uuidFrom(pushId: string): string {
-  const h = createHash("sha1").update(CID_NAMESPACE).update(pushId, "utf8").digest().subarray(0, 16);
-  h[6] = (h[6]! & 0x0f) | 0x50;
-  h[8] = (h[8]! & 0x3f) | 0x80;
-  const hex = h.toString("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
 
 /** sendno is echoed back by JPush; it must be a non-zero int (§3.3). Derived, so the builder stays pure. */
 function sendnoFor(pushId: string, attempt: number): number {

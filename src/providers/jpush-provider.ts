@@ -3,14 +3,16 @@ import type { JpushConfig } from "../config/config-schema.js";
 import type { DeliveryOutcome } from "../domain/delivery-outcome.js";
 import type { Logger } from "../observability/logger.js";
 import type { PushAttempt, PushProvider } from "../ports/push-provider.js";
-import { createHttpClient, headerSeconds, scrubToken, transportOutcome } from "./http-transport.js";
+import { createHttpClient, headerSeconds, parseJsonBody, scrubToken, transportOutcome } from "./http-transport.js";
+import { createCidPool } from "./jpush-cid-pool.js";
 import { classifyJpush, isMalformedRegistrationId } from "./jpush-outcomes.js";
 import { buildJpushPush } from "./jpush-payload.js";
 
 // JPush REST v3 with a hand-rolled axios client (providers.md §0, §3.8): the official SDKs sit on the
 // deprecated `request`, never retry, and jpush-async resolves on the first data chunk and never aborts.
 // One registration_id per request (so 1011 names that device), apns_production always explicit, a cid
-// derived from the push id (so a retry after a timeout cannot push twice), msg_id kept as a string.
+// from JPush's pool reused by every attempt of a push (so a retry after a timeout cannot push twice),
+// msg_id kept as a string.
 
 const PUSH_PATH = "/v3/push";
 
@@ -26,6 +28,7 @@ const responseSchema = z.object({
     .optional(),
 });
 type JpushResponse = z.infer<typeof responseSchema>;
+const cidListSchema = z.object({ cidlist: z.array(z.string().min(1)).min(1) });
 
 export function createJpushProvider({ app, config, log, now = Date.now }: { app: string; config: JpushConfig; log: Logger; now?: () => number }): PushProvider {
   const { http, close } = createHttpClient({
@@ -34,12 +37,22 @@ export function createJpushProvider({ app, config, log, now = Date.now }: { app:
     timeoutMs: config.timeoutMs,
   });
   let closed = false;
+  const cids = createCidPool({
+    fetch: async (count) => {
+      const res = await http.get<unknown>(`${PUSH_PATH}/cid`, { params: { count, type: "push" } });
+      const list = res.status === 200 ? cidListSchema.safeParse(parseJsonBody(res.data)) : undefined;
+      if (!list?.success) throw new Error(`cid pool: HTTP ${res.status}`);
+      return list.data.cidlist;
+    },
+    now,
+  });
 
   const send = async (attempt: PushAttempt): Promise<DeliveryOutcome> => {
     if (closed) return { class: "retry", reason: "provider closed" };
     // The caller already gave up: nothing left, nothing could have been delivered.
     if (attempt.signal.aborted) return { class: "retry", reason: "aborted before sending" };
-    const body = buildJpushPush(attempt, { appKey: config.appKey }, now());
+    const cid = await cids.cidFor(attempt.pushId);
+    const body = buildJpushPush(attempt, cid !== undefined ? { cid } : {}, now());
     let res;
     try {
       res = await http.post<unknown>(PUSH_PATH, body, { signal: attempt.signal, headers: { "Content-Type": "application/json" } });

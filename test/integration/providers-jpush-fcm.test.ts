@@ -81,7 +81,8 @@ interface SentJpush {
 interface SentFcm {
   readonly message: { readonly token: string; readonly data: Record<string, string>; readonly android: Record<string, unknown>; readonly notification?: unknown };
 }
-const sentJpush = (i: number) => jpush.requests[i]?.body as SentJpush;
+const jpushPushes = () => jpush.requests.filter((r) => r.path === "/v3/push");
+const sentJpush = (i: number) => jpushPushes()[i]?.body as SentJpush;
 const sentFcm = (i: number) => fcm.requests[i]?.body as SentFcm;
 
 describe("JPush adapter", () => {
@@ -92,7 +93,9 @@ describe("JPush adapter", () => {
     jpush.setDefault({ httpStatus: 200, msgId });
     const outcome = await jpushProvider().send(attempt("jpush"));
     expect(outcome).toEqual({ class: "delivered", status: 200, messageId: msgId });
-    expect(jpush.requests[0]).toMatchObject({ method: "POST", path: "/v3/push", auth: { appKey: JPUSH_APP_KEY, masterSecret: JPUSH_MASTER_SECRET } });
+    expect(jpushPushes()[0]).toMatchObject({ method: "POST", path: "/v3/push", auth: { appKey: JPUSH_APP_KEY, masterSecret: JPUSH_MASTER_SECRET } });
+    // The cid came from JPush's own pool, as its docs require.
+    expect(jpush.requests[0]).toMatchObject({ method: "GET", path: "/v3/push/cid?count=100&type=push" });
     expect(sentJpush(0).audience).toEqual({ registration_id: [REGID] });
     expect(sentJpush(0).options.apns_production).toBe(false);
     expect(sentJpush(0).cid).toMatch(new RegExp(`^${JPUSH_APP_KEY}-`));
@@ -127,6 +130,8 @@ describe("JPush adapter", () => {
 
   it("answers retry, maybe delivered, when JPush is slower than the attempt's deadline; the retry reuses the cid and JPush does not push twice", async () => {
     const p = jpushProvider();
+    expect((await p.send(attempt("jpush"))).class).toBe("delivered"); // fills the cid pool
+    jpush.reset();
     const first = attempt("jpush", { signal: AbortSignal.timeout(150) });
     jpush.setDelayMs(1000);
     const started = Date.now();
@@ -136,7 +141,7 @@ describe("JPush adapter", () => {
     jpush.setDelayMs(0);
     const second = await p.send({ ...first, attempt: 2, signal: AbortSignal.timeout(5000) });
     expect(second.class).toBe("delivered");
-    expect(jpush.requests).toHaveLength(2);
+    expect(jpushPushes()).toHaveLength(2);
     expect(sentJpush(1).cid).toBe(sentJpush(0).cid);
     expect(jpush.delivered()).toHaveLength(1);
   });

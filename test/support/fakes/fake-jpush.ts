@@ -87,6 +87,8 @@ export async function startFakeJpush(opts: FakeJpushOptions): Promise<FakeJpush>
   const accepted = new WeakSet<RecordedJpushRequest>();
   // JPush cid idempotency: a repeated cid gets the first successful result back, undelivered (§3.6).
   const cidResults = new Map<string, string>();
+  // JPush's docs: cids must come from its pool (GET /v3/push/cid); anything else is refused.
+  const issuedCids = new Set<string>();
   const timers = new Set<NodeJS.Timeout>();
   let scriptFn: ((req: RecordedJpushRequest) => JpushScript | undefined) | undefined;
   let defaultScript: JpushScript = { httpStatus: 200 };
@@ -117,6 +119,7 @@ export async function startFakeJpush(opts: FakeJpushOptions): Promise<FakeJpush>
     }
     const isPush = url.pathname === "/v3/push";
     const cid = typeof body.cid === "string" ? body.cid : undefined;
+    if (cid !== undefined && !issuedCids.has(cid)) return { status: 400, text: errorText(1003, "cid is invalid", nextMsgId()) };
     const replay = isPush && cid !== undefined ? cidResults.get(cid) : undefined;
     if (replay !== undefined) return { status: 200, text: replay };
     const s = scriptFn?.(rec) ?? defaultScript;
@@ -144,6 +147,7 @@ export async function startFakeJpush(opts: FakeJpushOptions): Promise<FakeJpush>
       return { status: 400, text: errorText(1003, undefined, undefined) };
     }
     const cidlist = Array.from({ length: count }, () => `${opts.appKey}-${randomUUID()}`);
+    for (const c of cidlist) issuedCids.add(c);
     return { status: 200, text: JSON.stringify({ cidlist }) };
   }
 

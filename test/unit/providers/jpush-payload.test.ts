@@ -5,7 +5,8 @@ import { buildJpushPush, MAX_ANDROID_BYTES, MAX_IOS_BYTES, MAX_TIME_TO_LIVE_S, W
 
 const NOW = 1_800_000_000_000;
 const APP_KEY = "0123456789abcdefABCDEF01";
-const settings = { appKey: APP_KEY };
+const CID = `${APP_KEY}-3f2a0c1e-5b6d-4e7f-8a9b-0c1d2e3f4a5b`;
+const settings = { cid: CID };
 const REGID = "1a0018970a8a2b0c3d4";
 const attempt = (n: Partial<Notification> = {}, over: Partial<PushAttempt> = {}): PushAttempt => ({
   pushId: "0b8f1c5e-2f35-4e1b-9d7a-3c1e2b4a5d6f",
@@ -54,13 +55,9 @@ describe("JPush push body", () => {
     expect(env(undefined)).toBe(true);
   });
 
-  it("uses one cid for every attempt of a push and another for another push", () => {
-    const first = buildJpushPush(attempt(), settings, NOW);
-    const retry = buildJpushPush(attempt({}, { attempt: 2 }), settings, NOW + 30_000);
-    const other = buildJpushPush(attempt({}, { pushId: "another-push" }), settings, NOW);
-    expect(first.cid).toMatch(new RegExp(`^${APP_KEY}-[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`));
-    expect(retry.cid).toBe(first.cid);
-    expect(other.cid).not.toBe(first.cid);
+  it("carries the cid it is given, and none when the pool had none", () => {
+    expect(buildJpushPush(attempt(), settings, NOW).cid).toBe(CID);
+    expect(buildJpushPush(attempt(), {}, NOW)).not.toHaveProperty("cid");
   });
 
   it("sets a positive sendno, a time to live from the deadline and a short collapse id", () => {

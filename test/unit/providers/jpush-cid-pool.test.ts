@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import { createCidPool } from "../../../src/providers/jpush-cid-pool.js";
+
+describe("JPush cid pool", () => {
+  const fetcher = () => {
+    const calls: number[] = [];
+    let n = 0;
+    return { calls, fetch: async (count: number) => (calls.push(count), Array.from({ length: count }, () => `key-${++n}`)) };
+  };
+
+  it("gives every push its own cid from JPush's pool, and the same one on every attempt", async () => {
+    const f = fetcher();
+    const pool = createCidPool({ fetch: f.fetch, batch: 4 });
+    const a = await pool.cidFor("push-a");
+    const b = await pool.cidFor("push-b");
+    expect(a).toBe("key-1");
+    expect(b).toBe("key-2");
+    expect(await pool.cidFor("push-a")).toBe(a);
+    expect(f.calls).toEqual([4]);
+  });
+
+  it("tops up before running dry", async () => {
+    const f = fetcher();
+    const pool = createCidPool({ fetch: f.fetch, batch: 4 });
+    for (let i = 0; i < 4; i++) await pool.cidFor(`p${i}`);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(f.calls.length).toBeGreaterThanOrEqual(2);
+    expect(await pool.cidFor("p-next")).toMatch(/^key-/);
+  });
+
+  it("sends without a cid when the pool cannot be fetched, and does not hammer JPush for one", async () => {
+    let calls = 0;
+    let now = 0;
+    const pool = createCidPool({ fetch: async () => (calls++, Promise.reject(new Error("503"))), now: () => now });
+    expect(await pool.cidFor("p1")).toBeUndefined();
+    expect(await pool.cidFor("p2")).toBeUndefined();
+    expect(calls).toBe(1);
+    now += 61_000;
+    expect(await pool.cidFor("p3")).toBeUndefined();
+    expect(calls).toBe(2);
+  });
+
+  it("does not use cids older than a day", async () => {
+    let now = 0;
+    const f = fetcher();
+    const pool = createCidPool({ fetch: f.fetch, batch: 10, now: () => now });
+    expect(await pool.cidFor("p1")).toBe("key-1");
+    now += 24 * 3600 * 1000;
+    expect(await pool.cidFor("p2")).toBe("key-11");
+  });
+});
