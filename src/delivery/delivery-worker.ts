@@ -57,7 +57,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     const reg = await cache.get(job.node);
     if (!app || !reg || !isActive(reg)) {
       // The device went away (unregistered or dead) while its push waited.
-      writes.completeJob(job);
+      writes.completeJob(job, { persisted: true });
       return;
     }
     const result = await dispatcher.dispatch(reg, app, { pushId: job.pushId, node: job.node, app: job.app, notification: job.notification, receivedAt: job.receivedAt }, job.attempts, job.expiresAt);
@@ -72,7 +72,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     } else if (result.final === "delivered") {
       writes.touch(job.node);
     }
-    writes.completeJob(job);
+    writes.completeJob(job, { persisted: true });
   };
 
   const sweepExpired = async () => {

@@ -13,7 +13,8 @@ import type { Logger } from "../observability/logger.js";
 export interface WriteBuffer {
   /** Resolves true once the job is durable (or its push is already done), false if the write failed. */
   putJob(job: QueuedJob): Promise<boolean>;
-  completeJob(ref: JobRef): void;
+  /** `persisted`: the job is known to be in the database (claimed from the queue), not just put here. */
+  completeJob(ref: JobRef, opts?: { persisted?: boolean }): void;
   recordAttempt(row: DeliveryRecord): void;
   touch(node: string): void;
   flush(): Promise<void>;
@@ -35,6 +36,8 @@ export interface WriteBufferOptions {
 }
 
 const RETRY_AFTER_FAILURE_MS = 250;
+// Jobs this process wrote and has not completed yet; past this many we stop tracking and always delete.
+const MAX_TRACKED_WRITES = 100_000;
 
 interface PendingPut {
   job: QueuedJob;
@@ -52,6 +55,12 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
   let flushing: Promise<void> | undefined;
   let closed = false;
   let failingSince: number | undefined;
+  // Which of our puts reached the database: completing a job that never did needs no DELETE, and in
+  // the common case (delivered before its group commit) the job costs no write at all.
+  const written = new Set<string>();
+  let trackWrites = true;
+  let flushingPuts: ReadonlyMap<string, PendingPut> | undefined;
+  const key = (ref: JobRef) => `${ref.node}\u0000${ref.pushId}`;
 
   const pendingOps = () => puts.size + completes.size + audits.length + touched.size;
 
@@ -85,6 +94,7 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
     completes = new Map();
     audits = [];
     touched = new Set();
+    flushingPuts = batch.puts;
     flushing = (async () => {
       const started = now();
       let ok = false;
@@ -97,6 +107,13 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
           touchedAt: new Date(started),
         });
         ok = true;
+        if (trackWrites) {
+          for (const p of batch.puts.values()) written.add(key(p.job));
+          if (written.size > MAX_TRACKED_WRITES) {
+            trackWrites = false;
+            written.clear();
+          }
+        }
         if (failingSince !== undefined) log.info({ downMs: now() - failingSince }, "database writes work again");
         failingSince = undefined;
       } catch (err) {
@@ -116,6 +133,7 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
         options.onFlush?.((now() - started) / 1000, ok);
         for (const p of batch.puts.values()) for (const w of p.waiters) w(ok);
         flushing = undefined;
+        flushingPuts = undefined;
         if (!ok) schedule(true);
         else if (pendingOps() > 0) schedule();
       }
@@ -137,15 +155,20 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
       });
     },
 
-    completeJob(ref) {
+    completeJob(ref, opts = {}) {
       const pending = puts.get(ref.node);
       if (pending && pending.job.pushId === ref.pushId) {
         puts.delete(ref.node);
         for (const w of pending.waiters) w(true);
       }
-      // The job may already be in the database from an earlier batch: delete it there too (a no-op otherwise).
-      completes.set(`${ref.node}\u0000${ref.pushId}`, ref);
-      schedule();
+      const k = key(ref);
+      // In the database from an earlier batch (or we cannot tell): delete it there too.
+      const beingWritten = flushingPuts?.get(ref.node)?.job.pushId === ref.pushId;
+      if (opts.persisted || !trackWrites || written.has(k) || beingWritten) {
+        written.delete(k);
+        completes.set(k, ref);
+        schedule();
+      }
     },
 
     recordAttempt(row) {

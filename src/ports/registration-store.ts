@@ -23,6 +23,8 @@ export interface RegistrationStore {
    */
   register(input: NewRegistration, now: Date): Promise<{ registration: Registration; created: boolean }>;
   findByNode(node: string): Promise<Registration | undefined>;
+  /** Many lookups in one query; nodes without a registration are absent from the map. */
+  findByNodes(nodes: readonly string[]): Promise<ReadonlyMap<string, Registration>>;
   findByDevice(key: DeviceKey): Promise<Registration | undefined>;
   findByToken(provider: AddressKind, token: string): Promise<readonly Registration[]>;
   countByOwner(ownerJid: string): Promise<number>;

@@ -2,7 +2,9 @@ import type { Registration } from "../domain/registration.js";
 import type { RegistrationStore } from "../ports/registration-store.js";
 
 // Publishes look up their registration on every push; most nodes push again soon (a conversation), so a
-// small in-process cache takes the database off the hot path. Changes made by this process invalidate
+// small in-process cache takes the database off the hot path. Misses that arrive together are read in
+// one query (a few per tick instead of one per push), which keeps the cost per push flat when the
+// devices pushed to are far more than the cache holds. Changes made by this process invalidate
 // at once; changes made by another replica show within ttlMs (a stale entry can at worst send one push
 // to a token that was just replaced, or answer item-not-found for a node registered a moment ago).
 
@@ -26,6 +28,32 @@ export function createRegistrationCache({ store, maxEntries, ttlMs, negativeTtlM
   const entries = new Map<string, { reg: Registration | undefined; expires: number }>();
   const inFlight = new Map<string, Promise<Registration | undefined>>();
   let generation = 0;
+  let batch: Map<string, Array<{ resolve: (r: Registration | undefined) => void; reject: (e: unknown) => void }>> | undefined;
+
+  const loadBatch = async (nodes: Map<string, Array<{ resolve: (r: Registration | undefined) => void; reject: (e: unknown) => void }>>) => {
+    try {
+      const found = await store.findByNodes([...nodes.keys()]);
+      for (const [node, waiters] of nodes) for (const w of waiters) w.resolve(found.get(node));
+    } catch (err) {
+      for (const waiters of nodes.values()) for (const w of waiters) w.reject(err);
+    }
+  };
+
+  const load = (node: string) =>
+    new Promise<Registration | undefined>((resolve, reject) => {
+      if (!batch) {
+        const current = new Map<string, Array<{ resolve: (r: Registration | undefined) => void; reject: (e: unknown) => void }>>();
+        batch = current;
+        // Everything that missed during this turn of the event loop goes into one query.
+        setImmediate(() => {
+          if (batch === current) batch = undefined;
+          void loadBatch(current);
+        });
+      }
+      const waiters = batch.get(node) ?? [];
+      waiters.push({ resolve, reject });
+      batch.set(node, waiters);
+    });
 
   const remember = (node: string, reg: Registration | undefined) => {
     entries.delete(node);
@@ -44,9 +72,9 @@ export function createRegistrationCache({ store, maxEntries, ttlMs, negativeTtlM
       const pending = inFlight.get(node);
       if (pending) return pending;
       const startedAt = generation;
-      const load = store.findByNode(node).finally(() => inFlight.delete(node));
-      inFlight.set(node, load);
-      const reg = await load;
+      const loading = load(node).finally(() => inFlight.delete(node));
+      inFlight.set(node, loading);
+      const reg = await loading;
       // An invalidation that happened while we were reading makes this result suspect: don't keep it.
       if (startedAt === generation) remember(node, reg);
       return reg;

@@ -36,26 +36,31 @@ export function createPgDeliveryQueue({ knex }: { knex: Knex }): DeliveryQueue {
         const seen = newest.get(j.node);
         if (seen === undefined || seen.receivedAt <= j.receivedAt) newest.set(j.node, j);
       }
-      await knex("delivery_jobs")
-        .insert(
-          [...newest.values()].map((j) => ({
-            node: j.node,
-            push_id: j.pushId,
-            app: j.app,
-            notification: JSON.stringify(j.notification),
-            received_at: j.receivedAt,
-            attempts: j.attempts,
-            next_attempt_at: j.nextAttemptAt,
-            expires_at: j.expiresAt,
-            locked_by: null,
-            locked_until: null,
-            last_error: j.lastError ?? null,
-            updated_at: knex.fn.now(),
-          })),
-        )
-        .onConflict("node")
-        .merge(["push_id", "app", "notification", "received_at", "attempts", "next_attempt_at", "expires_at", "locked_by", "locked_until", "last_error", "updated_at"])
-        .where("delivery_jobs.received_at", "<=", knex.raw("excluded.received_at"));
+      const json = JSON.stringify(
+        [...newest.values()].map((j) => ({
+          node: j.node,
+          push_id: j.pushId,
+          app: j.app,
+          notification: j.notification,
+          received_at: j.receivedAt,
+          attempts: j.attempts,
+          next_attempt_at: j.nextAttemptAt,
+          expires_at: j.expiresAt,
+          last_error: j.lastError ?? null,
+        })),
+      );
+      await knex.raw(
+        `INSERT INTO delivery_jobs (node, push_id, app, notification, received_at, attempts, next_attempt_at, expires_at, last_error)
+         SELECT node, push_id, app, notification, received_at, attempts, next_attempt_at, expires_at, last_error
+           FROM json_to_recordset(?::json) AS x(node text, push_id text, app text, notification jsonb, received_at timestamptz,
+                                               attempts int, next_attempt_at timestamptz, expires_at timestamptz, last_error text)
+         ON CONFLICT (node) DO UPDATE SET
+           push_id = excluded.push_id, app = excluded.app, notification = excluded.notification, received_at = excluded.received_at,
+           attempts = excluded.attempts, next_attempt_at = excluded.next_attempt_at, expires_at = excluded.expires_at,
+           locked_by = NULL, locked_until = NULL, last_error = excluded.last_error, updated_at = now()
+         WHERE delivery_jobs.received_at <= excluded.received_at`,
+        [json],
+      );
     },
 
     async claim(workerId, max, now, leaseUntil) {
@@ -78,12 +83,11 @@ export function createPgDeliveryQueue({ knex }: { knex: Knex }): DeliveryQueue {
 
     async complete(jobs: readonly JobRef[]) {
       if (jobs.length === 0) return;
-      await knex("delivery_jobs")
-        .whereIn(
-          ["node", "push_id"],
-          jobs.map((j) => [j.node, j.pushId]),
-        )
-        .del();
+      await knex.raw(
+        `DELETE FROM delivery_jobs d USING json_to_recordset(?::json) AS x(node text, push_id text)
+          WHERE d.node = x.node AND d.push_id = x.push_id`,
+        [JSON.stringify(jobs.map((j) => ({ node: j.node, push_id: j.pushId })))],
+      );
     },
 
     async reschedule(job, nextAttemptAt, lastError) {

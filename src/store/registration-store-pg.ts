@@ -150,6 +150,14 @@ export function createPgRegistrationStore({ knex, cipher }: { knex: Knex; cipher
       return reg;
     },
 
+    async findByNodes(nodes) {
+      const found = new Map<string, Registration>();
+      if (nodes.length === 0) return found;
+      const regs = await selectOne(knex, "r.node IN (SELECT json_array_elements_text(?::json))", [JSON.stringify(nodes)]);
+      for (const r of regs) found.set(r.node, r);
+      return found;
+    },
+
     async findByDevice(key: DeviceKey) {
       const [reg] = await selectOne(knex, "r.app = ? AND r.owner_jid = ? AND r.device_id = ? AND r.channel = ?", [
         key.app,
@@ -196,7 +204,7 @@ export function createPgRegistrationStore({ knex, cipher }: { knex: Knex; cipher
 
     async touchLastPush(nodes, at) {
       if (nodes.length === 0) return;
-      await knex("registrations").whereIn("node", [...nodes]).update({ last_push_at: at });
+      await knex.raw(`UPDATE registrations SET last_push_at = ? WHERE node IN (SELECT json_array_elements_text(?::json))`, [at, JSON.stringify(nodes)]);
     },
 
     async countActiveByApp() {

@@ -45,6 +45,7 @@ export function createComponentConnection({ service, domain, secret, reconnectMa
   let failures = 0;
   let downSince: number | undefined;
   let lastWaitLog = 0;
+  let corked = false;
 
   const setState = (s: ConnectionState) => {
     if (s === current) return;
@@ -118,6 +119,16 @@ export function createComponentConnection({ service, domain, secret, reconnectMa
     },
     async send(stanza) {
       if (entity.status !== "online") return false;
+      // Replies produced in one turn of the event loop leave in one write (one syscall, not one each).
+      const socket = entity.socket;
+      if (socket && !corked) {
+        corked = true;
+        socket.cork();
+        process.nextTick(() => {
+          corked = false;
+          socket.uncork();
+        });
+      }
       try {
         await entity.send(stanza);
         return true;

@@ -1,0 +1,49 @@
+import { readFileSync } from "node:fs";
+
+// RSS and CPU of another process, sampled from /proc (Linux).
+
+const CLOCK_TICKS = 100; // sysconf(_SC_CLK_TCK) on Linux x86-64
+
+export interface ProcSample {
+  readonly at: number;
+  readonly rssMb: number;
+  /** user + system CPU seconds since the process started. */
+  readonly cpuSeconds: number;
+}
+
+export function sampleProcess(pid: number): ProcSample | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    return { at: Date.now(), rssMb: rssKb / 1024, cpuSeconds: (utime + stime) / CLOCK_TICKS };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Samples every intervalMs until stopped; reports max RSS and the CPU share over the window. */
+export function watchProcess(pid: number, intervalMs = 250) {
+  const samples: ProcSample[] = [];
+  const first = sampleProcess(pid);
+  if (first) samples.push(first);
+  const timer = setInterval(() => {
+    const s = sampleProcess(pid);
+    if (s) samples.push(s);
+  }, intervalMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      const last = sampleProcess(pid) ?? samples[samples.length - 1];
+      if (last) samples.push(last);
+      const a = samples[0];
+      const b = samples[samples.length - 1];
+      const cpuPercent = a && b && b.at > a.at ? ((b.cpuSeconds - a.cpuSeconds) / ((b.at - a.at) / 1000)) * 100 : 0;
+      return { maxRssMb: Math.max(0, ...samples.map((s) => s.rssMb)), cpuPercent };
+    },
+  };
+}
