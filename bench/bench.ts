@@ -16,7 +16,7 @@ import { testCerts } from "../test/support/fakes/test-certs.js";
 import { JPUSH_APP_KEY, JPUSH_MASTER_SECRET } from "../test/support/test-config.js";
 import { watchProcess } from "./proc-stats.js";
 import { runProsodyEndToEnd } from "./prosody-run.js";
-import { BENCH_SECRET, nodeOf, seedRegistrations } from "./seed.js";
+import { BENCH_SECRET, nodeOf, seedRegistrations } from "../test/support/seed.js";
 import { startXmppLoad, type XmppLoad } from "./xmpp-load.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -29,6 +29,18 @@ const ADMIN_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:543
 const DB_NAME = "xmpp_push_bench";
 const COMPONENT_SECRET = "bench-component-secret";
 const log = (s: string) => process.stderr.write(`${s}\n`);
+const APP_HTTP_PORT = Number(process.env.BENCH_APP_HTTP_PORT ?? 18_088);
+
+/** The app server's own memory view, from its Prometheus endpoint (heap, external, array buffers). */
+async function memoryBreakdown(): Promise<string> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${APP_HTTP_PORT}/metrics`)).text();
+    const mb = (name: string) => Number(new RegExp(`^${name} (\\S+)`, "m").exec(text)?.[1] ?? NaN) / 1048576;
+    return `heap used ${mb("xmpp_push_nodejs_heap_size_used_bytes").toFixed(0)} / total ${mb("xmpp_push_nodejs_heap_size_total_bytes").toFixed(0)} MB, external ${mb("xmpp_push_nodejs_external_memory_bytes").toFixed(0)} MB`;
+  } catch {
+    return "";
+  }
+}
 
 type Strategy = "apns" | "jpush" | "fallback";
 interface Scenario {
@@ -50,6 +62,8 @@ interface Result {
   rowsWritten: number;
   maxRssMb: number;
   cpuPercent: number;
+  /** CPU of this process (load generator and provider fakes), for judging where the limit is. */
+  loadCpuPercent: number;
   errors: string;
   lost: number;
 }
@@ -98,13 +112,18 @@ async function startAppServer(dir: string, url: string, service: string, app: ob
       component: { service, domain: "push.localhost", secret: COMPONENT_SECRET },
       domains: ["localhost"],
       database: { url, poolMax: 10 },
-      http: { port: 0 },
+      http: { port: APP_HTTP_PORT },
       log: { level: "warn" },
       delivery: { breakerFailureThreshold: 5, breakerCooldownMs: 60_000 },
       apps: [app],
     }),
   );
-  const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const profile = [
+    // The Docker image's setting (Dockerfile NODE_OPTIONS): measure what production runs.
+    "--max-old-space-size=96",
+    ...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+    ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(" ") : []),
+  ];
   const child = spawn(process.execPath, [...profile, join(ROOT, "dist/src/cli.js"), "serve"], {
     env: { PATH: process.env.PATH ?? "", XMPP_PUSH_CONFIG: file, NODE_ENV: "production" },
     stdio: ["ignore", "ignore", "inherit"],
@@ -176,8 +195,13 @@ async function runScenario(s: Scenario, ctx: { db: Database; url: string; dir: s
     const jpushBefore = 0;
     const rowsBefore = Number((await ctx.db.knex("deliveries").count({ n: "*" }).first())?.n ?? 0);
     const watch = watchProcess(child.pid!);
+    const ownCpu = process.cpuUsage();
     const elapsed = await drive(load, s, pick);
+    const memory = await memoryBreakdown();
     const proc = watch.stop();
+    if (memory) log(`  app memory at the end of the run: ${memory}`);
+    const own = process.cpuUsage(ownCpu);
+    const loadCpuPercent = ((own.user + own.system) / 1e6 / elapsed) * 100;
     const st = load.stats();
     // Let queued work (fallback retries, group commits) finish before counting.
     for (let i = 0; i < 120; i++) {
@@ -204,6 +228,7 @@ async function runScenario(s: Scenario, ctx: { db: Database; url: string; dir: s
       rowsWritten,
       maxRssMb: proc.maxRssMb,
       cpuPercent: proc.cpuPercent,
+      loadCpuPercent,
       errors: [...st.errors].map(([k, v]) => `${k}:${v}`).join(" ") || (st.sent - st.replied > 0 ? `unanswered:${st.sent - st.replied}` : "none"),
       // Accepted (answered result) in this window but never seen by a provider.
       lost: Math.max(0, st.results - deliveredPushes),
@@ -216,7 +241,7 @@ async function runScenario(s: Scenario, ctx: { db: Database; url: string; dir: s
 }
 
 function table(results: Result[]): string {
-  const head = ["scenario", "pushes/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "provider req/s", "audit rows", "RSS MB", "CPU %", "errors", "lost"];
+  const head = ["scenario", "pushes/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "provider req/s", "audit rows", "RSS MB", "CPU %", "load CPU %", "errors", "lost"];
   const rows = results.map((r) => [
     r.scenario.name,
     r.pushesPerSecond.toFixed(0),
@@ -228,6 +253,7 @@ function table(results: Result[]): string {
     String(r.rowsWritten),
     r.maxRssMb.toFixed(0),
     r.cpuPercent.toFixed(0),
+    r.loadCpuPercent.toFixed(0),
     r.errors,
     String(r.lost),
   ]);

@@ -28,6 +28,7 @@ import { createPgWriteBatchStore } from "./store/write-batch-pg.js";
 import { waitAtMost, waitAtMostOrFail } from "./shared/wait-at-most.js";
 import { createHttpServer, type HttpServer } from "./http/http-server.js";
 import { createPgDeliveryAudit } from "./store/delivery-audit-pg.js";
+import { createComponentLease, type ComponentLease } from "./store/component-lease.js";
 import { createComponentConnection, type ComponentConnection } from "./xmpp/component.js";
 import { attachXmppService } from "./xmpp/xmpp-service.js";
 
@@ -60,11 +61,13 @@ export interface ServerDeps {
 
 const DRAIN_WAIT_MS = 5000;
 const DB_PING_TIMEOUT_MS = 2000;
+const LEASE_POLL_MS = 1000;
 
 /** Ready means: connected to the XMPP server and able to use the database. */
-async function readinessProblems(component: ComponentConnection, db: Database): Promise<string[]> {
+async function readinessProblems(component: ComponentConnection, db: Database, lease: ComponentLease | undefined): Promise<string[]> {
   const problems: string[] = [];
-  if (component.state() !== "online") problems.push(`xmpp: component ${component.state()}`);
+  if (lease?.state() === "standby") problems.push("xmpp: standby (another replica serves the component)");
+  else if (component.state() !== "online") problems.push(`xmpp: component ${component.state()}`);
   try {
     await waitAtMostOrFail(db.knex.raw("SELECT 1"), DB_PING_TIMEOUT_MS);
   } catch (err) {
@@ -109,7 +112,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     await createPgSettingsStore({ knex: db.knex }).getOrCreate("publish-secret-key", () => randomBytes(32).toString("base64")),
     "base64",
   );
-  const cache = createRegistrationCache({ store: registrationStore, maxEntries: 100_000, ttlMs: 60_000, negativeTtlMs: 5000 });
+  const cache = createRegistrationCache({ store: registrationStore, maxEntries: config.delivery.registrationCacheSize, ttlMs: 60_000, negativeTtlMs: 5000 });
   const apps = new Map(config.apps.map((a) => [a.id, a]));
   const d = config.delivery;
 
@@ -191,6 +194,11 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     leaseMs: d.providerTimeoutMs * 2 + 5000,
   });
   const component = createComponentConnection({ ...config.component, log: log.child({ module: "component" }) });
+  // The embedded database serves one process only, so there is nobody to share the component with.
+  const lease =
+    config.component.mode === "exclusive" && db.url !== undefined
+      ? createComponentLease({ url: db.url, domain: config.component.domain, pollMs: LEASE_POLL_MS, log: log.child({ module: "lease" }) })
+      : undefined;
   let everConnected = false;
   component.onStateChange((state) => {
     metrics.componentConnected.set(state === "online" ? 1 : 0);
@@ -205,7 +213,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     config,
     log: log.child({ module: "http" }),
     metrics,
-    readiness: { check: () => readinessProblems(component, db) },
+    readiness: { check: () => readinessProblems(component, db, lease) },
     registrations,
     registrationStore,
     audit,
@@ -235,7 +243,16 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     httpAddress: () => httpAddress,
     async start() {
       httpAddress = await http.listen();
-      component.start();
+      if (lease) {
+        metrics.componentStandby.set(1);
+        lease.start((state) => {
+          metrics.componentStandby.set(state === "held" ? 0 : 1);
+          if (state === "held") component.start();
+          else void component.stop();
+        });
+      } else {
+        component.start();
+      }
       worker.start();
       retentionTimer = setInterval(() => void purge(), config.retention.purgeIntervalMinutes * 60_000);
       retentionTimer.unref();
@@ -257,6 +274,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
       // Stop taking work, let what was accepted finish (bounded), then persist what is pending.
       clearInterval(retentionTimer);
       await component.stop();
+      await lease?.stop();
       await waitAtMost(publish.drain(), DRAIN_WAIT_MS);
       await worker.stop();
       await writes.close();

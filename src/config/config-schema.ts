@@ -28,6 +28,9 @@ const componentSchema = z.strictObject({
   secret: z.string().min(1, "must not be empty").optional(),
   // XEP-0114 has no negotiation: reconnect fast, ejabberd drops registrations while we are away (servers.md).
   reconnectMaxDelayMs: positiveInt.default(2000),
+  // exclusive: of several replicas on one Postgres, one connects the component and the others stand
+  // by (Prosody accepts one connection per component). shared: all connect (ejabberd balances them).
+  mode: z.enum(["exclusive", "shared"]).default("exclusive"),
 });
 
 const databaseSchema = z.strictObject({
@@ -62,7 +65,9 @@ const deliverySchema = z.strictObject({
   breakerCooldownMs: positiveInt.default(30_000),
   auditFlushMs: positiveInt.default(25),
   auditBatchSize: positiveInt.default(500),
-  maxInFlight: positiveInt.default(10_000),
+  maxInFlight: positiveInt.default(5000),
+  // Registrations kept in memory (about 1 KB each): most pushes go to devices pushed to a moment ago.
+  registrationCacheSize: positiveInt.default(20_000),
 });
 
 const limitsSchema = z.strictObject({

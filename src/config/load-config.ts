@@ -20,6 +20,7 @@ const ENV_VARS: ReadonlyArray<{ name: string; path: readonly string[]; secret?: 
   { name: "XMPP_PUSH_COMPONENT_SERVICE", path: ["component", "service"] },
   { name: "XMPP_PUSH_COMPONENT_DOMAIN", path: ["component", "domain"] },
   { name: "XMPP_PUSH_COMPONENT_SECRET", path: ["component", "secret"], secret: true },
+  { name: "XMPP_PUSH_COMPONENT_MODE", path: ["component", "mode"] },
   { name: "XMPP_PUSH_DOMAINS", path: ["domains"], list: true },
   { name: "XMPP_PUSH_HTTP_HOST", path: ["http", "host"] },
   { name: "XMPP_PUSH_HTTP_PORT", path: ["http", "port"] },

@@ -10,7 +10,6 @@ import type { Metrics } from "../observability/metrics.js";
 import type { Logger } from "../observability/logger.js";
 import type { RegistrationCache } from "../registration/registration-cache.js";
 import type { CircuitBreakers } from "./circuit-breaker.js";
-import { raceAbort } from "../shared/race-abort.js";
 import { planTargets, type PlannedTarget } from "./provider-strategy.js";
 import { pushDataFor } from "./push-data.js";
 import type { WriteBuffer } from "./write-buffer.js";
@@ -66,9 +65,19 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     } else if (!breakers.allow(app.id, target.provider)) {
       outcome = CIRCUIT_OPEN;
     } else {
-      const signal = AbortSignal.timeout(providerTimeoutMs);
+      // A controller whose timer is cleared when the provider answers: AbortSignal.timeout() would keep
+      // a timer and a signal alive for the whole timeout after every push (thousands at full load).
+      const controller = new AbortController();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<DeliveryOutcome>((resolve) => {
+        timer = setTimeout(() => {
+          controller.abort();
+          resolve(TIMED_OUT);
+        }, providerTimeoutMs);
+      });
+      const signal = controller.signal;
       try {
-        outcome = await untilAborted(signal, provider.send({
+        outcome = await Promise.race([timedOut, provider.send({
           pushId: request.pushId,
           node: reg.node,
           attempt,
@@ -78,11 +87,13 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
           data: pushDataFor(reg),
           expiresAt,
           signal,
-        }));
+        })]);
       } catch (err) {
         // Providers resolve for every remote answer; a throw is our bug. Keep the push and say so.
         log.error({ err, provider: provider.name }, "provider adapter threw; treating the attempt as retryable");
         outcome = { class: "retry", reason: "adapter-error" };
+      } finally {
+        clearTimeout(timer);
       }
       breakers.record(app.id, target.provider, outcome);
     }
@@ -150,11 +161,6 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
 }
 
 const TIMED_OUT: DeliveryOutcome = { class: "retry", reason: "timeout", maybeDelivered: true };
-
-async function untilAborted(signal: AbortSignal, send: Promise<DeliveryOutcome>): Promise<DeliveryOutcome> {
-  const answer = await raceAbort(signal, send);
-  return answer === "aborted" ? TIMED_OUT : answer;
-}
 
 function summarise(outcomes: readonly DeliveryOutcome[]): DispatchResult {
   if (outcomes.some((o) => o.class === "delivered")) return { final: "delivered" };

@@ -5,7 +5,19 @@ import type { Registration } from "../domain/registration.js";
 // expects its own: Conversations (p2) matches sha1(bare JID "\0" device id) and sends a channel hash
 // for MUC registrations (p2 Utils.combineAndHash); Siskin/Snikket (Tigase) read the account JID.
 
-export function pushDataFor(reg: Registration): Record<string, string> {
+// Computed once per loaded registration (the same object serves every push until the cache drops it).
+const computed = new WeakMap<Registration, Readonly<Record<string, string>>>();
+
+export function pushDataFor(reg: Registration): Readonly<Record<string, string>> {
+  let data = computed.get(reg);
+  if (data === undefined) {
+    data = build(reg);
+    computed.set(reg, data);
+  }
+  return data;
+}
+
+function build(reg: Registration): Record<string, string> {
   switch (reg.dialect) {
     case "p2":
       return {

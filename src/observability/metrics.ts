@@ -16,6 +16,7 @@ export interface Metrics {
   readonly writeFlushSeconds: Histogram;
   readonly componentConnected: Gauge;
   readonly componentReconnects: Counter;
+  readonly componentStandby: Gauge;
   readonly circuitOpen: Gauge<"app" | "provider">;
   readonly circuitTrips: Counter<"app" | "provider" | "cause">;
   readonly apnsCertificateExpiryDays: Gauge<"app">;
@@ -74,6 +75,7 @@ export function createMetrics(sources?: MetricSources): Metrics {
     }),
     componentConnected: new Gauge({ name: "xmpp_push_component_connected", help: "1 while the XEP-0114 component connection is online", registers: r }),
     componentReconnects: new Counter({ name: "xmpp_push_component_reconnects_total", help: "Component connections established after a loss", registers: r }),
+    componentStandby: new Gauge({ name: "xmpp_push_component_standby", help: "1 while this replica stands by because another one serves the component", registers: r }),
     circuitOpen: new Gauge({ name: "xmpp_push_circuit_open", help: "1 while a provider's circuit breaker is open", labelNames: ["app", "provider"], registers: r }),
     circuitTrips: new Counter({ name: "xmpp_push_circuit_trips_total", help: "Circuit breaker trips, by cause", labelNames: ["app", "provider", "cause"], registers: r }),
     apnsCertificateExpiryDays: new Gauge({

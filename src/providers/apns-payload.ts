@@ -90,7 +90,7 @@ export function buildApnsRequest(attempt: PushAttempt, settings: ApnsPayloadSett
     expiry,
     // Generic texts for one device collapse into one notification; real messages must not, but a
     // retry of the same push replaces its twin instead of showing twice.
-    collapseId: showContent ? attempt.pushId : shortHash(`node:${attempt.node}`),
+    collapseId: showContent ? attempt.pushId : collapseIdFor(attempt.node),
     id: attempt.pushId,
     payload: { aps, ...custom },
   });
@@ -117,6 +117,11 @@ function fit(req: ApnsRequest): ApnsRequest {
   return { ...req, payload };
 }
 
+
+/** apns-collapse-id is at most 64 bytes: our nodes fit as they are; a longer client-chosen one is hashed. */
+function collapseIdFor(node: string): string {
+  return Buffer.byteLength(node, "utf8") <= 64 ? node : shortHash(`node:${node}`);
+}
 
 function shortHash(s: string): string {
   return createHash("sha256").update(s, "utf8").digest("hex").slice(0, 32);

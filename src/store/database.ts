@@ -2,8 +2,6 @@ import { mkdirSync, openSync, closeSync, writeSync, readFileSync, unlinkSync } f
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import knexFactory, { type Knex } from "knex";
-import ClientPgLite from "knex-pglite";
-import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
 
 export type DatabaseKind = "postgres" | "embedded";
@@ -77,6 +75,8 @@ async function openEmbedded(dataDir: string, lockWaitMs: number): Promise<Databa
   mkdirSync(dir, { recursive: true });
   const releaseLock = await lockDirectory(dir, lockWaitMs);
   try {
+    // Loaded only for the embedded database: a server on Postgres never pays for PGlite's memory.
+    const [{ PGlite }, { default: ClientPgLite }] = await Promise.all([import("@electric-sql/pglite"), import("knex-pglite")]);
     const pglite = new PGlite(join(dir, "pgdata"), {
       // The embedded database serves one small process; Postgres' 128 MB default is far too much here.
       postgresqlconf: ["shared_buffers=16MB"],
@@ -102,6 +102,11 @@ async function openEmbedded(dataDir: string, lockWaitMs: number): Promise<Databa
   }
 }
 
+// Directories this process has locked. A lock file naming our own pid that is not in here was left by an
+// earlier process that had the same pid: in a container the server is always pid 1, so after a kill
+// the new server would otherwise wait forever for "itself".
+const heldByThisProcess = new Set<string>();
+
 // PGlite has no server to arbitrate between processes; two of them on one directory would corrupt it.
 async function lockDirectory(dir: string, waitMs: number): Promise<() => void> {
   const file = join(dir, "xmpp-push.lock");
@@ -111,7 +116,9 @@ async function lockDirectory(dir: string, waitMs: number): Promise<() => void> {
       const fd = openSync(file, "wx");
       writeSync(fd, String(process.pid));
       closeSync(fd);
+      heldByThisProcess.add(file);
       return () => {
+        heldByThisProcess.delete(file);
         try {
           unlinkSync(file);
         } catch {
@@ -122,7 +129,8 @@ async function lockDirectory(dir: string, waitMs: number): Promise<() => void> {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
     const holder = Number(readFileOrEmpty(file));
-    if (!Number.isInteger(holder) || holder <= 0 || !processAlive(holder)) {
+    const staleOwnPid = holder === process.pid && !heldByThisProcess.has(file);
+    if (!Number.isInteger(holder) || holder <= 0 || staleOwnPid || !processAlive(holder)) {
       // A crashed process left its lock behind.
       try {
         unlinkSync(file);
@@ -145,7 +153,6 @@ function readFileOrEmpty(file: string): string {
 }
 
 function processAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);
     return true;

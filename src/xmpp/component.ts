@@ -41,7 +41,7 @@ export function createComponentConnection({ service, domain, secret, reconnectMa
   let stanzaHandler: (stanza: Element) => void = () => undefined;
   const stateHandlers: Array<(s: ConnectionState) => void> = [];
   let current: ConnectionState = "offline";
-  let stopped = false;
+  let stopped = true;
   let failures = 0;
   let downSince: number | undefined;
   let lastWaitLog = 0;
@@ -61,6 +61,11 @@ export function createComponentConnection({ service, domain, secret, reconnectMa
   });
 
   entity.on("status", (status: string) => {
+    if (status === "online" && stopped) {
+      // A connection attempt that was already under way when we stopped: do not serve from it.
+      entity.stop().catch(() => undefined);
+      return;
+    }
     if (status === "online") {
       const wasDownMs = downSince === undefined ? 0 : Date.now() - downSince;
       failures = 0;
@@ -106,7 +111,8 @@ export function createComponentConnection({ service, domain, secret, reconnectMa
 
   entity.on("stanza", (stanza: Element) => stanzaHandler(stanza));
 
-  const retry = reconnect({ entity });
+  // Created per start(): @xmpp/reconnect detaches itself for good on stop().
+  let retry: ReturnType<typeof reconnect> = { delay: 0, stop: () => undefined } as unknown as ReturnType<typeof reconnect>;
 
   return {
     domain,
@@ -137,7 +143,9 @@ export function createComponentConnection({ service, domain, secret, reconnectMa
       }
     },
     start() {
+      if (!stopped && current !== "offline") return;
       stopped = false;
+      retry = reconnect({ entity });
       setState("connecting");
       // A failed first attempt ends in "disconnect", which schedules the next one.
       entity.start().catch(() => undefined);

@@ -1,5 +1,5 @@
 import type { Knex } from "knex";
-import { hashSecret } from "../src/domain/secret.js";
+import { hashSecret } from "../../src/domain/secret.js";
 
 // Registrations for the benchmark, written with set-based SQL (a million rows in seconds): every
 // device has an APNs token and a JPush registration id, as a phone backed up by a second channel.

@@ -1,0 +1,25 @@
+import { appendFileSync } from "node:fs";
+
+// Small shared pieces of the fault suite.
+
+/** A publish IQ shaped like Prosody's (test/fixtures/captured/prosody-default-body.xml). */
+export function publishIq(node: string, secret: string): string {
+  return `<iq type='set' from='localhost' to='push.localhost'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='${node}'><item><notification xmlns='urn:xmpp:push:0'><x type='form' xmlns='jabber:x:data'><field var='FORM_TYPE' type='hidden'><value>urn:xmpp:push:summary</value></field><field var='message-count' type='text-single'><value>1</value></field><field var='last-message-body' type='text-single'><value>New Message!</value></field></x></notification></item></publish><publish-options><x type='submit' xmlns='jabber:x:data'><field var='FORM_TYPE'><value>http://jabber.org/protocol/pubsub#publish-options</value></field><field var='secret'><value>${secret}</value></field></x></publish-options></pubsub></iq>`;
+}
+
+/** Prints a scenario's figures (CI shows them) and keeps them for the suite's summary. */
+export function report(scenario: string, figures: Record<string, number | string>): void {
+  const line = `[fault] ${scenario}: ${Object.entries(figures).map(([k, v]) => `${k}=${v}`).join(" ")}`;
+  console.log(line);
+  const file = process.env.XMPP_PUSH_FAULT_REPORT;
+  if (file) appendFileSync(file, `${line}\n`);
+}
+
+export async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000, everyMs = 100): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}

@@ -1,0 +1,42 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { cleanEnv, startCli, type CliProcess } from "./cli.js";
+
+// The server as a separate process (what kill -9, restarts and replica tests need), configured by a
+// YAML file the test writes, running from the TypeScript sources.
+
+export interface AppProcess extends CliProcess {
+  readonly httpPort: number;
+  metrics(): Promise<string>;
+  kill9(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function startAppProcess(opts: { dir: string; name: string; config: Record<string, unknown>; httpPort: number; env?: Record<string, string> }): AppProcess {
+  const file = join(opts.dir, `${opts.name}.yaml`);
+  writeFileSync(file, stringify({ ...opts.config, http: { ...(opts.config.http as object | undefined), host: "127.0.0.1", port: opts.httpPort } }));
+  const p = startCli(["serve"], { env: cleanEnv({ XMPP_PUSH_CONFIG: file, ...opts.env }) });
+  return {
+    ...p,
+    httpPort: opts.httpPort,
+    async metrics() {
+      return (await fetch(`http://127.0.0.1:${opts.httpPort}/metrics`)).text();
+    },
+    async kill9() {
+      p.child.kill("SIGKILL");
+      await p.exited(10_000);
+    },
+    async stop() {
+      if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+      p.child.kill("SIGTERM");
+      await p.exited(20_000);
+    },
+  };
+}
+
+/** The value of one sample in Prometheus text, e.g. metric(text, 'xmpp_push_publishes_total{result="queued"}'). */
+export function metricValue(text: string, sample: string): number {
+  const line = text.split("\n").find((l) => l.startsWith(`${sample} `));
+  return line ? Number(line.slice(sample.length + 1)) : 0;
+}
