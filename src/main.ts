@@ -121,7 +121,9 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     cooldownMs: d.breakerCooldownMs,
     onChange: (c) => {
       metrics.circuitOpen.set({ app: c.app, provider: c.provider }, c.state === "closed" ? 0 : 1);
-      if (c.state === "open") {
+      if (c.state === "open" && c.reopened) {
+        log.debug({ app: c.app, provider: c.provider, reason: c.reason }, `${c.provider} still failing for app ${c.app}; breaker open again`);
+      } else if (c.state === "open") {
         metrics.circuitTrips.inc({ app: c.app, provider: c.provider, cause: c.cause ?? "outage" });
         if (c.cause === "config_error") {
           log.error(

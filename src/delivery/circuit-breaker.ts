@@ -14,6 +14,8 @@ export interface BreakerChange {
   readonly state: BreakerState;
   readonly cause?: "config_error" | "outage";
   readonly reason?: string;
+  /** A probe after the cooldown failed: the same incident goes on (no new alarm). */
+  readonly reopened?: boolean;
 }
 
 export interface CircuitBreakers {
@@ -52,11 +54,11 @@ export function createCircuitBreakers({
     return b;
   };
   const open = (b: Breaker, app: string, provider: string, cause: "config_error" | "outage", reason?: string) => {
-    const wasOpen = b.state === "open";
+    const previous = b.state;
     b.state = "open";
     b.openedAt = now();
     b.probing = false;
-    if (!wasOpen) onChange({ app, provider, state: "open", cause, ...(reason !== undefined ? { reason } : {}) });
+    if (previous !== "open") onChange({ app, provider, state: "open", cause, ...(reason !== undefined ? { reason } : {}), ...(previous === "half-open" ? { reopened: true } : {}) });
   };
 
   return {

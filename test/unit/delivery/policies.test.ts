@@ -59,6 +59,19 @@ describe("circuit breaker", () => {
     b.record("app", "jpush", { class: "retry", status: 503 });
     expect(b.state("app", "jpush")).toBe("open");
   });
+
+  it("tells a failed probe apart from a new incident (one alarm per incident)", () => {
+    const { b, changes, tick } = setup();
+    b.record("app", "fcm", { class: "config_error", reason: "THIRD_PARTY_AUTH_ERROR" });
+    tick(1000);
+    b.allow("app", "fcm");
+    b.record("app", "fcm", { class: "config_error", reason: "THIRD_PARTY_AUTH_ERROR" });
+    expect(changes.map((c) => [c.state, c.reopened ?? false])).toEqual([
+      ["open", false],
+      ["half-open", false],
+      ["open", true],
+    ]);
+  });
 });
 
 describe("provider strategy", () => {
