@@ -63,11 +63,15 @@ const DRAIN_WAIT_MS = 5000;
 const DB_PING_TIMEOUT_MS = 2000;
 const LEASE_POLL_MS = 1000;
 
-/** Ready means: connected to the XMPP server and able to use the database. */
+/**
+ * Ready means: able to do this replica's job. That is connected to the XMPP server and able to use the
+ * database, or, for a standby replica, able to use the database (it serves the HTTP API and takes the
+ * component over when the active replica goes): so a rolling update can start a standby before the
+ * old replica stops.
+ */
 async function readinessProblems(component: ComponentConnection, db: Database, lease: ComponentLease | undefined): Promise<string[]> {
   const problems: string[] = [];
-  if (lease?.state() === "standby") problems.push("xmpp: standby (another replica serves the component)");
-  else if (component.state() !== "online") problems.push(`xmpp: component ${component.state()}`);
+  if (lease?.state() !== "standby" && component.state() !== "online") problems.push(`xmpp: component ${component.state()}`);
   try {
     await waitAtMostOrFail(db.knex.raw("SELECT 1"), DB_PING_TIMEOUT_MS);
   } catch (err) {

@@ -226,6 +226,24 @@ describe("publish → provider", () => {
   });
 });
 
+describe("registration limits", () => {
+  it("refuses an account's device beyond the per-account cap, and still updates the devices it has", async () => {
+    const t = await setup({ config: { limits: { devicesPerJid: 3 } } });
+    const reg = (device: string) =>
+      t.server.registrations.register({ ownerJid: "capped@localhost", deviceId: device, dialect: "p2", provider: "apns", token: hex(device), withSecret: true });
+    for (const d of ["d1", "d2", "d3"]) expect((await reg(d)).ok).toBe(true);
+    expect(await reg("d4")).toEqual({ ok: false, reason: "limit", message: "at most 3 devices per account" });
+    expect((await reg("d2")).ok).toBe(true); // an existing device can always register again
+    expect(await t.server.registrationStore.countByOwner("capped@localhost")).toBe(3);
+  });
+
+  it("refuses accounts of domains it does not serve", async () => {
+    const t = await setup();
+    const r = await t.server.registrations.register({ ownerJid: "eve@evil.example", deviceId: "d", dialect: "p2", provider: "apns", token: hex("e"), withSecret: true });
+    expect(r).toMatchObject({ ok: false, reason: "domain" });
+  });
+});
+
 describe("fpush: the node is the APNs token", () => {
   const fpushApp = { fpush: { modules: { monalProdiOS: "production", "monalProdiOS-sandbox": "sandbox" } } };
 

@@ -106,14 +106,19 @@ app.kubernetes.io/component: server
 {{- end }}
 
 {{/*
-Update strategy. See values.yaml updateStrategy: Recreate for a single allowed component connection
-(Prosody, other servers) and for the embedded database; RollingUpdate without unavailability for
-ejabberd, which deletes registrations while no component is connected.
+Update strategy. See values.yaml updateStrategy: Recreate for the embedded database (one process
+per directory); otherwise RollingUpdate without unavailability: with ejabberd the new pod connects
+beside the old one; with Prosody it stands by (ready) and takes the component over within a second
+when the old pod stops.
 */}}
+{{- define "xmpp-push.componentMode" -}}
+{{- .Values.xmpp.component.mode | default (ternary "shared" "exclusive" (eq .Values.xmpp.server "ejabberd")) -}}
+{{- end }}
+
 {{- define "xmpp-push.strategy" -}}
 {{- if .Values.updateStrategy -}}
 {{ toYaml .Values.updateStrategy }}
-{{- else if or .Values.persistence.embedded.enabled (ne .Values.xmpp.server "ejabberd") -}}
+{{- else if .Values.persistence.embedded.enabled -}}
 type: Recreate
 {{- else -}}
 type: RollingUpdate
@@ -208,8 +213,8 @@ Refuses values that cannot work, with a sentence saying what to set. Included by
 {{- fail "secrets.databaseUrl must be a postgres:// URL" -}}
 {{- end -}}
 {{- end -}}
-{{- if and (gt (int $v.replicaCount) 1) (ne $v.xmpp.server "ejabberd") -}}
-{{- fail (printf "replicaCount %d with xmpp.server=%s: Prosody accepts one connection per component domain, so extra replicas would never connect. Use replicaCount 1 (a standby mode for Prosody is planned), or ejabberd, which balances between several component connections" (int $v.replicaCount) $v.xmpp.server) -}}
+{{- if and (eq (include "xmpp-push.componentMode" $) "shared") (ne $v.xmpp.server "ejabberd") -}}
+{{- fail (printf "xmpp.component.mode=shared with xmpp.server=%s: only ejabberd accepts several connections for one component; use exclusive (one replica connects, the others stand by)" $v.xmpp.server) -}}
 {{- end -}}
 {{- /* Settings the chart sets as environment variables, and credentials, do not belong in config. */ -}}
 {{- $cfg := $v.config | default dict -}}

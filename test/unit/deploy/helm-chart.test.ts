@@ -322,9 +322,9 @@ describe("helm/xmpp-push: templates", () => {
     expect(j).not.toMatch(/secretName: \{\{ include "xmpp-push\.(fullname|secretName)"/);
   });
 
-  it("chooses Recreate unless ejabberd (and never RollingUpdate on the embedded database)", () => {
+  it("chooses a rolling update without unavailability on Postgres, and Recreate on the embedded database", () => {
     const h = templates.get("_helpers.tpl")!;
-    expect(h).toMatch(/else if or \.Values\.persistence\.embedded\.enabled \(ne \.Values\.xmpp\.server "ejabberd"\) -\}\}\ntype: Recreate/);
+    expect(h).toMatch(/else if \.Values\.persistence\.embedded\.enabled -\}\}\ntype: Recreate/);
     expect(h).toMatch(/type: RollingUpdate\nrollingUpdate:\n {2}maxSurge: 1\n {2}maxUnavailable: 0/);
   });
 
@@ -438,7 +438,7 @@ describe.skipIf(helm === undefined)("helm/xmpp-push rendered with helm", () => {
 
   it("refuses values that cannot work, saying what to set", () => {
     failsWith("defaults", /xmpp\.component\.service is required/);
-    failsWith("prosody-2", /Prosody accepts one connection per component domain/);
+    ok("prosody-2"); // one active replica, the other stands by
     failsWith("embedded-2", /replicaCount must be 1/);
     failsWith("no-db", /a Postgres URL is required/);
     failsWith("inline-credential", /would land in a ConfigMap/);
@@ -447,13 +447,14 @@ describe.skipIf(helm === undefined)("helm/xmpp-push rendered with helm", () => {
     failsWith("schema", /xmpp\/server/);
   });
 
-  it("Postgres + Prosody: one replica, Recreate, the migration hook with its own Secret, secrets as files", () => {
+  it("Postgres + Prosody: one replica, a rolling update, exclusive component, the migration hook with its own Secret, secrets as files", () => {
     const res = ok("postgres-values.yaml");
     const dep = deploymentOf(res);
     expect(dep.spec.replicas).toBe(1);
     expect(dep.spec.template.spec.enableServiceLinks).toBe(false);
-    expect(dep.spec.strategy).toEqual({ type: "Recreate" });
+    expect(dep.spec.strategy).toEqual({ type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
     const env = envOf(res);
+    expect(env.XMPP_PUSH_COMPONENT_MODE).toBe("exclusive");
     expect(env.XMPP_PUSH_MIGRATE_ON_START).toBe("false");
     expect(env.DATABASE_URL_FILE).toBe("/etc/xmpp-push/secrets/database-url");
     expect(env.XMPP_PUSH_COMPONENT_SECRET_FILE).toBe("/etc/xmpp-push/secrets/component-secret");
