@@ -2,17 +2,19 @@
 // The app server runs as its own process (compiled, as in production) on a real Postgres; this
 // process plays the XMPP server (publish IQs shaped like Prosody's) and Apple's and JPush's servers
 // (local fakes with a small response delay), and measures. See README "Performance".
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, fork, spawn, type ChildProcess } from "node:child_process";
+import { pathToFileURL } from "node:url";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import pg from "pg";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { stringify } from "yaml";
 import { openDatabase, type Database } from "../src/store/database.js";
 import { migrateLatest } from "../src/store/migrate.js";
-import { startFakeApns, type FakeApns } from "../test/support/fakes/fake-apns.js";
-import { startFakeJpush, type FakeJpush } from "../test/support/fakes/fake-jpush.js";
+import { startFakeApns } from "../test/support/fakes/fake-apns.js";
 import { testCerts } from "../test/support/fakes/test-certs.js";
+import type { FakesCommand, FakesStats } from "./fake-providers-process.js";
 import { JPUSH_APP_KEY, JPUSH_MASTER_SECRET } from "../test/support/test-config.js";
 import { watchProcess } from "./proc-stats.js";
 import { runProsodyEndToEnd } from "./prosody-run.js";
@@ -99,13 +101,49 @@ async function prepareDatabase(): Promise<{ db: Database; url: string }> {
   return { db, url };
 }
 
-function appConfig(strategy: Strategy, apns: FakeApns, jpush: FakeJpush) {
+interface Fakes {
+  readonly apnsPort: number;
+  readonly ca: string;
+  readonly jpushUrl: string;
+  command(c: FakesCommand): Promise<FakesStats | undefined>;
+  stop(): void;
+}
+
+/** The provider fakes in their own process (bench/fake-providers-process.ts). */
+async function startFakes(delayMs: number): Promise<Fakes> {
+  const child = fork(join(ROOT, "bench/fake-providers-process.ts"), [String(delayMs)], {
+    execArgv: ["--import", pathToFileURL(join(ROOT, "node_modules/tsx/dist/loader.mjs")).href],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const ready = await new Promise<{ apnsPort: number; ca: string; jpushUrl: string }>((resolve, reject) => {
+    child.once("message", (m) => resolve(m as { apnsPort: number; ca: string; jpushUrl: string }));
+    child.once("exit", () => reject(new Error("the provider fakes did not start")));
+  });
+  let seq = 0;
+  const pending = new Map<number, (s: FakesStats | undefined) => void>();
+  child.on("message", (m: { id?: number; stats?: FakesStats }) => {
+    if (m.id !== undefined) pending.get(m.id)?.(m.stats);
+    if (m.id !== undefined) pending.delete(m.id);
+  });
+  return {
+    ...ready,
+    command: (c) =>
+      new Promise((resolve) => {
+        const id = ++seq;
+        pending.set(id, resolve);
+        child.send({ ...c, id });
+      }),
+    stop: () => child.disconnect(),
+  };
+}
+
+function appConfig(strategy: Strategy, fakes: { apnsPort: number; ca: string; jpushUrl: string }) {
   return {
     id: "bench",
     default: true,
     strategy: { providers: strategy === "apns" ? ["apns"] : strategy === "jpush" ? ["jpush"] : ["apns", "jpush"], mode: "fallback" },
-    apns: { bundleId: "org.example.bench", teamId: "BENCHTEAM1", keyId: "BENCHKEY01", key: testCerts().apnsKey, address: "127.0.0.1", port: apns.port, ca: apns.ca, connections: 2, maxInFlightPerConnection: 200 },
-    jpush: { appKey: JPUSH_APP_KEY, masterSecret: JPUSH_MASTER_SECRET, baseUrl: jpush.url },
+    apns: { bundleId: "org.example.bench", teamId: "BENCHTEAM1", keyId: "BENCHKEY01", key: testCerts().apnsKey, address: "127.0.0.1", port: fakes.apnsPort, ca: fakes.ca, connections: 2, maxInFlightPerConnection: 200 },
+    jpush: { appKey: JPUSH_APP_KEY, masterSecret: JPUSH_MASTER_SECRET, baseUrl: fakes.jpushUrl },
   };
 }
 
@@ -176,14 +214,15 @@ async function drive(load: XmppLoad, s: Scenario, pick: () => string): Promise<n
   return elapsed;
 }
 
-async function runScenario(s: Scenario, ctx: { db: Database; url: string; dir: string; apns: FakeApns; jpush: FakeJpush }): Promise<Result> {
+async function runScenario(s: Scenario, ctx: { db: Database; url: string; dir: string; fakes: Fakes }): Promise<Result> {
   const load = await startXmppLoad({ componentDomain: "push.localhost", secret: COMPONENT_SECRET });
-  ctx.apns.reset();
-  ctx.jpush.reset();
-  ctx.apns.setDelayMs(PROVIDER_DELAY_MS);
-  ctx.jpush.setDelayMs(PROVIDER_DELAY_MS);
-  if (s.strategy === "fallback") ctx.apns.setDefault({ status: 503, reason: "ServiceUnavailable" });
-  const child = await startAppServer(ctx.dir, ctx.url, load.service, appConfig(s.strategy, ctx.apns, ctx.jpush));
+  const { fakes } = ctx;
+  const failingApns = async () => {
+    if (s.strategy === "fallback") await fakes.command({ cmd: "apnsDefault", script: { status: 503, reason: "ServiceUnavailable" } });
+  };
+  await fakes.command({ cmd: "reset", delayMs: PROVIDER_DELAY_MS });
+  await failingApns();
+  const child = await startAppServer(ctx.dir, ctx.url, load.service, appConfig(s.strategy, fakes));
   try {
     await load.waitForComponent();
     const pick = () => nodeOf(Math.floor(Math.random() * s.registrations));
@@ -191,22 +230,21 @@ async function runScenario(s: Scenario, ctx: { db: Database; url: string; dir: s
     await drive(load, { ...s, mode: "fixed", rate: 500, durationMs: 2000 }, pick);
     await new Promise((r) => setTimeout(r, 500));
     load.resetStats();
-    ctx.apns.reset();
-    ctx.jpush.reset();
-    ctx.apns.setDelayMs(PROVIDER_DELAY_MS);
-    ctx.jpush.setDelayMs(PROVIDER_DELAY_MS);
-    if (s.strategy === "fallback") ctx.apns.setDefault({ status: 503, reason: "ServiceUnavailable" });
-    const apnsBefore = 0;
-    const jpushBefore = 0;
+    await fakes.command({ cmd: "reset", delayMs: PROVIDER_DELAY_MS });
+    await failingApns();
     const rowsBefore = Number((await ctx.db.knex("deliveries").count({ n: "*" }).first())?.n ?? 0);
     const watch = watchProcess(child.pid!);
+    const ownLag = monitorEventLoopDelay({ resolution: 5 });
+    ownLag.enable();
     const ownCpu = process.cpuUsage();
     const elapsed = await drive(load, s, pick);
     const memory = await memoryBreakdown();
     const proc = watch.stop();
-    if (memory) log(`  app memory at the end of the run: ${memory}`);
     const own = process.cpuUsage(ownCpu);
     const loadCpuPercent = ((own.user + own.system) / 1e6 / elapsed) * 100;
+    ownLag.disable();
+    if (memory) log(`  app memory at the end of the run: ${memory}`);
+    log(`  load generator's own event loop lag: p99 ${(ownLag.percentile(99) / 1e6).toFixed(1)} ms, max ${(ownLag.max / 1e6).toFixed(1)} ms`);
     const st = load.stats();
     // Let queued work (fallback retries, group commits) finish before counting.
     for (let i = 0; i < 120; i++) {
@@ -216,11 +254,7 @@ async function runScenario(s: Scenario, ctx: { db: Database; url: string; dir: s
     }
     await new Promise((r) => setTimeout(r, 300));
     const rowsWritten = Number((await ctx.db.knex("deliveries").count({ n: "*" }).first())?.n ?? 0) - rowsBefore;
-    const providerRequests = ctx.apns.requests.length - apnsBefore + (ctx.jpush.requests.length - jpushBefore);
-    const deliveredPushes = new Set([
-      ...ctx.apns.delivered().map((r) => r.headers["apns-id"]),
-      ...ctx.jpush.delivered().map((r) => (r.body as { cid?: string } | undefined)?.cid ?? `${r.receivedAt}-${Math.random()}`),
-    ]).size;
+    const stats = (await fakes.command({ cmd: "stats" }))!;
     const sorted = [...st.latencies].sort((a, b) => a - b);
     return {
       scenario: s,
@@ -229,19 +263,19 @@ async function runScenario(s: Scenario, ctx: { db: Database; url: string; dir: s
       p95: percentile(sorted, 95),
       p99: percentile(sorted, 99),
       max: sorted[sorted.length - 1] ?? NaN,
-      providerRequestsPerSecond: providerRequests / elapsed,
+      providerRequestsPerSecond: (stats.apnsRequests + stats.jpushRequests) / elapsed,
       rowsWritten,
       maxRssMb: proc.maxRssMb,
       cpuPercent: proc.cpuPercent,
       loadCpuPercent,
       errors: [...st.errors].map(([k, v]) => `${k}:${v}`).join(" ") || (st.sent - st.replied > 0 ? `unanswered:${st.sent - st.replied}` : "none"),
       // Accepted (answered result) in this window but never seen by a provider.
-      lost: Math.max(0, st.results - deliveredPushes),
+      lost: Math.max(0, st.results - stats.deliveredPushes),
     };
   } finally {
     await stopAppServer(child);
     await load.stop();
-    ctx.apns.setDefault({ status: 200 });
+    await fakes.command({ cmd: "apnsDefault", script: { status: 200 } });
   }
 }
 
@@ -272,8 +306,7 @@ async function main(): Promise<void> {
   execFileSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", join(ROOT, "tsconfig.build.json")], { stdio: "inherit" });
   const dir = mkdtempSync(join(tmpdir(), "xmpp-push-bench-"));
   const { db, url } = await prepareDatabase();
-  const apns = await startFakeApns({ delayMs: PROVIDER_DELAY_MS });
-  const jpush = await startFakeJpush({ appKey: JPUSH_APP_KEY, masterSecret: JPUSH_MASTER_SECRET, delayMs: PROVIDER_DELAY_MS });
+  const fakes = await startFakes(PROVIDER_DELAY_MS);
   const results: Result[] = [];
   let seeded = 0;
   try {
@@ -285,14 +318,17 @@ async function main(): Promise<void> {
         log(`seeded ${s.registrations.toLocaleString("en")} registrations in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       }
       log(`running: ${s.name} (${s.durationMs / 1000} s)`);
-      const r = await runScenario(s, { db, url, dir, apns, jpush });
+      const r = await runScenario(s, { db, url, dir, fakes });
       log(`  ${r.pushesPerSecond.toFixed(0)} pushes/s, p99 ${r.p99.toFixed(2)} ms, RSS ${r.maxRssMb.toFixed(0)} MB, errors ${r.errors}`);
       results.push(r);
     }
     await seedRegistrations(db.knex, 1000, "bench");
     if (!args.has("--no-prosody")) {
       log("running: real Prosody end to end");
-      const e2e = await runProsodyEndToEnd({ url, apns, durationMs: seconds(15), dir, appConfig: appConfig("apns", apns, jpush) });
+      // At 100 messages a second the latency pairing needs every request's token and time: an in-process fake.
+      const apns = await startFakeApns();
+      const e2e = await runProsodyEndToEnd({ url, apns, durationMs: seconds(15), dir, appConfig: appConfig("apns", { apnsPort: apns.port, ca: apns.ca, jpushUrl: fakes.jpushUrl }) });
+      await apns.stop();
       log(`  ${e2e.summary}`);
       process.stdout.write(`\n${table(results)}\n\n${e2e.summary}\n`);
     } else {
@@ -313,8 +349,7 @@ async function main(): Promise<void> {
     process.stdout.write(`\nmachine: ${(await import("node:os")).cpus().length} cores, ${(await import("node:os")).cpus()[0]?.model ?? "?"}, Node ${process.version}\n`);
     if (JSON_OUT) process.stdout.write(`${JSON.stringify(summary)}\n`);
   } finally {
-    await apns.stop();
-    await jpush.stop();
+    fakes.stop();
     await db.close();
     rmSync(dir, { recursive: true, force: true });
   }

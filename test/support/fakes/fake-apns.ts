@@ -61,6 +61,11 @@ export interface FakeApnsOptions {
   delayMs?: number;
   /** SPKI PEM public key: when set, provider tokens are verified and bad ones get 403. */
   verifyJwtWith?: string;
+  /**
+   * Benchmarks: record only the token and the apns-id header of each request (no JWT decoding, no body
+   * parsing), so the fake costs the machine as little as possible.
+   */
+  lean?: boolean;
 }
 
 // Bodies are recorded up to this size; larger ones are still counted so 413 stays exact.
@@ -127,10 +132,10 @@ export async function startFakeApns(opts: FakeApnsOptions = {}): Promise<FakeApn
   });
 
   function onRequest(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, body: Buffer, size: number): void {
-    const jwt = decodeJwt(headerValue(headers.authorization));
-    const rec = recordRequest(headers, body, jwt);
+    const jwt = opts.lean ? undefined : decodeJwt(headerValue(headers.authorization));
+    const rec = opts.lean ? leanRecord(headers) : recordRequest(headers, body, jwt);
     requests.push(rec);
-    const s = protocolError(headers, size, jwt, verifyKey) ?? scriptFn?.(rec) ?? defaultScript;
+    const s = (opts.lean ? undefined : protocolError(headers, size, jwt, verifyKey)) ?? scriptFn?.(rec) ?? defaultScript;
     if (s.hang) return;
     // Counted when accepted, not when the answer leaves: a client that times out on a delayed 200
     // still caused a delivery, as with real APNs (providers.md §1.5, "a timeout may have been delivered").
@@ -256,6 +261,12 @@ function providerTokenError(headers: IncomingHttpHeaders, jwt: DecodedJwt | unde
   if (typeof iat !== "number") return "InvalidProviderToken";
   if (Date.now() / 1000 - iat > JWT_MAX_AGE_S) return "ExpiredProviderToken";
   return undefined;
+}
+
+function leanRecord(headers: IncomingHttpHeaders): RecordedApnsRequest {
+  const path = headerValue(headers[":path"]) ?? "";
+  const id = headerValue(headers["apns-id"]);
+  return { token: path.slice("/3/device/".length), headers: id === undefined ? {} : { "apns-id": id }, payload: undefined, receivedAt: Date.now() };
 }
 
 function recordRequest(headers: IncomingHttpHeaders, body: Buffer, jwt: DecodedJwt | undefined): RecordedApnsRequest {
