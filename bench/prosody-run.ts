@@ -1,11 +1,11 @@
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import xml from "@xmpp/xml";
 import { stringify } from "yaml";
 import type { FakeApns } from "../test/support/fakes/fake-apns.js";
 import { startProsody } from "../test/support/servers/xmpp-servers.js";
 import { connectUser } from "../test/support/xmpp-client.js";
+import { resultField, runCommand } from "../test/support/xmpp-commands.js";
 
 // The realistic figure: real messages through a real Prosody 0.12 (mod_cloud_notify) to offline users,
 // Prosody publishing to the app server, the app server pushing to the APNs fake. Latency is measured
@@ -38,19 +38,8 @@ export async function runProsodyEndToEnd(opts: { url: string; apns: FakeApns; du
       const u = await connectUser(prosody, name, `${name}-pass`);
       const token = (0xe2e00000 + i).toString(16).padStart(64, "0");
       tokens.set(name, token);
-      const reply = await u.iq(
-        xml(
-          "iq",
-          { type: "set", to: prosody.componentDomain },
-          xml(
-            "command",
-            { xmlns: "http://jabber.org/protocol/commands", node: "register-push-apns", action: "execute" },
-            xml("x", { xmlns: "jabber:x:data", type: "submit" }, xml("field", { var: "token" }, xml("value", {}, token)), xml("field", { var: "device-id" }, xml("value", {}, "phone"))),
-          ),
-        ),
-      );
-      const field = (v: string) => reply.getChild("command")?.getChild("x")?.getChildren("field").find((f) => f.attrs.var === v)?.getChildText("value") ?? "";
-      await u.enablePush({ jid: prosody.componentDomain, node: field("node"), secret: field("secret") });
+      const reply = await runCommand(u, prosody.componentDomain, "register-push-apns", { token, "device-id": "phone" });
+      await u.enablePush({ jid: prosody.componentDomain, node: resultField(reply, "node") ?? "", secret: resultField(reply, "secret") ?? "" });
       await u.stop();
     }
     opts.apns.reset();

@@ -6,7 +6,6 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import xml from "@xmpp/xml";
 import { auditTable } from "../src/cli/admin-commands.js";
 import { configSchema } from "../src/config/config-schema.js";
 import { createServer, type Server } from "../src/main.js";
@@ -16,6 +15,7 @@ import { startFakeApns, type FakeApns } from "../test/support/fakes/fake-apns.js
 import { testCerts } from "../test/support/fakes/test-certs.js";
 import { startProsody, type XmppServer } from "../test/support/servers/xmpp-servers.js";
 import { connectUser } from "../test/support/xmpp-client.js";
+import { resultField, runCommand } from "../test/support/xmpp-commands.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const say = (s: string) => process.stdout.write(`\n▶ ${s}\n`);
@@ -66,23 +66,12 @@ async function main(): Promise<number> {
     say("alice's phone registers with the push service (Conversations' register-push-apns command)");
     const alice = await connectUser(prosody, "alice", "alice-pass");
     const token = "0a1b2c3d".repeat(8);
-    const reply = await alice.iq(
-      xml(
-        "iq",
-        { type: "set", to: prosody.componentDomain },
-        xml(
-          "command",
-          { xmlns: "http://jabber.org/protocol/commands", node: "register-push-apns", action: "execute" },
-          xml("x", { xmlns: "jabber:x:data", type: "submit" }, xml("field", { var: "token" }, xml("value", {}, token)), xml("field", { var: "device-id" }, xml("value", {}, "alices-phone"))),
-        ),
-      ),
-    );
-    const field = (name: string) => reply.getChild("command")?.getChild("x")?.getChildren("field").find((f) => f.attrs.var === name)?.getChildText("value") ?? "";
-    const node = field("node");
+    const reply = await runCommand(alice, prosody.componentDomain, "register-push-apns", { token, "device-id": "alices-phone" });
+    const node = resultField(reply, "node") ?? "";
     console.log(`  got node ${node} and a secret`);
 
     say("alice enables push on her own server (XEP-0357 <enable/>) and goes offline");
-    await alice.enablePush({ jid: prosody.componentDomain, node, secret: field("secret") });
+    await alice.enablePush({ jid: prosody.componentDomain, node, secret: resultField(reply, "secret") ?? "" });
     await alice.stop();
 
     say("bob sends alice a message");

@@ -2,7 +2,7 @@ import type { AddressKind } from "../domain/registration.js";
 import type { RegistrationService } from "../registration/registration-service.js";
 import type { AdhocCommand, CommandResult } from "./adhoc-commands.js";
 import { fieldValue } from "./data-form.js";
-import { optionalEnvironment, refusalError } from "./registration-replies.js";
+import { optionalEnvironment, refusalError, registeredFields } from "./registration-replies.js";
 import { stanzaErrors } from "./stanza-errors.js";
 
 // mod_push_appserver's dialect (old Monal, anchors.md): `v1-register-push` with `type` (apns|fcm),
@@ -41,13 +41,7 @@ export function appserverCommands({ registrations, componentJid }: { registratio
           withSecret: true,
         });
         if (!result.ok) return { error: refusalError(result) };
-        return {
-          fields: [
-            { var: "jid", value: componentJid },
-            { var: "node", value: result.registration.node },
-            { var: "secret", value: result.secret ?? "" },
-          ],
-        };
+        return { fields: registeredFields(componentJid, result) };
       },
     },
     {

@@ -2,7 +2,7 @@ import type { AddressKind } from "../domain/registration.js";
 import type { RegistrationService } from "../registration/registration-service.js";
 import type { AdhocCommand, CommandResult } from "./adhoc-commands.js";
 import { fieldValue } from "./data-form.js";
-import { optionalEnvironment, optionalPushType, refusalError } from "./registration-replies.js";
+import { optionalEnvironment, optionalPushType, refusalError, registeredFields } from "./registration-replies.js";
 import { stanzaErrors } from "./stanza-errors.js";
 
 // Conversations' p2 dialect (iNPUTmice/p2 PushController): `register-push-<service>` with `token`,
@@ -49,13 +49,7 @@ export function p2Commands({ registrations, componentJid }: { registrations: Reg
           withSecret: true,
         });
         if (!result.ok) return { error: refusalError(result) };
-        return {
-          fields: [
-            { var: "jid", value: componentJid },
-            { var: "node", value: result.registration.node },
-            { var: "secret", value: result.secret ?? "" },
-          ],
-        };
+        return { fields: registeredFields(componentJid, result) };
       },
     };
   }

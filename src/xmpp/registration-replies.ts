@@ -1,6 +1,6 @@
 import type { ApnsEnvironment, ApnsPushType } from "../domain/registration.js";
 import type { RegisterResult } from "../registration/registration-service.js";
-import { fieldValue, type DataForm } from "./data-form.js";
+import { fieldValue, type DataForm, type FormField } from "./data-form.js";
 import { stanzaErrors, type StanzaErrorSpec } from "./stanza-errors.js";
 
 // Shared by the registration dialects: optional fields every dialect accepts, and how a refused
@@ -36,4 +36,13 @@ export function refusalError(result: Extract<RegisterResult, { ok: false }>): St
     case "node-taken":
       return stanzaErrors.conflict(result.message);
   }
+}
+
+/** What p2 and mod_push_appserver answer a registration with: the push service's JID, node and secret. */
+export function registeredFields(componentJid: string, result: Extract<RegisterResult, { ok: true }>): FormField[] {
+  return [
+    { var: "jid", value: componentJid },
+    { var: "node", value: result.registration.node },
+    { var: "secret", value: result.secret ?? "" },
+  ];
 }

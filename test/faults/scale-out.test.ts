@@ -10,7 +10,8 @@ import { testCerts } from "../support/fakes/test-certs.js";
 import { startPrivatePostgres, type PrivatePostgres } from "../support/private-postgres.js";
 import { freePort, startEjabberd, startProsody, type XmppServer } from "../support/servers/xmpp-servers.js";
 import { connectUser } from "../support/xmpp-client.js";
-import { hexToken, resultField, runCommand, waitFor } from "../support/xmpp-scenarios.js";
+import { resultField, runCommand } from "../support/xmpp-commands.js";
+import { hexToken, waitFor } from "../support/xmpp-scenarios.js";
 import { report } from "./fault-helpers.js";
 
 // Two replicas on one Postgres. ejabberd: both connect as the same component and share the job queue.

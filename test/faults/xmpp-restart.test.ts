@@ -10,7 +10,8 @@ import { recordingLogger } from "../support/memory/recording-logger.js";
 import { startEjabberd, startProsody, type XmppServer } from "../support/servers/xmpp-servers.js";
 import { testConfig } from "../support/test-config.js";
 import { connectUser, type TestUser } from "../support/xmpp-client.js";
-import { hexToken, resultField, runCommand, waitFor } from "../support/xmpp-scenarios.js";
+import { resultField, runCommand } from "../support/xmpp-commands.js";
+import { hexToken, waitFor } from "../support/xmpp-scenarios.js";
 import { report } from "./fault-helpers.js";
 
 // The XMPP server restarted while messages keep coming: the component is back within 5 s and the

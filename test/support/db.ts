@@ -60,38 +60,28 @@ export async function createTestDatabase(template: string, runDir: string): Prom
   if (usingPostgres()) {
     await adminQuery(`CREATE DATABASE ${name} TEMPLATE ${template}`);
     const url = withDatabaseName(process.env.DATABASE_URL!, name);
-    const db = await openDatabase({ url, dataDir: "", poolMax: 5 });
-    let closed = false;
-    return {
-      ...db,
-      location: { url, dataDir: "" },
-      close: async () => {
-        if (!closed) await db.close();
-        closed = true;
-      },
-      dispose: async () => {
-        if (!closed) await db.close();
-        closed = true;
-        await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      },
-    };
+    return disposable(await openDatabase({ url, dataDir: "", poolMax: 5 }), { url, dataDir: "" }, () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
   }
   const dir = join(runDir, name);
   mkdirSync(dir, { recursive: true });
   cpSync(template, dir, { recursive: true });
-  const db = await openDatabase({ dataDir: dir, poolMax: 1 });
+  return disposable(await openDatabase({ dataDir: dir, poolMax: 1 }), { dataDir: dir }, async () => rmSync(dir, { recursive: true, force: true }));
+}
+
+/** A database that can be closed more than once, and disposed of (closed, then deleted). */
+function disposable(db: Database, location: TestDatabase["location"], remove: () => Promise<void>): TestDatabase {
   let closed = false;
+  const close = async () => {
+    if (!closed) await db.close();
+    closed = true;
+  };
   return {
     ...db,
-    location: { dataDir: dir },
-    close: async () => {
-      if (!closed) await db.close();
-      closed = true;
-    },
+    location,
+    close,
     dispose: async () => {
-      if (!closed) await db.close();
-      closed = true;
-      rmSync(dir, { recursive: true, force: true });
+      await close();
+      await remove();
     },
   };
 }

@@ -11,14 +11,14 @@ import { testCerts } from "./fakes/test-certs.js";
 import { recordingLogger } from "./memory/recording-logger.js";
 import { startEjabberd, startProsody, type XmppServer } from "./servers/xmpp-servers.js";
 import { JPUSH_APP_KEY, JPUSH_MASTER_SECRET, testConfig } from "./test-config.js";
-import { connectUser, type TestUser } from "./xmpp-client.js";
+import { connectUser } from "./xmpp-client.js";
+import { resultField, runCommand } from "./xmpp-commands.js";
 
 // The whole path, proven against a real XMPP server: a client registers with us (each dialect),
 // enables push on its own server, goes offline; another user writes; the server publishes to us; we
 // push to the (fake) provider and audit it. Shared by the Prosody and the ejabberd test files.
 
 const NS_COMMANDS = "http://jabber.org/protocol/commands";
-const NS_DATA = "jabber:x:data";
 
 export interface Ctx {
   xmpp: XmppServer;
@@ -32,29 +32,6 @@ export interface Ctx {
 
 export function hexToken(tag: string): string {
   return `${Buffer.from(tag).toString("hex")}${"0".repeat(64)}`.slice(0, 64);
-}
-
-export async function runCommand(user: TestUser, to: string, node: string, fields: Record<string, string>): Promise<Element> {
-  return user.iq(
-    xml(
-      "iq",
-      { type: "set", to },
-      xml(
-        "command",
-        { xmlns: NS_COMMANDS, node, action: "execute" },
-        xml("x", { xmlns: NS_DATA, type: "submit" }, ...Object.entries(fields).map(([k, v]) => xml("field", { var: k }, xml("value", {}, v)))),
-      ),
-    ),
-  );
-}
-
-export function resultField(reply: Element, name: string): string | undefined {
-  return reply
-    .getChild("command", NS_COMMANDS)
-    ?.getChild("x", NS_DATA)
-    ?.getChildren("field")
-    .find((f) => f.attrs.var === name)
-    ?.getChildText("value") ?? undefined;
 }
 
 export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000): Promise<T> {

@@ -7,7 +7,7 @@ import {
   type ServerHttp2Session,
   type ServerHttp2Stream,
 } from "node:http2";
-import type { AddressInfo } from "node:net";
+import { answerAfter, listenOnLoopback } from "./fake-http.js";
 import { testCerts } from "./test-certs.js";
 
 export interface RecordedApnsRequest {
@@ -140,14 +140,8 @@ export async function startFakeApns(opts: FakeApnsOptions = {}): Promise<FakeApn
     // Counted when accepted, not when the answer leaves: a client that times out on a delayed 200
     // still caused a delivery, as with real APNs (providers.md §1.5, "a timeout may have been delivered").
     if (s.status === 200) accepted.add(rec);
-    const wait = delayMs + (s.delayMs ?? 0);
     const apnsId = headerValue(headers["apns-id"]) ?? randomUUID();
-    if (wait <= 0) return answer(stream, s, apnsId);
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      answer(stream, s, apnsId);
-    }, wait);
-    timers.add(timer);
+    answerAfter(timers, delayMs + (s.delayMs ?? 0), () => answer(stream, s, apnsId));
   }
 
   function answer(stream: ServerHttp2Stream, s: ApnsScript, apnsId: string): void {
@@ -174,14 +168,7 @@ export async function startFakeApns(opts: FakeApnsOptions = {}): Promise<FakeApn
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOnLoopback(server);
 
   return {
     port,

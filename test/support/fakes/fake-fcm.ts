@@ -1,7 +1,7 @@
 import { createPublicKey, randomBytes, randomUUID, verify } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { testCerts } from "./test-certs.js";
+import { answerAfter, listenOnLoopback } from "./fake-http.js";
 
 export interface RecordedFcmRequest {
   /** Request target as sent, e.g. `/v1/projects/p/messages:send`. */
@@ -165,24 +165,11 @@ export async function startFakeFcm(opts: FakeFcmOptions = {}): Promise<FakeFcm> 
       const isToken = new URL(req.url ?? "/", "http://127.0.0.1").pathname === "/token" && req.method === "POST";
       if (isToken) return send(res, tokenReply(raw));
       const reply = sendReply(req, raw);
-      const wait = delayMs + (reply.delayMs ?? 0);
-      if (wait <= 0) return send(res, reply);
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        send(res, reply);
-      }, wait);
-      timers.add(timer);
+      answerAfter(timers, delayMs + (reply.delayMs ?? 0), () => send(res, reply));
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = `http://127.0.0.1:${await listenOnLoopback(server)}`;
   tokenUrl = `${url}/token`;
 
   return {

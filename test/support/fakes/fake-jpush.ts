@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { answerAfter, listenOnLoopback } from "./fake-http.js";
 
 export interface RecordedJpushRequest {
   method: string;
@@ -169,24 +169,11 @@ export async function startFakeJpush(opts: FakeJpushOptions): Promise<FakeJpush>
       const rec = recordRequest(req, raw);
       requests.push(rec);
       const reply = decide(req, rec, raw, tooLarge);
-      const wait = delayMs + (reply.script?.delayMs ?? 0);
-      if (wait <= 0) return send(res, reply);
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        send(res, reply);
-      }, wait);
-      timers.add(timer);
+      answerAfter(timers, delayMs + (reply.script?.delayMs ?? 0), () => send(res, reply));
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
 
   return {
     url: `http://127.0.0.1:${port}`,
