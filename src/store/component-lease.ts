@@ -11,7 +11,8 @@ import type { Logger } from "../observability/logger.js";
 // ejabberd their registrations). Once Postgres is back the holder takes the lock again; only if
 // another replica got it first does it yield.
 
-export type LeaseState = "standby" | "held";
+/** `starting` until the first try for the lock has answered: neither active nor a proven standby. */
+export type LeaseState = "starting" | "standby" | "held";
 
 export interface ComponentLease {
   state(): LeaseState;
@@ -28,7 +29,7 @@ export interface ComponentLeaseOptions {
 }
 
 export function createComponentLease({ url, domain, pollMs, log }: ComponentLeaseOptions): ComponentLease {
-  let state: LeaseState = "standby";
+  let state: LeaseState = "starting";
   let client: pg.Client | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
