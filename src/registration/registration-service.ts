@@ -84,9 +84,10 @@ export function createRegistrationService({ store, cache, config, secretKey, clo
     secretFor,
 
     async register(input) {
+      if (input.app !== undefined && CONTROL.test(input.app)) return refuse("invalid", "fields must not contain control characters");
       const app = appFor(input.app);
-      if (!app) return refuse("app", `unknown app "${input.app}"`);
-      if (!servesOwner(input.ownerJid)) return refuse("domain", `this push service does not serve ${domainOf(input.ownerJid)}`);
+      if (!app) return refuse("app", "unknown app");
+      if (!servesOwner(input.ownerJid)) return refuse("domain", `this push service does not serve ${domainOf(input.ownerJid).slice(0, 64)}`);
       if (!input.withSecret && app.requireSecret) return refuse("secret-required", `app ${app.id} requires a registration that hands out a publish secret`);
       const providers = app.strategy.providers;
       if (!providers.includes(input.provider) && !providers.includes("log")) {
@@ -133,6 +134,7 @@ export function createRegistrationService({ store, cache, config, secretKey, clo
     },
 
     async unregister({ ownerJid, app, deviceId, channel, provider }) {
+      if ([ownerJid, app ?? "", deviceId, channel ?? ""].some((v) => CONTROL.test(v))) return false;
       const appId = appFor(app)?.id;
       if (appId === undefined) return false;
       const reg = await store.findByDevice({ app: appId, ownerJid, deviceId, channel: channel ?? "" });
@@ -162,8 +164,12 @@ export function createRegistrationService({ store, cache, config, secretKey, clo
   };
 }
 
+// Control characters have no business in ids; Postgres refuses U+0000 in text outright.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
 function validate(input: RegisterInput): string | undefined {
   if (input.deviceId.length === 0 || input.deviceId.length > 256) return "device-id must be 1 to 256 characters";
+  if ([input.deviceId, input.ownerJid, input.channel ?? "", input.app ?? ""].some((v) => CONTROL.test(v))) return "fields must not contain control characters";
   if (!TOKEN_PATTERNS[input.provider].test(input.token)) return `the ${input.provider} token is not well-formed`;
   if (input.voipToken !== undefined && !TOKEN_PATTERNS.apns.test(input.voipToken)) return "the VoIP (PushKit) token is not well-formed";
   if (input.voipToken !== undefined && input.provider !== "apns") return "a VoIP token goes with an APNs registration";

@@ -44,7 +44,7 @@ export function createAdhocCommands(commands: readonly AdhocCommand[]): AdhocCom
       const sessionid = iq.payload.attrs.sessionid ?? randomBytes(8).toString("hex");
       if (action === "cancel") return reply.result(commandElement(command.node, sessionid, "canceled"));
       if (action !== "execute" && action !== "complete" && action !== "next") {
-        return reply.error(stanzaErrors.badRequest(`unsupported action "${action}"`));
+        return reply.error(stanzaErrors.badRequest("unsupported action (use execute, complete or cancel)"));
       }
       const form = findForms(iq.payload).find((f) => f.type === "submit" || f.type === "");
       if (!form) {

@@ -2,6 +2,7 @@ import { Component } from "@xmpp/component-core";
 import reconnect from "@xmpp/reconnect";
 import type { Element } from "@xmpp/xml";
 import type { Logger } from "../observability/logger.js";
+import { guardStreamInput } from "./stream-guard.js";
 
 // We assemble the entity from component-core + reconnect ourselves instead of using @xmpp/component:
 // its iqCallee answers every unrouted IQ with cancel/service-unavailable (ejabberd deletes the user's
@@ -36,6 +37,7 @@ const WAITING_LOG_INTERVAL_MS = 60_000;
 
 export function createComponentConnection({ service, domain, secret, reconnectMaxDelayMs, log }: ComponentOptions): ComponentConnection {
   const entity = new Component({ service, domain });
+  guardStreamInput(entity, log);
   // Handshake and close timeouts (xmpp.js default 2 s) are fine on a LAN; allow a busy server more.
   entity.timeout = 5000;
   let stanzaHandler: (stanza: Element) => void = () => undefined;

@@ -21,6 +21,8 @@ export interface FakeXmppServer {
   sendRaw(text: string): void;
   /** Sends an IQ and resolves with the component's reply (result or error), matched by id. */
   iq(stanza: Element | string, timeoutMs?: number): Promise<Element>;
+  /** Like iq(), but the UTF-8 bytes go out in two writes split at byte `splitAt` (the id must be set). */
+  iqInTwoReads(text: string, id: string, splitAt: number): Promise<Element>;
   /** Every stanza the component sent that was not a reply to iq(). */
   readonly unsolicited: Element[];
   /** Drops the component's TCP connection without a stream close, as a crashing server does. */
@@ -150,6 +152,20 @@ export async function startFakeXmppServer(opts: { componentDomain?: string; secr
           waiters.delete(id);
           reject(err as Error);
         }
+      });
+    },
+    iqInTwoReads(text, id, splitAt) {
+      const bytes = Buffer.from(text, "utf8");
+      return new Promise<Element>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.delete(id);
+          reject(new Error(`no reply to iq ${id}`));
+        }, 10_000);
+        waiters.set(id, { resolve, timer });
+        if (!current?.authenticated) return reject(new Error("no component connected"));
+        const socket = current.socket;
+        socket.write(bytes.subarray(0, splitAt));
+        setTimeout(() => socket.write(bytes.subarray(splitAt)), 50);
       });
     },
     dropConnection() {

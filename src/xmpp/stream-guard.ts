@@ -1,0 +1,81 @@
+import { StringDecoder } from "node:string_decoder";
+import type { Component } from "@xmpp/component-core";
+import type { Logger } from "../observability/logger.js";
+
+// Hardening of xmpp.js 0.13's stream input, which a hostile or broken peer can crash or wedge
+// (found by test/faults/fuzz.test.ts):
+// - ltx throws from inside the socket's data handler on a bad character reference (&#x1;) or on a
+//   second tag mismatch in one read: an uncaught exception ends the process;
+// - a DOCTYPE, comment or processing instruction whose end never comes (or is split across reads)
+//   makes ltx swallow every later stanza: the component goes deaf without noticing;
+// - each read is decoded alone (data.toString), so a character split across reads is corrupted;
+// - text between stanzas (whitespace keepalives) is appended to the stream's root element forever;
+// - after the server closes its stream (</stream:stream>) the socket stays open, and the next data
+//   dereferences the detached parser.
+// RFC 6120 §11.1 forbids comments, processing instructions and DTDs in a stream, so refusing them
+// (restricted-xml) loses nothing. Every failure ends the connection; the reconnect loop does the rest.
+
+interface ConnectionInternals {
+  _onData(data: Buffer | string): void;
+  parser: { root: { children: unknown[] } | null; cursor: unknown } | null;
+  socket: { write(s: string): void; destroy(): void } | null;
+}
+
+// Anything beginning with "<!" or "<?" once the stream is open, except a CDATA section.
+const RESTRICTED = /<\?|<!(?!\[CDATA\[)/;
+const LOOKBEHIND = 8; // "<![CDATA[" minus one: enough to judge a construct split across reads
+
+export function guardStreamInput(entity: Component, log: Logger): void {
+  const internals = entity as unknown as ConnectionInternals;
+  const parse = internals._onData.bind(entity);
+  let decoder = new StringDecoder("utf8");
+  let streamOpen = false;
+  let carry = "";
+
+  const fail = (condition: "bad-format" | "restricted-xml", detail: string) => {
+    log.warn({ condition, detail: detail.slice(0, 120) }, "the XMPP server sent XML we cannot accept; closing the connection (we reconnect)");
+    const socket = internals.socket;
+    try {
+      socket?.write(`<stream:error><${condition} xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>`);
+    } catch {
+      // the socket is already gone
+    }
+    socket?.destroy();
+  };
+
+  entity.on("connect", () => {
+    decoder = new StringDecoder("utf8");
+    streamOpen = false;
+    carry = "";
+  });
+  entity.on("open", () => {
+    streamOpen = true;
+  });
+  // The server closed its stream: close the socket too, so the reconnect loop starts.
+  entity.on("close", () => internals.socket?.destroy());
+
+  internals._onData = (data: Buffer | string) => {
+    if (internals.parser === null) return; // after a failure, until the socket is gone
+    const text = typeof data === "string" ? data : decoder.write(data);
+    if (streamOpen) {
+      const window = carry + text;
+      const m = RESTRICTED.exec(window);
+      // A "<!" too close to the end may still become a CDATA section: judge it with the next read.
+      if (m && !(m[0] === "<!" && window.length - m.index < LOOKBEHIND + 1 && "<![CDATA[".startsWith(window.slice(m.index)))) {
+        fail("restricted-xml", m[0] === "<?" ? "processing instruction" : "comment or DTD");
+        return;
+      }
+      carry = window.slice(-LOOKBEHIND);
+    }
+    try {
+      parse(text);
+    } catch (err) {
+      fail("bad-format", (err as Error).message);
+      return;
+    }
+    // Between stanzas the parser's cursor is the stream root, which collects any text (keepalive
+    // whitespace) as children nobody reads: drop it.
+    const parser = internals.parser;
+    if (parser?.root && parser.cursor === parser.root) parser.root.children.length = 0;
+  };
+}
