@@ -164,6 +164,7 @@ async function startAppServer(dir: string, url: string, service: string, app: ob
   const profile = [
     // The Docker image's setting (Dockerfile NODE_OPTIONS): measure what production runs.
     "--max-old-space-size=96",
+    "--max-semi-space-size=4",
     ...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
     ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(" ") : []),
   ];

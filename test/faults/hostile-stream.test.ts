@@ -33,7 +33,7 @@ beforeAll(async () => {
     dir,
     name: "stream",
     httpPort: await freePort(),
-    env: { NODE_OPTIONS: "--max-old-space-size=96" },
+    env: { NODE_OPTIONS: "--max-old-space-size=96 --max-semi-space-size=4" },
     config: { component: { service: xmpp.service, domain: xmpp.componentDomain, secret: xmpp.secret, reconnectMaxDelayMs: 200 }, domains: ["localhost"], database: { url: pgc.url }, log: { level: "warn" } },
   });
   await xmpp.waitForComponent(60_000);

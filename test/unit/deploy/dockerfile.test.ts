@@ -133,7 +133,7 @@ describe("Dockerfile", () => {
     expect(pairs.get("XMPP_PUSH_HTTP_HOST")).toBe("0.0.0.0");
     expect(pairs.get("XMPP_PUSH_DATA_DIR")).toBe("/var/lib/xmpp-push");
     // The heap cap the benchmark measures (bench/bench.ts runs the server with the same flag).
-    expect(pairs.get("NODE_OPTIONS")).toBe("--max-old-space-size=96");
+    expect(pairs.get("NODE_OPTIONS")).toBe("--max-old-space-size=96 --max-semi-space-size=4");
     const known = knownAppEnv();
     for (const name of pairs.keys()) if (name !== "NODE_ENV" && name !== "NODE_OPTIONS") expect(known, name).toContain(name);
   });
