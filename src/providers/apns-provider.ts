@@ -8,6 +8,7 @@ import type { PushAttempt, PushProvider } from "../ports/push-provider.js";
 import { raceAbort } from "../shared/race-abort.js";
 import { classifyApns } from "./apns-outcomes.js";
 import { buildApnsRequest, type ApnsRequest } from "./apns-payload.js";
+import { createProvenSetup } from "./proven-setup.js";
 
 // APNs through @parse/node-apn 8.1, behind our own discipline (providers.md §2):
 // - connectionRetryLimit 0: its retries ignore Retry-After (Node lowercases the header it looks
@@ -34,13 +35,9 @@ interface Waiter {
   readonly resolve: (c: Connection | undefined) => void;
 }
 
-// Without a recent success for the environment, a token rejection may be our misconfiguration
-// (wrong defaultEnvironment, wrong bundleId) rather than dead tokens: then it must not disable anyone.
-const PROVEN_FOR_MS = 60 * 60 * 1000;
-
 export function createApnsProvider({ app, config, log, now = Date.now }: { app: string; config: ApnsConfig; log: Logger; now?: () => number }): ApnsProvider {
   const pools = new Map<ApnsEnvironment, { connections: Connection[]; waiting: Waiter[] }>();
-  const lastSuccess = new Map<ApnsEnvironment, number>();
+  const setup = createProvenSetup<ApnsEnvironment>(now);
   let closed = false;
 
   const options = (environment: ApnsEnvironment): apn.ProviderOptions => ({
@@ -124,7 +121,7 @@ export function createApnsProvider({ app, config, log, now = Date.now }: { app: 
     // means node-apn will open a fresh session next time, which starts cold again.
     conn.warmed = ok !== undefined || failed[0]?.status !== undefined;
     if (ok) {
-      lastSuccess.set(environment, now());
+      setup.succeeded(environment);
       return { class: "delivered", status: 200, messageId: ok["apns-id"] ?? req.id };
     }
     return normalise(failed[0], environment);
@@ -141,8 +138,8 @@ export function createApnsProvider({ app, config, log, now = Date.now }: { app: 
       ...(timestamp !== undefined && Number.isFinite(timestamp) ? { timestamp } : {}),
     });
     if (outcome.class === "token_dead" && (reason === "BadDeviceToken" || reason === "DeviceTokenNotForTopic")) {
-      const proven = now() - (lastSuccess.get(environment) ?? -Infinity) < PROVEN_FOR_MS;
-      if (!proven) {
+      // Without a recent success for the environment this may be our wrong defaultEnvironment or bundleId.
+      if (!setup.proven(environment)) {
         return { ...outcome, class: "config_error", reason: `${reason} (no push to ${environment} has succeeded yet: check bundleId and defaultEnvironment)` };
       }
     }

@@ -75,6 +75,13 @@ const MAX_REMOTE_TEXT = 80;
 // FCM's text when the token itself is malformed ([S46] INVALID_ARGUMENT, [S48]).
 const BAD_TOKEN_MESSAGE = /not a valid FCM registration token|registration token is not valid/i;
 
+const INVALID_TOKEN_REASON = "INVALID_ARGUMENT invalid registration token";
+
+/** A token_dead read from an INVALID_ARGUMENT text, which a message we built wrong could also earn. */
+export function isInvalidTokenVerdict(outcome: DeliveryOutcome): boolean {
+  return outcome.class === "token_dead" && outcome.reason === INVALID_TOKEN_REASON;
+}
+
 /** Classifies an FCM send answer other than 200. */
 export function classifyFcm(answer: FcmAnswer): DeliveryOutcome {
   const { httpStatus, errorCode, status } = answer;
@@ -89,7 +96,7 @@ export function classifyFcm(answer: FcmAnswer): DeliveryOutcome {
     return { class: httpStatus >= 500 ? "retry" : "payload_error", status: httpStatus, reason: withMessage(name, answer.message) };
   }
   if (row.class === "payload_error" && BAD_TOKEN_MESSAGE.test(answer.message ?? "")) {
-    return { class: "token_dead", status: httpStatus, reason: `${name} invalid registration token` };
+    return { class: "token_dead", status: httpStatus, reason: INVALID_TOKEN_REASON };
   }
   const retryAfterMs = row.class === "retry" ? (retryAfter ?? row.minRetryAfterMs) : undefined;
   return {

@@ -6,7 +6,8 @@ import type { DeliveryOutcome } from "../domain/delivery-outcome.js";
 import type { Logger } from "../observability/logger.js";
 import type { PushAttempt, PushProvider } from "../ports/push-provider.js";
 import { createFcmAuth } from "./fcm-auth.js";
-import { classifyFcm, isStaleAccessToken, type FcmAnswer } from "./fcm-outcomes.js";
+import { classifyFcm, isInvalidTokenVerdict, isStaleAccessToken, type FcmAnswer } from "./fcm-outcomes.js";
+import { createProvenSetup } from "./proven-setup.js";
 import { createHttpClient, headerSeconds, parseJsonBody, scrubToken, transportOutcome } from "./http-transport.js";
 
 // FCM HTTP v1, hand-rolled (providers.md §0, §4): firebase-admin hard-codes the host (no fakes) and v14
@@ -89,6 +90,7 @@ export function createFcmProvider({ app, config, log, now = Date.now }: { app: s
   const auth = createFcmAuth({ clientEmail: config.clientEmail, privateKey: config.privateKey, tokenUrl: config.tokenUrl, timeoutMs: config.timeoutMs, http, now });
   const sendUrl = `${config.baseUrl.replace(/\/+$/, "")}/v1/projects/${encodeURIComponent(config.projectId)}/messages:send`;
   let closed = false;
+  const setup = createProvenSetup<"send">(now);
 
   /** One POST; `staleToken` when FCM refused our access token and a fresh one may help. */
   const post = async (message: FcmMessage, signal: AbortSignal): Promise<{ outcome: DeliveryOutcome; staleToken?: string }> => {
@@ -119,7 +121,12 @@ export function createFcmProvider({ app, config, log, now = Date.now }: { app: s
       auth.invalidate(result.staleToken);
       result = await post(message, attempt.signal);
     }
-    const { outcome } = result;
+    let { outcome } = result;
+    if (outcome.class === "delivered") setup.succeeded("send");
+    // "Not a valid registration token" is believed only once this app's messages are known to be good.
+    if (isInvalidTokenVerdict(outcome) && !setup.proven("send")) {
+      outcome = { ...outcome, class: "payload_error", reason: `${outcome.reason} (no FCM push has succeeded yet: not disabling the device)` };
+    }
     if (outcome.class === "config_error" || outcome.class === "payload_error") {
       log.error({ app, node: attempt.node, pushId: attempt.pushId, status: outcome.status, reason: outcome.reason }, "FCM refused the push");
     }

@@ -183,6 +183,19 @@ describe("FCM adapter", () => {
     expect(await fcmProvider().send(attempt("fcm"))).toMatchObject({ class: "token_dead", status: 404, reason: "UNREGISTERED" });
   });
 
+  it("believes 'not a valid registration token' only once this app's messages have been delivered", async () => {
+    const DEAD = `${FCM_TOKEN.slice(0, -4)}dead`;
+    fcm.script((req) =>
+      JSON.stringify(req.body).includes(DEAD) ? { httpStatus: 400, errorCode: "INVALID_ARGUMENT", message: "The registration token is not a valid FCM registration token" } : undefined,
+    );
+    const p = fcmProvider();
+    const toDead = () => attempt("fcm", { address: { provider: "fcm", token: DEAD, environment: "sandbox", updatedAt: new Date() } });
+    // Before any success the same answer may be a message we build wrong: nobody's registration ends.
+    expect(await p.send(toDead())).toMatchObject({ class: "payload_error", reason: expect.stringContaining("no FCM push has succeeded yet") });
+    expect((await p.send(attempt("fcm"))).class).toBe("delivered");
+    expect(await p.send(toDead())).toMatchObject({ class: "token_dead", status: 400 });
+  });
+
   it("refreshes an expired access token once and delivers", async () => {
     const p = fcmProvider();
     expect((await p.send(attempt("fcm"))).class).toBe("delivered");
