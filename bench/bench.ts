@@ -20,6 +20,7 @@ import { watchProcess } from "./proc-stats.js";
 import { runProsodyEndToEnd } from "./prosody-run.js";
 import { BENCH_SECRET, nodeOf, seedRegistrations } from "../test/support/seed.js";
 import { startXmppLoad, type XmppLoad } from "./xmpp-load.js";
+import { PRODUCTION_NODE_OPTIONS } from "../test/support/app-process.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const args = new Set(process.argv.slice(2));
@@ -163,8 +164,7 @@ async function startAppServer(dir: string, url: string, service: string, app: ob
   );
   const profile = [
     // The Docker image's setting (Dockerfile NODE_OPTIONS): measure what production runs.
-    "--max-old-space-size=96",
-    "--max-semi-space-size=4",
+    ...PRODUCTION_NODE_OPTIONS.split(" "),
     ...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
     ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(" ") : []),
   ];

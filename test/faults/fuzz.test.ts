@@ -6,7 +6,7 @@ import xml, { type Element } from "@xmpp/xml";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { openDatabase, type Database } from "../../src/store/database.js";
 import { migrateLatest } from "../../src/store/migrate.js";
-import { startAppProcess, type AppProcess } from "../support/app-process.js";
+import { PRODUCTION_NODE_OPTIONS, startAppProcess, type AppProcess } from "../support/app-process.js";
 import { startFakeXmppServer, type FakeXmppServer } from "../support/fake-xmpp-server.js";
 import { startPrivatePostgres, type PrivatePostgres } from "../support/private-postgres.js";
 import { BENCH_SECRET, nodeOf, seedRegistrations } from "../support/seed.js";
@@ -859,6 +859,8 @@ beforeAll(async () => {
     dir,
     name: "fuzz",
     httpPort: await freePort(),
+    // With production's heap cap a leak ends in an out-of-memory exit, and RSS stops wandering with V8's heap sizing.
+    env: { NODE_OPTIONS: PRODUCTION_NODE_OPTIONS },
     config: {
       component: { service: xmpp.service, domain: xmpp.componentDomain, secret: xmpp.secret, reconnectMaxDelayMs: 300 },
       domains: ["localhost"],

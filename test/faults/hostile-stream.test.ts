@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { openDatabase, type Database } from "../../src/store/database.js";
 import { migrateLatest } from "../../src/store/migrate.js";
-import { startAppProcess, type AppProcess } from "../support/app-process.js";
+import { PRODUCTION_NODE_OPTIONS, startAppProcess, type AppProcess } from "../support/app-process.js";
 import { startFakeXmppServer, type FakeXmppServer } from "../support/fake-xmpp-server.js";
 import { startPrivatePostgres, type PrivatePostgres } from "../support/private-postgres.js";
 import { BENCH_SECRET, nodeOf, seedRegistrations } from "../support/seed.js";
@@ -33,7 +33,7 @@ beforeAll(async () => {
     dir,
     name: "stream",
     httpPort: await freePort(),
-    env: { NODE_OPTIONS: "--max-old-space-size=96 --max-semi-space-size=4" },
+    env: { NODE_OPTIONS: PRODUCTION_NODE_OPTIONS },
     config: { component: { service: xmpp.service, domain: xmpp.componentDomain, secret: xmpp.secret, reconnectMaxDelayMs: 200 }, domains: ["localhost"], database: { url: pgc.url }, log: { level: "warn" } },
   });
   await xmpp.waitForComponent(60_000);

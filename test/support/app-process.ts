@@ -6,6 +6,9 @@ import { cleanEnv, startCli, type CliProcess } from "./cli.js";
 // The server as a separate process (what kill -9, restarts and replica tests need), configured by a
 // YAML file the test writes, running from the TypeScript sources.
 
+/** The Docker image's Node flags (Dockerfile NODE_OPTIONS): memory tests measure what production runs. */
+export const PRODUCTION_NODE_OPTIONS = "--max-old-space-size=96 --max-semi-space-size=4";
+
 export interface AppProcess extends CliProcess {
   readonly httpPort: number;
   metrics(): Promise<string>;

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { join, posix } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PRODUCTION_NODE_OPTIONS } from "../../support/app-process.js";
 
 // Static checks of the Dockerfile: this machine has a docker client but no engine, so the image cannot be
 // built here. What can be checked is checked for real: the instructions, that the ENTRYPOINT is the file
@@ -133,7 +134,7 @@ describe("Dockerfile", () => {
     expect(pairs.get("XMPP_PUSH_HTTP_HOST")).toBe("0.0.0.0");
     expect(pairs.get("XMPP_PUSH_DATA_DIR")).toBe("/var/lib/xmpp-push");
     // The heap cap the benchmark measures (bench/bench.ts runs the server with the same flag).
-    expect(pairs.get("NODE_OPTIONS")).toBe("--max-old-space-size=96 --max-semi-space-size=4");
+    expect(pairs.get("NODE_OPTIONS")).toBe(PRODUCTION_NODE_OPTIONS);
     const known = knownAppEnv();
     for (const name of pairs.keys()) if (name !== "NODE_ENV" && name !== "NODE_OPTIONS") expect(known, name).toContain(name);
   });
