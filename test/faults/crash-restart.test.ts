@@ -1,18 +1,14 @@
-import { chmodSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { Element } from "@xmpp/xml";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { openDatabase, type Database } from "../../src/store/database.js";
-import { migrateLatest } from "../../src/store/migrate.js";
+import type { Database } from "../../src/store/database.js";
 import { startAppProcess, type AppProcess } from "../support/app-process.js";
 import { startFakeApns, type FakeApns } from "../support/fakes/fake-apns.js";
 import { testCerts } from "../support/fakes/test-certs.js";
 import { startFakeXmppServer, type FakeXmppServer } from "../support/fake-xmpp-server.js";
-import { startPrivatePostgres, type PrivatePostgres } from "../support/private-postgres.js";
+import type { PrivatePostgres } from "../support/private-postgres.js";
 import { apnsTokenOf, BENCH_SECRET, nodeOf, seedRegistrations } from "../support/seed.js";
 import { freePort } from "../support/servers/xmpp-servers.js";
-import { publishIq, report, waitUntil } from "./fault-helpers.js";
+import { publishIq, report, startPrivateDatabase, waitUntil } from "./fault-helpers.js";
 
 // kill -9 of the app server in the middle of a load, then a restart: every publish that was answered
 // `result` reaches the provider (counted at the fake APNs); duplicates are counted, not hidden.
@@ -28,11 +24,7 @@ let config: Record<string, unknown>;
 let httpPort: number;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "xp-fault-crash-"));
-  chmodSync(dir, 0o755);
-  pgc = await startPrivatePostgres(join(dir, "pg"));
-  db = await openDatabase({ url: pgc.url, dataDir: "", poolMax: 2 });
-  await migrateLatest(db);
+  ({ dir, pgc, db } = await startPrivateDatabase("crash"));
   await seedRegistrations(db.knex, DEVICES, "chat");
   // A slow provider widens the window between accepting a push and delivering it.
   apns = await startFakeApns({ delayMs: 40 });

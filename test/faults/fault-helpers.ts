@@ -1,6 +1,35 @@
-import { appendFileSync } from "node:fs";
+import { appendFileSync, chmodSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openDatabase, type Database } from "../../src/store/database.js";
+import { migrateLatest } from "../../src/store/migrate.js";
+import { startPrivatePostgres, type PrivatePostgres } from "../support/private-postgres.js";
 
 // Small shared pieces of the fault suite.
+
+/**
+ * A scenario's own directory with a private Postgres cluster in it (one the test may stop), migrated,
+ * and a small pool on it for seeding and checking.
+ */
+export async function startPrivateDatabase(name: string): Promise<{ dir: string; pgc: PrivatePostgres; db: Database }> {
+  const dir = mkdtempSync(join(tmpdir(), `xp-fault-${name}-`));
+  chmodSync(dir, 0o755); // the postgres user must reach its data directory inside
+  const pgc = await startPrivatePostgres(join(dir, "pg"));
+  try {
+    const db = await openDatabase({ url: pgc.url, dataDir: "", poolMax: 2 });
+    await migrateLatest(db);
+    return { dir, pgc, db };
+  } catch (err) {
+    pgc.destroy();
+    throw err;
+  }
+}
+
+/** Resident memory of a process, in MB (one decimal). */
+export function rssMb(pid: number): number {
+  const kb = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+  return Math.round((Number(kb) / 1024) * 10) / 10;
+}
 
 /** A publish IQ shaped like Prosody's (test/fixtures/captured/prosody-default-body.xml). */
 export function publishIq(node: string, secret: string): string {

@@ -1,17 +1,15 @@
 import { createHash } from "node:crypto";
-import { chmodSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import xml, { type Element } from "@xmpp/xml";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { openDatabase, type Database } from "../../src/store/database.js";
-import { migrateLatest } from "../../src/store/migrate.js";
+import type { Database } from "../../src/store/database.js";
 import { PRODUCTION_NODE_OPTIONS, startAppProcess, type AppProcess } from "../support/app-process.js";
-import { startFakeXmppServer, type FakeXmppServer } from "../support/fake-xmpp-server.js";
-import { startPrivatePostgres, type PrivatePostgres } from "../support/private-postgres.js";
+import { parseStanza, startFakeXmppServer, type FakeXmppServer } from "../support/fake-xmpp-server.js";
+import type { PrivatePostgres } from "../support/private-postgres.js";
 import { BENCH_SECRET, nodeOf, seedRegistrations } from "../support/seed.js";
 import { freePort } from "../support/servers/xmpp-servers.js";
-import { publishIq, report, waitUntil } from "./fault-helpers.js";
+import { publishIq, report, rssMb, startPrivateDatabase, waitUntil } from "./fault-helpers.js";
 
 // Hostile input on a live component connection: ten thousand stanzas generated from a grammar of
 // mutations of real publishes (test/fixtures/captured, publishIq) and of every registration dialect's
@@ -172,15 +170,6 @@ function fromElement(e: Element): XEl {
     attrs: Object.entries(e.attrs).filter((a): a is [string, string] => typeof a[1] === "string"),
     children: e.children.map((c) => (typeof c === "string" ? c : fromElement(c))),
   };
-}
-
-function parseStanza(textXml: string): Element {
-  let el: Element | undefined;
-  const p = new xml.Parser();
-  p.on("element", (e) => (el = e));
-  p.write(`<s xmlns='jabber:component:accept'>${textXml}`);
-  if (!el) throw new Error("not one XML element");
-  return el;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -848,11 +837,7 @@ let xmpp: FakeXmppServer;
 let app: AppProcess;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "xp-fault-fuzz-"));
-  chmodSync(dir, 0o755);
-  pgc = await startPrivatePostgres(join(dir, "pg"));
-  db = await openDatabase({ url: pgc.url, dataDir: "", poolMax: 2 });
-  await migrateLatest(db);
+  ({ dir, pgc, db } = await startPrivateDatabase("fuzz"));
   await seedRegistrations(db.knex, SEEDED, "chat");
   xmpp = await startFakeXmppServer({ secret: "fuzz-component-secret" });
   app = startAppProcess({
@@ -881,11 +866,6 @@ afterAll(async () => {
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function rssMb(pid: number): number {
-  const kb = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
-  return Math.round((Number(kb) / 1024) * 10) / 10;
-}
 
 /** sendRaw hands its argument to socket.write unchanged, so a Buffer goes out byte for byte (invalid UTF-8 included). */
 function sendBytes(server: FakeXmppServer, bytes: Buffer): void {

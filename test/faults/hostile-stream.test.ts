@@ -1,15 +1,11 @@
-import { chmodSync, mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { openDatabase, type Database } from "../../src/store/database.js";
-import { migrateLatest } from "../../src/store/migrate.js";
+import type { Database } from "../../src/store/database.js";
 import { PRODUCTION_NODE_OPTIONS, startAppProcess, type AppProcess } from "../support/app-process.js";
 import { startFakeXmppServer, type FakeXmppServer } from "../support/fake-xmpp-server.js";
-import { startPrivatePostgres, type PrivatePostgres } from "../support/private-postgres.js";
+import type { PrivatePostgres } from "../support/private-postgres.js";
 import { BENCH_SECRET, nodeOf, seedRegistrations } from "../support/seed.js";
 import { freePort } from "../support/servers/xmpp-servers.js";
-import { publishIq, report, waitUntil } from "./fault-helpers.js";
+import { publishIq, report, rssMb, startPrivateDatabase, waitUntil } from "./fault-helpers.js";
 
 // Input on the component stream that crashed or wedged xmpp.js 0.13 (found by fuzz.test.ts): each is
 // answered by closing the connection (stream error), after which the component reconnects and works.
@@ -22,11 +18,7 @@ let xmpp: FakeXmppServer;
 let app: AppProcess;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "xp-fault-stream-"));
-  chmodSync(dir, 0o755);
-  pgc = await startPrivatePostgres(join(dir, "pg"));
-  db = await openDatabase({ url: pgc.url, dataDir: "", poolMax: 2 });
-  await migrateLatest(db);
+  ({ dir, pgc, db } = await startPrivateDatabase("stream"));
   await seedRegistrations(db.knex, 10, "default");
   xmpp = await startFakeXmppServer({ secret: "stream-secret" });
   app = startAppProcess({
@@ -46,7 +38,6 @@ afterAll(async () => {
   pgc?.destroy();
 });
 
-const rssMb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${app.child.pid}/status`, "utf8"))?.[1]) / 1024;
 const works = async () => (await xmpp.iq(publishIq(nodeOf(1), BENCH_SECRET))).attrs.type === "result";
 
 const HOSTILE: Array<[string, string]> = [
@@ -81,14 +72,14 @@ it("survives every input that broke the XML library, reconnecting after each", a
 it("does not keep whitespace sent between stanzas (keepalives)", async () => {
   // The app runs with the production heap cap (Dockerfile: 96 MB old space): if the whitespace were
   // kept, 120 MB of it could not fit, and the process would die of an out-of-memory error.
-  const pid = app.child.pid;
+  const pid = app.child.pid!;
   const chunk = " \n".repeat(256 * 1024); // 512 KiB
   let maxRss = 0;
   for (let i = 0; i < 240; i++) {
     xmpp.sendRaw(chunk);
     if (i % 10 === 9) {
       expect(await works()).toBe(true);
-      maxRss = Math.max(maxRss, rssMb());
+      maxRss = Math.max(maxRss, rssMb(pid));
     }
   }
   expect(app.child.exitCode).toBeNull();

@@ -1,18 +1,14 @@
-import { chmodSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { Element } from "@xmpp/xml";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { openDatabase, type Database } from "../../src/store/database.js";
-import { migrateLatest } from "../../src/store/migrate.js";
+import type { Database } from "../../src/store/database.js";
 import { metricValue, startAppProcess, type AppProcess } from "../support/app-process.js";
 import { startFakeApns, type FakeApns } from "../support/fakes/fake-apns.js";
 import { testCerts } from "../support/fakes/test-certs.js";
 import { startFakeXmppServer, type FakeXmppServer } from "../support/fake-xmpp-server.js";
-import { startPrivatePostgres, type PrivatePostgres } from "../support/private-postgres.js";
+import type { PrivatePostgres } from "../support/private-postgres.js";
 import { apnsTokenOf, BENCH_SECRET, nodeOf, seedRegistrations } from "../support/seed.js";
 import { freePort } from "../support/servers/xmpp-servers.js";
-import { publishIq, report, waitUntil } from "./fault-helpers.js";
+import { publishIq, report, startPrivateDatabase, waitUntil } from "./fault-helpers.js";
 
 // Postgres stopped for 20 s under load, on a private cluster of the test's own. While it is down every
 // reply is `result` (delivered: the provider took it) or `wait`, never an error that would cost a user
@@ -27,11 +23,7 @@ let xmpp: FakeXmppServer;
 let app: AppProcess;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "xp-fault-pg-"));
-  chmodSync(dir, 0o755);
-  pgc = await startPrivatePostgres(join(dir, "pg"));
-  db = await openDatabase({ url: pgc.url, dataDir: "", poolMax: 2 });
-  await migrateLatest(db);
+  ({ dir, pgc, db } = await startPrivateDatabase("pg"));
   await seedRegistrations(db.knex, 3000, "chat");
   apns = await startFakeApns();
   xmpp = await startFakeXmppServer({ secret: "pg-outage-secret" });

@@ -1,18 +1,15 @@
-import { chmodSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openDatabase, type Database } from "../../src/store/database.js";
-import { migrateLatest } from "../../src/store/migrate.js";
+import type { Database } from "../../src/store/database.js";
 import { metricValue, startAppProcess, type AppProcess } from "../support/app-process.js";
 import { startFakeApns, type FakeApns } from "../support/fakes/fake-apns.js";
 import { testCerts } from "../support/fakes/test-certs.js";
-import { startPrivatePostgres, type PrivatePostgres } from "../support/private-postgres.js";
+import type { PrivatePostgres } from "../support/private-postgres.js";
 import { freePort, startEjabberd, startProsody, type XmppServer } from "../support/servers/xmpp-servers.js";
 import { connectUser } from "../support/xmpp-client.js";
 import { resultField, runCommand } from "../support/xmpp-commands.js";
 import { hexToken, waitFor } from "../support/xmpp-scenarios.js";
-import { report } from "./fault-helpers.js";
+import { report, startPrivateDatabase } from "./fault-helpers.js";
 
 // Two replicas on one Postgres. ejabberd: both connect as the same component and share the job queue.
 // Prosody (one connection per component): one serves, the other stands by on an advisory lock and
@@ -25,11 +22,7 @@ let db: Database;
 let apns: FakeApns;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "xp-fault-scale-"));
-  chmodSync(dir, 0o755);
-  pgc = await startPrivatePostgres(join(dir, "pg"));
-  db = await openDatabase({ url: pgc.url, dataDir: "", poolMax: 2 });
-  await migrateLatest(db);
+  ({ dir, pgc, db } = await startPrivateDatabase("scale"));
   apns = await startFakeApns();
 });
 

@@ -135,7 +135,7 @@ export async function startFakeXmppServer(opts: { componentDomain?: string; secr
     },
     sendRaw: write,
     iq(stanza, timeoutMs = 10_000) {
-      const el = typeof stanza === "string" ? parseOne(stanza) : stanza;
+      const el = typeof stanza === "string" ? parseStanza(stanza) : stanza;
       el.attrs.id ??= `fake-${++seq}`;
       el.attrs.to ??= componentDomain;
       const id = el.attrs.id;
@@ -189,7 +189,8 @@ export async function startFakeXmppServer(opts: { componentDomain?: string; secr
   };
 }
 
-function parseOne(text: string): Element {
+/** One stanza from its text, parsed as the component stream would (jabber:component:accept). */
+export function parseStanza(text: string): Element {
   let el: Element | undefined;
   const p = new xml.Parser();
   p.on("element", (e) => (el = e));
