@@ -4,6 +4,7 @@ import type { AddressKind, ApnsEnvironment, ApnsPushType, Dialect, Registration 
 import { generateNode, hashSecret } from "../domain/secret.js";
 import type { Clock } from "../ports/clock.js";
 import type { RegistrationStore } from "../ports/registration-store.js";
+import { hasControlCharacter } from "../shared/control-characters.js";
 import type { RegistrationCache } from "./registration-cache.js";
 
 // Register and unregister devices, for every dialect (XMPP ad-hoc commands, REST). The dialects only
@@ -84,7 +85,7 @@ export function createRegistrationService({ store, cache, config, secretKey, clo
     secretFor,
 
     async register(input) {
-      if (input.app !== undefined && CONTROL.test(input.app)) return refuse("invalid", "fields must not contain control characters");
+      if (hasControlCharacter(input.app)) return refuse("invalid", "fields must not contain control characters");
       const app = appFor(input.app);
       if (!app) return refuse("app", "unknown app");
       if (!servesOwner(input.ownerJid)) return refuse("domain", `this push service does not serve ${domainOf(input.ownerJid).slice(0, 64)}`);
@@ -134,7 +135,7 @@ export function createRegistrationService({ store, cache, config, secretKey, clo
     },
 
     async unregister({ ownerJid, app, deviceId, channel, provider }) {
-      if ([ownerJid, app ?? "", deviceId, channel ?? ""].some((v) => CONTROL.test(v))) return false;
+      if (hasControlCharacter(ownerJid, app, deviceId, channel)) return false;
       const appId = appFor(app)?.id;
       if (appId === undefined) return false;
       const reg = await store.findByDevice({ app: appId, ownerJid, deviceId, channel: channel ?? "" });
@@ -164,12 +165,9 @@ export function createRegistrationService({ store, cache, config, secretKey, clo
   };
 }
 
-// Control characters have no business in ids; Postgres refuses U+0000 in text outright.
-const CONTROL = /[\u0000-\u001f\u007f]/;
-
 function validate(input: RegisterInput): string | undefined {
   if (input.deviceId.length === 0 || input.deviceId.length > 256) return "device-id must be 1 to 256 characters";
-  if ([input.deviceId, input.ownerJid, input.channel ?? "", input.app ?? ""].some((v) => CONTROL.test(v))) return "fields must not contain control characters";
+  if (hasControlCharacter(input.deviceId, input.ownerJid, input.channel)) return "fields must not contain control characters";
   if (!TOKEN_PATTERNS[input.provider].test(input.token)) return `the ${input.provider} token is not well-formed`;
   if (input.voipToken !== undefined && !TOKEN_PATTERNS.apns.test(input.voipToken)) return "the VoIP (PushKit) token is not well-formed";
   if (input.voipToken !== undefined && input.provider !== "apns") return "a VoIP token goes with an APNs registration";

@@ -1,5 +1,6 @@
 import type { Element } from "@xmpp/xml";
 import type { Notification } from "../domain/notification.js";
+import { hasControlCharacter } from "../shared/control-characters.js";
 import { fieldValue, findForms } from "./data-form.js";
 import { NS } from "./namespaces.js";
 
@@ -25,7 +26,7 @@ export function parsePublish(pubsub: Element): ParsedPublish | { readonly error:
   const node = publish.attrs.node;
   if (node === undefined || node.trim() === "") return { error: "the publish has no node" };
   if (node.length > MAX_NODE_LENGTH) return { error: "the node is too long" };
-  if (/[\u0000-\u001f\u007f]/.test(node)) return { error: "the node contains control characters" };
+  if (hasControlCharacter(node)) return { error: "the node contains control characters" };
 
   const options = new Map<string, string>();
   const optionsForm = pubsub.getChild("publish-options") && findForms(pubsub.getChild("publish-options")!).find((f) => f.formType === NS.publishOptions || f.formType === undefined);
