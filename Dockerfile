@@ -11,7 +11,12 @@
 # dependencies only, and the runtime stage gets dist/, those node_modules and package.json (which says
 # "type": "module"; Node needs it to load dist/ as ES modules). No compiler, no tsx/esbuild, no npm cache.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 24 LTS, pinned by digest so a rebuild gets the same bytes (this digest is node 24.18.0). To move to
+# the newest 24.x patch release:
+#   docker buildx imagetools inspect node:24-bookworm-slim --format '{{json .Manifest.Digest}}'
+# (or `docker pull node:24-bookworm-slim && docker inspect --format '{{index .RepoDigests 0}}' node:24-bookworm-slim`)
+# and put the printed sha256 here; test/unit/deploy/dockerfile.test.ts checks the form.
+ARG NODE_IMAGE=node:24-bookworm-slim@sha256:6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9a7285cf83b6951452d
 
 # ---- build: npm ci (dev dependencies included) and tsc -> dist/src, dist/migrations -------------------
 FROM ${NODE_IMAGE} AS build

@@ -270,7 +270,8 @@ export function defineXmppScenarios(kind: "prosody" | "ejabberd"): void {
       ctx.server = await ctx.startAppServer();
       await message("dave", "after our restart");
       await waitFor("APNs to receive the push", () => apnsTo(token).length > 0);
-      expect((await audit(node)).some((r) => r.outcome === "delivered")).toBe(true);
+      // The audit row is written after APNs answers (batched): wait for it rather than race it.
+      await waitFor("the delivery to be audited", async () => (await audit(node)).some((r) => r.outcome === "delivered"));
     });
 
     it("the XMPP server restarting: we reconnect within 5 s and pushes flow again", async () => {

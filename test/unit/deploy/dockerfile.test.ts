@@ -78,9 +78,9 @@ function knownAppEnv(): Set<string> {
 }
 
 describe("Dockerfile", () => {
-  it("is multi-stage, every stage on node:20 (bookworm-slim)", () => {
+  it("is multi-stage, every stage on node:24 (bookworm-slim) pinned by digest", () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
-    for (const s of stages) expect(s.image).toBe("node:20-bookworm-slim");
+    for (const s of stages) expect(s.image).toMatch(/^node:24-bookworm-slim@sha256:[0-9a-f]{64}$/);
     expect(stages.filter((s) => s.name !== undefined).map((s) => s.name)).toContain("build");
   });
 
