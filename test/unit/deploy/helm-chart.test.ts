@@ -444,7 +444,7 @@ describe.skipIf(helm === undefined)("helm/xmpp-push rendered with helm", () => {
     failsWith("inline-credential", /would land in a ConfigMap/);
     failsWith("missing-credential", /secrets\.apps\.chat\.jpushMasterSecret/);
     failsWith("env-owned-in-config", /use xmpp\.component\.service instead/);
-    failsWith("schema", /xmpp\/server/);
+    failsWith("schema", /xmpp[./]server.*(one of|prosody)/);
   });
 
   it("Postgres + Prosody: one replica, a rolling update, exclusive component, the migration hook with its own Secret, secrets as files", () => {
