@@ -40,10 +40,10 @@ async function memoryBreakdown(): Promise<string> {
     const text = await (await fetch(`http://127.0.0.1:${APP_HTTP_PORT}/metrics`)).text();
     const mb = (name: string) => Number(new RegExp(`^${name} (\\S+)`, "m").exec(text)?.[1] ?? NaN) / 1048576;
     const val = (name: string) => Number(new RegExp(`^${name} (\\S+)`, "m").exec(text)?.[1] ?? NaN);
-    const gc = (kind: string) => `${val(`xmpp_push_nodejs_gc_duration_seconds_count\\{kind="${kind}"\\}`)}× ${(val(`xmpp_push_nodejs_gc_duration_seconds_sum\\{kind="${kind}"\\}`) * 1000).toFixed(0)} ms`;
+    const gc = (kind: string) => `${val(`nodejs_gc_duration_seconds_count\\{kind="${kind}"\\}`)}× ${(val(`nodejs_gc_duration_seconds_sum\\{kind="${kind}"\\}`) * 1000).toFixed(0)} ms`;
     return (
-      `heap used ${mb("xmpp_push_nodejs_heap_size_used_bytes").toFixed(0)} / total ${mb("xmpp_push_nodejs_heap_size_total_bytes").toFixed(0)} MB, external ${mb("xmpp_push_nodejs_external_memory_bytes").toFixed(0)} MB; ` +
-      `GC minor ${gc("minor")}, major ${gc("major")}; event loop lag p99 ${(val("xmpp_push_nodejs_eventloop_lag_p99_seconds") * 1000).toFixed(1)} ms, max ${(val("xmpp_push_nodejs_eventloop_lag_max_seconds") * 1000).toFixed(1)} ms`
+      `heap used ${mb("nodejs_heap_size_used_bytes").toFixed(0)} / total ${mb("nodejs_heap_size_total_bytes").toFixed(0)} MB, external ${mb("nodejs_external_memory_bytes").toFixed(0)} MB; ` +
+      `GC minor ${gc("minor")}, major ${gc("major")}; event loop lag p99 ${(val("nodejs_eventloop_lag_p99_seconds") * 1000).toFixed(1)} ms, max ${(val("nodejs_eventloop_lag_max_seconds") * 1000).toFixed(1)} ms`
     );
   } catch {
     return "";

@@ -111,7 +111,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
         const expiresAt = (p as ApnsProvider).certificateExpiresAt;
         return p.kind === "apns" && expiresAt ? [{ app: p.name.slice("apns:".length), expiresAt }] : [];
       }),
-  });
+  }, { apps: config.apps.map((a) => ({ id: a.id, providers: a.strategy.providers })) });
   const secretKey = Buffer.from(
     await createPgSettingsStore({ knex: db.knex }).getOrCreate("publish-secret-key", () => randomBytes(32).toString("base64")),
     "base64",

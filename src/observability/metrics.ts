@@ -1,4 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { PublishOutcome } from "../delivery/publish-service.js";
+import { outcomeClasses } from "../domain/delivery-outcome.js";
+import { buildInfo } from "./build-info.js";
 
 // Every instrument in one typed object on a registry of our own (no prom-client global), created by
 // the composition root and handed to the modules that count.
@@ -19,7 +22,7 @@ export interface Metrics {
   readonly componentStandby: Gauge;
   readonly circuitOpen: Gauge<"app" | "provider">;
   readonly circuitTrips: Counter<"app" | "provider" | "cause">;
-  readonly apnsCertificateExpiryDays: Gauge<"app">;
+  readonly apnsCertificateExpiry: Gauge<"app">;
   readonly inFlightPublishes: Gauge;
   readonly httpRequests: Counter<"route" | "status">;
 }
@@ -31,10 +34,24 @@ export interface MetricSources {
   apnsCertificates(): ReadonlyArray<{ app: string; expiresAt: Date }>;
 }
 
-export function createMetrics(sources?: MetricSources): Metrics {
+/** The apps and the providers each may use: their label sets are exported at 0 from the start. */
+export interface KnownLabels {
+  readonly apps: ReadonlyArray<{ readonly id: string; readonly providers: readonly string[] }>;
+}
+
+// Every answer a publish can get, as the publish handler labels it (the Record makes the list complete).
+const PUBLISH_RESULTS = Object.keys({
+  delivered: 0, queued: 0, coalesced: 0, forbidden: 0, "unknown-node": 0, "token-dead": 0, "not-authorized": 0,
+  "payload-error": 0, unavailable: 0, overloaded: 0, "bad-request": 0,
+} satisfies Record<PublishOutcome | "bad-request", 0>);
+const BREAKER_CAUSES = ["config_error", "outage"] as const;
+
+export function createMetrics(sources?: MetricSources, known: KnownLabels = { apps: [] }): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "xmpp_push_" });
+  // Standard names (process_*, nodejs_*), as stock Node.js dashboards expect them.
+  collectDefaultMetrics({ register: registry });
   const r = [registry];
+  new Gauge({ name: "xmpp_push_build_info", help: "Always 1; the labels say which version runs on which Node.js", labelNames: ["version", "node"], registers: r }).set(buildInfo(), 1);
   const metrics: Metrics = {
     registry,
     publishes: new Counter({ name: "xmpp_push_publishes_total", help: "Publish IQs answered, by result", labelNames: ["result"], registers: r }),
@@ -78,18 +95,19 @@ export function createMetrics(sources?: MetricSources): Metrics {
     componentStandby: new Gauge({ name: "xmpp_push_component_standby", help: "1 while this replica stands by because another one serves the component", registers: r }),
     circuitOpen: new Gauge({ name: "xmpp_push_circuit_open", help: "1 while a provider's circuit breaker is open", labelNames: ["app", "provider"], registers: r }),
     circuitTrips: new Counter({ name: "xmpp_push_circuit_trips_total", help: "Circuit breaker trips, by cause", labelNames: ["app", "provider", "cause"], registers: r }),
-    apnsCertificateExpiryDays: new Gauge({
-      name: "xmpp_push_apns_certificate_expiry_days",
-      help: "Days until the APNs client certificate expires",
+    apnsCertificateExpiry: new Gauge({
+      name: "xmpp_push_apns_certificate_expiry_timestamp_seconds",
+      help: "When the APNs client certificate expires, in seconds since the Unix epoch",
       labelNames: ["app"],
       registers: r,
       collect() {
-        for (const c of sources?.apnsCertificates() ?? []) this.set({ app: c.app }, (c.expiresAt.getTime() - Date.now()) / 86_400_000);
+        for (const c of sources?.apnsCertificates() ?? []) this.set({ app: c.app }, c.expiresAt.getTime() / 1000);
       },
     }),
     inFlightPublishes: new Gauge({ name: "xmpp_push_publishes_in_flight", help: "Publishes received and not yet answered", registers: r }),
     httpRequests: new Counter({ name: "xmpp_push_http_requests_total", help: "HTTP API requests, by route and status", labelNames: ["route", "status"], registers: r }),
   };
+  zeroKnownLabelSets(metrics, known);
   if (sources) {
     // A scrape while the database is down must still answer: the gauges then keep their last value.
     new Gauge({
@@ -124,4 +142,22 @@ export function createMetrics(sources?: MetricSources): Metrics {
     });
   }
   return metrics;
+}
+
+/**
+ * A counter appears in the exposition only once it has a label set; an alert on `increase(...)` never
+ * fires on the first event when the series did not exist before it. So every label set known from the
+ * configuration starts at 0 (per-request labels such as HTTP status or XMPP error conditions stay lazy).
+ */
+function zeroKnownLabelSets(m: Metrics, known: KnownLabels): void {
+  for (const result of PUBLISH_RESULTS) m.publishes.inc({ result }, 0);
+  for (const { id: app, providers } of known.apps) {
+    m.jobsExpired.inc({ app }, 0);
+    for (const provider of providers) {
+      for (const outcome of outcomeClasses) m.pushes.inc({ app, provider, outcome }, 0);
+      for (const cause of BREAKER_CAUSES) m.circuitTrips.inc({ app, provider, cause }, 0);
+      m.registrationsDisabled.inc({ app, provider }, 0);
+      m.circuitOpen.set({ app, provider }, 0);
+    }
+  }
 }

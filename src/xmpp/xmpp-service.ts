@@ -1,6 +1,7 @@
 import xml from "@xmpp/xml";
 import type { Config } from "../config/config-schema.js";
 import type { PublishService } from "../delivery/publish-service.js";
+import { PACKAGE_VERSION } from "../observability/build-info.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { RegistrationService } from "../registration/registration-service.js";
@@ -14,7 +15,7 @@ import { appserverCommands } from "./register-appserver.js";
 import { p2Commands } from "./register-p2.js";
 import { tigaseCommands } from "./register-tigase.js";
 
-export const VERSION = "0.1.0";
+export const VERSION = PACKAGE_VERSION;
 
 /** Wires every IQ the component answers to the services behind it. */
 export function attachXmppService({

@@ -90,7 +90,7 @@ describe("health, readiness, metrics", () => {
     expect(text).toMatch(/xmpp_push_registrations\{app="default",provider="apns"\} [1-9]/);
     expect(text).toMatch(/xmpp_push_queue_depth 0/);
     expect(text).toMatch(/xmpp_push_provider_latency_seconds_bucket/);
-    expect(text).toMatch(/xmpp_push_process_resident_memory_bytes/);
+    expect(text).toMatch(/process_resident_memory_bytes/);
   });
 });
 
