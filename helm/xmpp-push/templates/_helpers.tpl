@@ -268,3 +268,40 @@ Refuses values that cannot work, with a sentence saying what to set. Included by
 {{- end -}}
 {{- end -}}
 {{- end }}
+
+{{/*
+A Kubernetes memory quantity (512Mi, 1.5Gi, 500M, 1G, 536870912) in MiB, rounded down.
+*/}}
+{{- define "xmpp-push.memoryMiB" -}}
+{{- $m := toString . -}}
+{{- $units := list (list "Ki" 0.0009765625) (list "Mi" 1.0) (list "Gi" 1024.0) (list "Ti" 1048576.0) (list "k" 0.00095367431640625) (list "M" 0.95367431640625) (list "G" 953.67431640625) -}}
+{{- $mib := "" -}}
+{{- range $units -}}
+{{- if and (eq $mib "") (hasSuffix (index . 0) $m) (regexMatch "^[0-9.]+$" (trimSuffix (index . 0) $m)) -}}
+{{- $mib = mulf (float64 (trimSuffix (index . 0) $m)) (index . 1) | floor | int | toString -}}
+{{- end -}}
+{{- end -}}
+{{- if and (eq $mib "") (regexMatch "^[0-9]+$" $m) -}}
+{{- $mib = divf (float64 $m) 1048576.0 | floor | int | toString -}}
+{{- end -}}
+{{- if eq $mib "" -}}
+{{- fail (printf "memory limit %q: give it in Mi or Gi (e.g. 512Mi)" $m) -}}
+{{- end -}}
+{{- $mib -}}
+{{- end }}
+
+{{/*
+NODE_OPTIONS of the server: the V8 heap cap is a share of the container's memory limit (the Docker image's
+fixed 96 MiB fits only its default size), plus the image's small young generation. Empty when the
+container has no memory limit: Node then sizes the heap by itself.
+*/}}
+{{- define "xmpp-push.nodeOptions" -}}
+{{- $embedded := include "xmpp-push.embedded" . -}}
+{{- $resources := ternary .Values.persistence.embedded.resources .Values.resources (eq $embedded "true") -}}
+{{- $percent := ternary .Values.nodeHeap.embeddedPercentOfMemoryLimit .Values.nodeHeap.percentOfMemoryLimit (eq $embedded "true") -}}
+{{- $limit := dig "limits" "memory" "" $resources -}}
+{{- if $limit -}}
+{{- $mib := include "xmpp-push.memoryMiB" $limit | atoi -}}
+--max-old-space-size={{ div (mul $mib (int $percent)) 100 }} --max-semi-space-size=4
+{{- end -}}
+{{- end }}

@@ -118,7 +118,10 @@ const valuesRefs = [...new Set([...allTemplates.matchAll(/\.Values((?:\.[A-Za-z0
 
 describe("helm/xmpp-push: files and metadata", () => {
   it("has the templates an admin expects", () => {
-    for (const f of ["_helpers.tpl", "deployment.yaml", "service.yaml", "configmap.yaml", "secret.yaml", "migration-job.yaml", "servicemonitor.yaml", "serviceaccount.yaml", "poddisruptionbudget.yaml", "NOTES.txt"]) {
+    for (const f of [
+      "_helpers.tpl", "deployment.yaml", "service.yaml", "configmap.yaml", "secret.yaml", "migration-job.yaml", "servicemonitor.yaml", "serviceaccount.yaml",
+      "poddisruptionbudget.yaml", "NOTES.txt", "networkpolicy.yaml", "prometheusrule.yaml", "grafana-dashboard.yaml", "test-readyz.yaml",
+    ]) {
       expect(templateFiles).toContain(f);
     }
     for (const f of ["Chart.yaml", "values.yaml", "values.schema.json", "README.md"]) expect(existsSync(join(chart, f)), f).toBe(true);
@@ -256,7 +259,8 @@ describe("helm/xmpp-push: templates", () => {
   it("set only environment variables the server knows, and credentials only as *_FILE", () => {
     const names = [...allTemplates.matchAll(/^\s*- name: ([A-Z][A-Z0-9_]*)\s*$/gm)].map((m) => m[1]!);
     expect(names.length).toBeGreaterThan(10);
-    expect(names.filter((n) => !knownEnv.has(n))).toEqual([]);
+    // NODE_OPTIONS is Node's own: the heap cap derived from the memory limit.
+    expect(names.filter((n) => !knownEnv.has(n) && n !== "NODE_OPTIONS")).toEqual([]);
     for (const v of appEnv.filter((e) => e.secret)) expect(names, `${v.name} must be given as ${v.name}_FILE`).not.toContain(v.name);
     const deployment = templates.get("deployment.yaml")!;
     for (const n of [
@@ -399,6 +403,30 @@ function materialize(r: Rendered, dir: string): Record<string, string> {
   return Object.fromEntries(Object.entries(envOf(r)).map(([k, v]) => [k, remap(v)]));
 }
 
+// Every values example of the chart README (```yaml blocks whose keys are all values.yaml keys), rendered over
+// the ci Postgres values (which supply what an excerpt leaves out).
+const readmeExampleDir = mkdtempSync(join(tmpdir(), "xp-readme-"));
+const readmeExamples = [...read("README.md").matchAll(/```yaml\n([\s\S]*?)```/g)]
+  .map((m) => {
+    try {
+      return parseYaml(m[1]!) as unknown;
+    } catch {
+      return undefined;
+    }
+  })
+  .filter((doc): doc is Obj => isObj(doc) && Object.keys(doc).length > 0 && Object.keys(doc).every((k) => k in values))
+  .map((doc, i) => {
+    const file = join(readmeExampleDir, `example-${i}.yaml`);
+    writeFileSync(file, JSON.stringify(doc));
+    return file;
+  });
+const EXTRAS = [
+  "networkPolicy.enabled=true", "prometheusRule.enabled=true", "grafanaDashboard.enabled=true", "priorityClassName=push-critical",
+  "extraEnv[0].name=HTTPS_PROXY", "extraEnv[0].value=http://proxy:3128", "extraVolumes[0].name=ca", "extraVolumes[0].configMap.name=pg-ca",
+  "extraVolumeMounts[0].name=ca", "extraVolumeMounts[0].mountPath=/etc/ssl/pg", "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key=pool",
+  "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator=Exists",
+];
+
 describe.skipIf(helm === undefined)("helm/xmpp-push rendered with helm", () => {
   const r = new Map<string, Rendered>();
   beforeAll(async () => {
@@ -415,6 +443,11 @@ describe.skipIf(helm === undefined)("helm/xmpp-push rendered with helm", () => {
       ["env-owned-in-config", template("postgres-values.yaml", "config.component.service=xmpp://elsewhere:5347")],
       ["schema", template("postgres-values.yaml", "xmpp.server=openfire")],
       ["no-job", template("postgres-values.yaml", "migrations.job.enabled=false")],
+      ["extras", template("postgres-values.yaml", ...EXTRAS)],
+      ["limit-1536", template("postgres-values.yaml", "resources.limits.memory=1.5Gi")],
+      ["no-limit", template("postgres-values.yaml", "resources.limits=null")],
+      ["embedded-default", template("embedded-values.yaml")],
+      ...readmeExamples.map((file, i): [string, Promise<Rendered>] => [`readme-example-${i}`, helmRun(["template", "rel", chart, "-f", join(chart, "ci/postgres-values.yaml"), "-f", file])]),
     ];
     for (const [k, p] of runs) r.set(k, await p);
   }, 60_000);
@@ -548,4 +581,53 @@ describe.skipIf(helm === undefined)("helm/xmpp-push rendered with helm", () => {
     expect(jobVol.secret).toMatchObject({ secretName: "push-db-app", items: [{ key: "uri", path: "url" }] });
     expect(String((kindOf(res, "ConfigMap")[0]!.data as Obj)["config.yaml"])).toContain("keyFile: /etc/xmpp-push/secrets/app-chat-apns-key");
   });
+  it("renders every values example of the chart README", () => {
+    expect(readmeExamples.length).toBeGreaterThanOrEqual(4);
+    readmeExamples.forEach((_, i) => expect(ok(`readme-example-${i}`).docs.length).toBeGreaterThan(3));
+  });
+
+  it("caps the V8 heap at a share of the container's memory limit, and leaves it to Node without a limit", () => {
+    expect(envOf(ok("postgres-values.yaml")).NODE_OPTIONS).toBe("--max-old-space-size=256 --max-semi-space-size=4");
+    expect(envOf(ok("limit-1536")).NODE_OPTIONS).toBe("--max-old-space-size=768 --max-semi-space-size=4");
+    expect(envOf(ok("embedded-default")).NODE_OPTIONS).toBe("--max-old-space-size=384 --max-semi-space-size=4");
+    expect(envOf(ok("no-limit")).NODE_OPTIONS).toBeUndefined();
+  });
+
+  it("the migration Job honours extraEnv, extraVolumes, affinity and priorityClassName like the Deployment", () => {
+    const res = ok("extras");
+    const job = kindOf(res, "Job")[0] as Obj & { spec: { template: { spec: Obj & { containers: Obj[]; volumes: Obj[] } } } };
+    const dep = deploymentOf(res);
+    for (const pod of [job.spec.template.spec, dep.spec.template.spec]) {
+      expect(pod.priorityClassName).toBe("push-critical");
+      expect(pod.affinity).toEqual({ nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "pool", operator: "Exists" }] }] } } });
+      expect(pod.volumes).toContainEqual({ name: "ca", configMap: { name: "pg-ca" } });
+      expect(pod.containers[0]!.env).toContainEqual({ name: "HTTPS_PROXY", value: "http://proxy:3128" });
+      expect(pod.containers[0]!.volumeMounts).toContainEqual({ name: "ca", mountPath: "/etc/ssl/pg" });
+    }
+  });
+
+  it("a NetworkPolicy lets in only the HTTP port and out only DNS, the component port, Postgres and the providers", () => {
+    const np = kindOf(ok("extras"), "NetworkPolicy")[0] as Obj & { spec: { ingress: Obj[]; egress: Array<{ ports: Obj[] }> } };
+    expect(np.spec.ingress).toEqual([{ ports: [{ port: "http", protocol: "TCP" }] }]);
+    const ports = np.spec.egress.flatMap((r) => r.ports.map((p) => `${String(p.port)}/${String(p.protocol)}`));
+    expect(ports.sort()).toEqual(["2197/TCP", "443/TCP", "53/TCP", "53/UDP", "5347/TCP", "5432/TCP"].sort());
+    expect(kindOf(ok("postgres-values.yaml"), "NetworkPolicy")).toEqual([]);
+  });
+
+  it("the PrometheusRule carries the rules file's alerts, and the dashboard ConfigMap the dashboard", () => {
+    const res = ok("extras");
+    const rule = kindOf(res, "PrometheusRule")[0] as Obj & { spec: { groups: Obj[] } };
+    const file = parseYaml(read("files/prometheus-rules.yaml")) as { groups: Obj[] };
+    expect(rule.spec.groups).toEqual(file.groups);
+    const cm = kindOf(res, "ConfigMap").find((c) => (c.metadata as Obj).name === "rel-xmpp-push-dashboard")!;
+    expect(((cm.metadata as Obj).labels as Obj).grafana_dashboard).toBe("1");
+    expect(JSON.parse(String((cm.data as Obj)["xmpp-push.json"]))).toEqual(JSON.parse(read("files/grafana-dashboard.json")));
+  });
+
+  it("helm test fetches /readyz through the Service", () => {
+    const pod = kindOf(ok("postgres-values.yaml"), "Pod")[0] as Obj & { metadata: Obj; spec: { containers: Obj[] } };
+    expect((pod.metadata.annotations as Obj)["helm.sh/hook"]).toBe("test");
+    expect(String((pod.spec.containers[0]!.args as string[])[0])).toContain("http://rel-xmpp-push:8080/readyz");
+  });
 });
+
