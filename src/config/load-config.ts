@@ -34,6 +34,25 @@ const ENV_VARS: ReadonlyArray<{ name: string; path: readonly string[]; secret?: 
 ];
 const OTHER_KNOWN_VARS = new Set(["XMPP_PUSH_CONFIG"]);
 
+// Kubernetes injects Docker-link-style variables for every Service of the namespace into each pod
+// (unless enableServiceLinks is false); a Service named xmpp-push yields XMPP_PUSH_SERVICE_HOST,
+// XMPP_PUSH_SERVICE_PORT, XMPP_PUSH_SERVICE_PORT_<PORT NAME>, XMPP_PUSH_PORT and
+// XMPP_PUSH_PORT_<port>_<PROTO>[_PROTO|_PORT|_ADDR]. Exactly that family, with values of the shape
+// Kubernetes gives them, is ignored; XMPP_PUSH_PORT=9090 set by a person is still an unknown variable.
+const SERVICE_LINK_VARS: ReadonlyArray<[RegExp, RegExp]> = [
+  [/^XMPP_PUSH_SERVICE_HOST$/, /^\S+$/],
+  [/^XMPP_PUSH_SERVICE_PORT(_[A-Z0-9_]+)?$/, /^\d{1,5}$/],
+  [/^XMPP_PUSH_PORT$/, /^(tcp|udp|sctp):\/\/\S+:\d{1,5}$/],
+  [/^XMPP_PUSH_PORT_\d{1,5}_(TCP|UDP|SCTP)$/, /^(tcp|udp|sctp):\/\/\S+:\d{1,5}$/],
+  [/^XMPP_PUSH_PORT_\d{1,5}_(TCP|UDP|SCTP)_PROTO$/, /^(tcp|udp|sctp)$/],
+  [/^XMPP_PUSH_PORT_\d{1,5}_(TCP|UDP|SCTP)_PORT$/, /^\d{1,5}$/],
+  [/^XMPP_PUSH_PORT_\d{1,5}_(TCP|UDP|SCTP)_ADDR$/, /^\S+$/],
+];
+
+function isServiceLinkVar(name: string, value: string | undefined): boolean {
+  return SERVICE_LINK_VARS.some(([n, v]) => n.test(name) && v.test(value ?? ""));
+}
+
 // Config-file keys whose value may come from a file instead: `fooFile: /path` fills `foo`.
 const FILE_BACKED_KEYS = new Set([
   "secret", "key", "cert", "privateKey", "passphrase", "ca", "masterSecret", "serviceAccount",
@@ -137,7 +156,7 @@ function applyEnv(raw: Record<string, unknown>, env: Env, problems: string[]): S
     setPath(raw, v.path, v.list ? value.split(",").map((s) => s.trim()).filter(Boolean) : value);
   }
   for (const name of Object.keys(env)) {
-    if (name.startsWith("XMPP_PUSH_") && !known.has(name)) {
+    if (name.startsWith("XMPP_PUSH_") && !known.has(name) && !isServiceLinkVar(name, env[name])) {
       problems.push(`${name}: unknown variable (known: ${[...known].filter((n) => n.startsWith("XMPP_PUSH_")).sort().join(", ")})`);
     }
   }

@@ -109,6 +109,25 @@ describe("loadConfig", () => {
     ]);
   });
 
+  it("ignores the service-link variables Kubernetes injects for a Service named xmpp-push, and only those", () => {
+    const injected = {
+      XMPP_PUSH_SERVICE_HOST: "10.96.12.7",
+      XMPP_PUSH_SERVICE_PORT: "8080",
+      XMPP_PUSH_SERVICE_PORT_HTTP: "8080",
+      XMPP_PUSH_PORT: "tcp://10.96.12.7:8080",
+      XMPP_PUSH_PORT_8080_TCP: "tcp://10.96.12.7:8080",
+      XMPP_PUSH_PORT_8080_TCP_PROTO: "tcp",
+      XMPP_PUSH_PORT_8080_TCP_PORT: "8080",
+      XMPP_PUSH_PORT_8080_TCP_ADDR: "10.96.12.7",
+    };
+    expect(loadConfig({ env: { ...injected, XMPP_PUSH_COMPONENT_DOMAIN: "push.example.org" } }).component.domain).toBe("push.example.org");
+    // A person's guess at a setting is still refused, even inside the family's names.
+    expect(problemsOf(() => loadConfig({ env: { ...injected, XMPP_PUSH_PORT: "9090" } }))).toEqual([expect.stringMatching(/^XMPP_PUSH_PORT: unknown variable/)]);
+    expect(problemsOf(() => loadConfig({ env: { XMPP_PUSH_SERVICE_PORT: "http" } }))).toEqual([expect.stringMatching(/^XMPP_PUSH_SERVICE_PORT: unknown variable/)]);
+    expect(problemsOf(() => loadConfig({ env: { XMPP_PUSH_SERVICE_HOSTNAME: "push.local" } }))).toEqual([expect.stringMatching(/^XMPP_PUSH_SERVICE_HOSTNAME: unknown variable/)]);
+    expect(problemsOf(() => loadConfig({ env: { XMPP_PUSH_PORT_8080_HTTP: "tcp://10.0.0.1:8080" } }))).toEqual([expect.stringMatching(/unknown variable/)]);
+  });
+
   it("says which file it could not read or parse", () => {
     expect(problemsOf(() => loadConfig({ env: {}, file: join(dir, "missing.yaml") }))).toEqual([
       expect.stringMatching(/missing\.yaml: cannot be read \(ENOENT\)/),

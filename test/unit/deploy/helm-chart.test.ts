@@ -304,8 +304,9 @@ describe("helm/xmpp-push: templates", () => {
   });
 
   it("turn off Service links in every pod: injected XMPP_PUSH_<SERVICE>_* variables would stop the server", () => {
-    // The server refuses unknown XMPP_PUSH_* variables; kubelet injects <SERVICE_NAME>_SERVICE_HOST etc. for
-    // every Service in the namespace, and a release named xmpp-push… names its Service that way.
+    // The server refuses unknown XMPP_PUSH_* variables except the service-link family of a Service named exactly
+    // xmpp-push; kubelet injects <SERVICE_NAME>_SERVICE_HOST etc. for every Service in the namespace, and a
+    // Service named xmpp-push-<something> would inject variables outside that family.
     expect(loadConfigSrc).toMatch(/startsWith\("XMPP_PUSH_"\) && !known\.has\(name\)/);
     for (const f of ["deployment.yaml", "migration-job.yaml"]) expect(templates.get(f), f).toMatch(/^\s+enableServiceLinks: false$/m);
   });
