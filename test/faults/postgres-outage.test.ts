@@ -1,18 +1,21 @@
+import { readFileSync } from "node:fs";
 import type { Element } from "@xmpp/xml";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Database } from "../../src/store/database.js";
-import { metricValue, startAppProcess, type AppProcess } from "../support/app-process.js";
+import { metricValue, PRODUCTION_NODE_OPTIONS, startAppProcess, type AppProcess } from "../support/app-process.js";
 import { startFakeApns, type FakeApns } from "../support/fakes/fake-apns.js";
 import { testCerts } from "../support/fakes/test-certs.js";
 import { startFakeXmppServer, type FakeXmppServer } from "../support/fake-xmpp-server.js";
 import type { PrivatePostgres } from "../support/private-postgres.js";
 import { apnsTokenOf, BENCH_SECRET, nodeOf, seedRegistrations } from "../support/seed.js";
 import { freePort } from "../support/servers/xmpp-servers.js";
-import { publishIq, report, startPrivateDatabase, waitUntil } from "./fault-helpers.js";
+import { publishIq, report, rssMb, startPrivateDatabase, waitUntil } from "./fault-helpers.js";
 
 // Postgres stopped for 20 s under load, on a private cluster of the test's own. While it is down every
 // reply is `result` (delivered: the provider took it) or `wait`, never an error that would cost a user
 // a registration; the server stays up, recovers by itself, and what was queued before is delivered.
+// It runs with the image's Node flags (the smallest heap cap shipped, 96 MiB): what the outage holds in
+// memory (audit rows, queued jobs) must fit under it.
 
 const OUTAGE_MS = 20_000;
 let dir: string;
@@ -30,6 +33,7 @@ beforeAll(async () => {
   app = startAppProcess({
     dir,
     name: "pg-outage",
+    env: { NODE_OPTIONS: PRODUCTION_NODE_OPTIONS },
     httpPort: await freePort(),
     config: {
       component: { service: xmpp.service, domain: xmpp.componentDomain, secret: xmpp.secret, reconnectMaxDelayMs: 300 },
@@ -77,6 +81,8 @@ it("answers only result or wait while Postgres is down, recovers by itself, and 
     if (n % 10 === 0) await new Promise((r) => setTimeout(r, 100));
   }
   const readyDuring = await ready();
+  const heapUsedDuringMb = metricValue(await app.metrics(), "nodejs_heap_size_used_bytes") / 1048576;
+  const rssDuringMb = rssMb(pid!);
   pgc.start();
   const restartedAt = Date.now();
 
@@ -90,7 +96,10 @@ it("answers only result or wait while Postgres is down, recovers by itself, and 
 
   const count = (k: string) => during.filter((x) => x === k).length;
   const counts = { result: count("result"), wait: count("wait"), cancel: count("cancel"), modify: count("modify"), auth: count("auth"), none: count("none") };
-  report("postgres down 20 s", { publishesDuringOutage: during.length, ...counts, readyzDuring: readyDuring, recoveredInMs, queuedDeliveredAfter: queuedTokens.size });
+  report("postgres down 20 s", { publishesDuringOutage: during.length, ...counts, readyzDuring: readyDuring, recoveredInMs,
+    heapUsedDuringMb: Math.round(heapUsedDuringMb), rssDuringMb: Math.round(rssDuringMb), queuedDeliveredAfter: queuedTokens.size });
+  expect(readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")).toContain(`NODE_OPTIONS=${PRODUCTION_NODE_OPTIONS}`);
+  expect(heapUsedDuringMb).toBeLessThan(96);
   expect(app.child.pid).toBe(pid);
   expect(app.child.exitCode).toBeNull();
   expect(counts.cancel + counts.modify + counts.auth + counts.none).toBe(0);
