@@ -1,6 +1,10 @@
 import { Command, CommanderError } from "commander";
+import { readDeviceToken } from "./cli/device-token.js";
+import { EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE } from "./cli/exit-codes.js";
+import { configJsonSchema } from "./config/config-json-schema.js";
 import type { Config } from "./config/config-schema.js";
 import { ConfigError, loadConfig, redactedConfig } from "./config/load-config.js";
+import { PACKAGE_VERSION } from "./observability/build-info.js";
 import { createLogger } from "./observability/logger.js";
 import { auditCommand, purgeCommand, registerCommand, sendTestCommand, statsCommand, unregisterCommand, UsageError } from "./cli/admin-commands.js";
 import { createServer } from "./main.js";
@@ -8,9 +12,6 @@ import { openDatabase } from "./store/database.js";
 import { migrateLatest } from "./store/migrate.js";
 
 // argv → command. Each command loads the config, does one thing and sets the exit code; no logic lives here.
-
-const EXIT_CONFIG = 2;
-const EXIT_USAGE = 64; // sysexits EX_USAGE
 
 function positiveInt(v: string, name: string): number {
   const n = Number(v);
@@ -34,13 +35,13 @@ async function serve(cmd: Command): Promise<void> {
     // A stuck close must not keep the process alive forever.
     setTimeout(() => {
       log.error("shutdown took too long; exiting");
-      process.exit(1);
+      process.exit(EXIT_FAILURE);
     }, 10_000).unref();
     stopping = server.stop().then(
       () => log.info("stopped"),
       (err: unknown) => {
         log.error({ err }, "error while stopping");
-        process.exitCode = 1;
+        process.exitCode = EXIT_FAILURE;
       },
     );
   };
@@ -72,8 +73,8 @@ function configCheck(cmd: Command, print: boolean): void {
 export function buildCli(): Command {
   const program = new Command("xmpp-push")
     .description("XEP-0357 push app server: wakes phones through APNs, JPush and FCM")
+    .version(PACKAGE_VERSION, "-V, --version", "print the version and exit")
     .option("-c, --config <path>", "YAML or JSON config file (default: $XMPP_PUSH_CONFIG)")
-    .showHelpAfterError()
     .exitOverride();
 
   program.command("serve").description("run the push server").action((_o, cmd: Command) => serve(cmd));
@@ -94,17 +95,20 @@ export function buildCli(): Command {
   program.command("stats").description("registrations, recent delivery outcomes and queue depth").action((_o, cmd: Command) => statsCommand(configFrom(cmd), out));
   program
     .command("register")
-    .description("register a device by hand (prints node and secret)")
+    .description("register a device by hand (prints node and secret); the device token comes from --token-file or stdin")
     .requiredOption("--jid <jid>", "the account's bare JID")
     .requiredOption("--device <id>", "a stable device id")
     .requiredOption("--provider <provider>", "apns, jpush or fcm")
-    .requiredOption("--token <token>", "the provider's device token")
+    .option("--token-file <path>", "file holding the provider's device token (- for stdin; default: stdin when it is not a terminal)")
+    .option("--token <token>", "the token on the command line (lands in shell history and ps: prefer --token-file)")
     .option("--app <app>", "app id (default: the default app)")
     .option("--environment <env>", "APNs environment: sandbox or production")
     .option("--voip-token <token>", "PushKit token for call pushes")
-    .action((o: { jid: string; device: string; provider: string; token: string; app?: string; environment?: string; voipToken?: string }, cmd: Command) =>
-      registerCommand(configFrom(cmd), o, out),
-    );
+    .action(async (o: { jid: string; device: string; provider: string; token?: string; tokenFile?: string; app?: string; environment?: string; voipToken?: string }, cmd: Command) => {
+      const { token: _t, tokenFile: _f, ...rest } = o;
+      const token = await readDeviceToken({ token: o.token, tokenFile: o.tokenFile, stdin: process.stdin });
+      await registerCommand(configFrom(cmd), { ...rest, token }, out);
+    });
   program
     .command("unregister")
     .description("remove a registration")
@@ -118,24 +122,43 @@ export function buildCli(): Command {
     .action(async (o: { node: string; body?: string }, cmd: Command) => {
       process.exitCode = await sendTestCommand(configFrom(cmd), o, out);
     });
-  program
-    .command("config")
-    .description("configuration tools")
+  const config = program.command("config").description("configuration tools");
+  config
     .command("check")
     .description("validate the configuration and print a summary")
     .option("--print", "also print the effective configuration, credentials redacted")
     .action((o: { print?: boolean }, cmd: Command) => configCheck(cmd, o.print === true));
+  config
+    .command("schema")
+    .description("print the JSON Schema of the config file (for editors and CI checks)")
+    .action(() => {
+      out(JSON.stringify(configJsonSchema(), null, 2));
+    });
+  withShortUsageOnError(program);
   return program;
 }
 
+/**
+ * A usage error prints the command's usage line and where to read more, not the whole help (commander's
+ * showHelpAfterError takes a fixed text: each command gets its own, once all its options exist).
+ */
+function withShortUsageOnError(cmd: Command): void {
+  const path: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) path.unshift(c.name());
+  cmd.showHelpAfterError(`Usage: ${path.join(" ")} ${cmd.usage()}\nRun "${path.join(" ")} --help" for more.`);
+  for (const sub of cmd.commands) withShortUsageOnError(sub);
+}
+
+// Exit codes (README "Commands"): 0 done; 1 runtime failure; 2 invalid configuration; 64 usage error.
 export async function runCli(argv: readonly string[]): Promise<void> {
   try {
     await buildCli().parseAsync([...argv], { from: "user" });
   } catch (err) {
     if (err instanceof CommanderError) {
-      process.exitCode = err.exitCode;
+      // --help and --version end here with 0; every complaint of commander's is a usage error.
+      process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
     } else if (err instanceof UsageError) {
-      process.stderr.write(`xmpp-push: ${err.message}\n`);
+      process.stderr.write(`xmpp-push: ${err.message}\nRun "xmpp-push --help" for usage.\n`);
       process.exitCode = EXIT_USAGE;
     } else if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -143,8 +166,7 @@ export async function runCli(argv: readonly string[]): Promise<void> {
     } else {
       // Operators get a sentence, not a stack trace.
       process.stderr.write(`xmpp-push: ${(err as Error).message}\n`);
-      process.exitCode = 1;
+      process.exitCode = EXIT_FAILURE;
     }
   }
 }
-

@@ -24,7 +24,7 @@ async function openDb(config: Config): Promise<Database> {
   const db = await openDatabase({ ...config.database, lockWaitMs: 2000 });
   try {
     if (config.database.migrateOnStart) await migrateLatest(db);
-    else if ((await pendingMigrations(db)).length > 0) throw new UsageError('the database needs migrations: run "xmpp-push migrate"');
+    else if ((await pendingMigrations(db)).length > 0) throw new Error('the database needs migrations: run "xmpp-push migrate"');
     return db;
   } catch (err) {
     await db.close();

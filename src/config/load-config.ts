@@ -54,7 +54,7 @@ function isServiceLinkVar(name: string, value: string | undefined): boolean {
 }
 
 // Config-file keys whose value may come from a file instead: `fooFile: /path` fills `foo`.
-const FILE_BACKED_KEYS = new Set([
+export const FILE_BACKED_KEYS: ReadonlySet<string> = new Set([
   "secret", "key", "cert", "privateKey", "passphrase", "ca", "masterSecret", "serviceAccount",
   "adminToken", "registrationToken", "tokenEncryptionKey",
 ]);

@@ -1,10 +1,54 @@
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { cleanEnv, runCli, startCli } from "../support/cli.js";
+import { cleanEnv, ROOT, runCli, startCli } from "../support/cli.js";
 import { freshTestDatabase, usingPostgres, type TestDatabase } from "../support/db.js";
 
 const scratch = () => mkdtempSync(join(inject("testRunDir"), "cli-"));
+
+const pkgVersion = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
+
+describe("command-line conventions", () => {
+  it("--version prints the package version and exits 0", async () => {
+    for (const flag of ["--version", "-V"]) {
+      const { code, output } = await runCli([flag]);
+      expect(code).toBe(0);
+      expect(output.trim()).toBe(pkgVersion);
+    }
+  });
+
+  it("a usage error exits 64 with the command's usage line and a pointer to --help, not the whole help", async () => {
+    for (const [args, message, usage] of [
+      [["audit"], /required option '--node <node>' not specified/, "Usage: xmpp-push audit [options]"],
+      [["frobnicate"], /unknown command 'frobnicate'/, "Usage: xmpp-push [options] [command]"],
+      [["stats", "--colour"], /unknown option '--colour'/, "Usage: xmpp-push stats [options]"],
+      [["config", "check", "extra"], /too many arguments/, "Usage: xmpp-push config check [options]"],
+    ] as const) {
+      const { code, output } = await runCli(args);
+      expect(code, args.join(" ")).toBe(64);
+      expect(output).toMatch(message);
+      expect(output).toContain(usage);
+      expect(output).toMatch(/Run "xmpp-push.* --help" for more\./);
+      expect(output).not.toMatch(/Commands:|Options:/);
+    }
+  });
+
+  it("--help exits 0", async () => {
+    const { code, output } = await runCli(["register", "--help"]);
+    expect(code).toBe(0);
+    expect(output).toMatch(/--token-file <path>/);
+  });
+});
+
+describe("xmpp-push config schema", () => {
+  it("prints the config file's JSON Schema, with the *File variants of credentials", async () => {
+    const { code, output } = await runCli(["config", "schema"]);
+    expect(code).toBe(0);
+    const schema = JSON.parse(output) as { $schema: string; properties: { component: { properties: Record<string, unknown> } } };
+    expect(schema.$schema).toMatch(/json-schema\.org/);
+    expect(Object.keys(schema.properties.component.properties)).toEqual(expect.arrayContaining(["service", "domain", "secret", "secretFile"]));
+  });
+});
 
 describe("xmpp-push config check", () => {
   it("lists all three mistakes of a config file and exits with code 2, without a stack trace", async () => {
@@ -96,14 +140,18 @@ describe("admin commands", () => {
   afterAll(async () => {
     await db?.dispose();
   });
-  const run = (args: string[]) => runCli(args, { env });
+  const run = (args: string[], input?: string) => runCli(args, { env, ...(input !== undefined ? { input } : {}) });
   const TOKEN = "cd".repeat(32);
 
   it("register, send-test, audit, stats, unregister: the life of a device by hand", async () => {
-    const reg = await run(["register", "--jid", "alice@localhost", "--device", "phone", "--provider", "apns", "--token", TOKEN, "--environment", "sandbox"]);
+    // The token from a file, then from stdin: never on the command line (shell history, ps).
+    const tokenFile = join(scratch(), "token");
+    writeFileSync(tokenFile, `${TOKEN}\n`);
+    const reg = await run(["register", "--jid", "alice@localhost", "--device", "phone", "--provider", "apns", "--token-file", tokenFile, "--environment", "sandbox"]);
     expect(reg.code).toBe(0);
     const node = /node (\S+) secret (\S+)/.exec(reg.output)![1]!;
-    const again = await run(["register", "--jid", "alice@localhost", "--device", "phone", "--provider", "apns", "--token", TOKEN, "--environment", "sandbox"]);
+    const again = await run(["register", "--jid", "alice@localhost", "--device", "phone", "--provider", "apns", "--environment", "sandbox"], `${TOKEN}\n`);
+    expect(again.code).toBe(0);
     expect(again.output).toMatch(new RegExp(`updated: jid push\\.localhost node ${node} secret`));
 
     const test = await run(["send-test", "--node", node]);
@@ -139,6 +187,14 @@ describe("admin commands", () => {
     expect(bad.output).toMatch(/--older-than takes a duration such as 30d/);
     const badProvider = await run(["register", "--jid", "a@localhost", "--device", "d", "--provider", "pigeon", "--token", "x"]);
     expect(badProvider.code).toBe(64);
-    expect((await run(["audit"])).output).toMatch(/required option '--node <node>' not specified/);
+    const noToken = await run(["register", "--jid", "a@localhost", "--device", "d", "--provider", "apns"], "");
+    expect(noToken.code).toBe(64);
+    expect(noToken.output).toMatch(/no device token in stdin/);
+    const missingFile = await run(["register", "--jid", "a@localhost", "--device", "d", "--provider", "apns", "--token-file", "/nonexistent/token"]);
+    expect(missingFile.code).toBe(64);
+    expect(missingFile.output).toMatch(/--token-file: cannot read \/nonexistent\/token \(ENOENT\)/);
+    const audit = await run(["audit"]);
+    expect(audit.code).toBe(64);
+    expect(audit.output).toMatch(/required option '--node <node>' not specified/);
   });
 });

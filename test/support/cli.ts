@@ -24,12 +24,14 @@ export interface CliProcess {
 }
 
 /** Starts `xmpp-push <args>` from the TypeScript sources, as a separate process. */
-export function startCli(args: readonly string[], options: { env?: Record<string, string>; cwd?: string } = {}): CliProcess {
+export function startCli(args: readonly string[], options: { env?: Record<string, string>; cwd?: string; input?: string } = {}): CliProcess {
   const child = spawn(process.execPath, ["--import", TSX_LOADER, CLI, ...args], {
     cwd: options.cwd ?? ROOT,
     env: options.env ?? cleanEnv(),
-    stdio: ["ignore", "pipe", "pipe"],
+    // stdin: what the test pipes in, else nothing (an empty, non-terminal stdin).
+    stdio: [options.input !== undefined ? "pipe" : "ignore", "pipe", "pipe"],
   });
+  if (options.input !== undefined) child.stdin!.end(options.input);
   let out = "";
   const waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
   const onData = (chunk: Buffer) => {
@@ -69,7 +71,7 @@ export function startCli(args: readonly string[], options: { env?: Record<string
   };
 }
 
-export async function runCli(args: readonly string[], options: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}) {
+export async function runCli(args: readonly string[], options: { env?: Record<string, string>; cwd?: string; timeoutMs?: number; input?: string } = {}) {
   const p = startCli(args, options);
   const { code } = await p.exited(options.timeoutMs ?? 60_000);
   return { code, output: p.output() };
