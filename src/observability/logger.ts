@@ -1,4 +1,5 @@
 import { pino, type Logger, type LoggerOptions, type DestinationStream } from "pino";
+import { PinoPretty } from "pino-pretty";
 
 export type { Logger } from "pino";
 
@@ -38,9 +39,14 @@ export interface CreateLoggerOptions {
   level: string;
   /** Where lines go; stdout when absent. Tests pass a stream to read what was logged. */
   destination?: DestinationStream;
+  /**
+   * Human-readable lines (time, level, message, then the fields) instead of JSON. Default: when stdout
+   * is a terminal, i.e. a person runs `npm start` or the CLI; containers, pipes and files get JSON.
+   */
+  pretty?: boolean;
 }
 
-export function createLogger({ level, destination }: CreateLoggerOptions): Logger {
+export function createLogger({ level, destination, pretty = destination === undefined && process.stdout.isTTY === true }: CreateLoggerOptions): Logger {
   const options: LoggerOptions = {
     level,
     base: undefined,
@@ -52,5 +58,8 @@ export function createLogger({ level, destination }: CreateLoggerOptions): Logge
     // The formatter above sees `err` already serialized by pino; keep pino's serializer so stacks survive.
     serializers: { err: pino.stdSerializers.err },
   };
+  // In-process (not a worker-thread transport): a terminal reads slowly anyway, and nothing is lost
+  // when the process exits right after its last line. Redaction has already happened above.
+  if (pretty) return pino(options, PinoPretty({ colorize: destination === undefined, translateTime: "SYS:HH:MM:ss.l", sync: true, ...(destination ? { destination } : {}) }));
   return destination ? pino(options, destination) : pino(options);
 }

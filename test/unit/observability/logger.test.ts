@@ -64,3 +64,32 @@ describe("logger", () => {
     expect(text()).toContain("Request failed with status code 401");
   });
 });
+
+describe("logs for a person at a terminal", () => {
+  function capturePretty() {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(String(chunk));
+        cb();
+      },
+    });
+    return { log: createLogger({ level: "info", destination, pretty: true }), text: () => lines.join("") };
+  }
+
+  it("prints time, level and message on one line, fields below, and still redacts secrets", () => {
+    const { log, text } = capturePretty();
+    log.warn({ app: "chat", provider: "apns", token: "APNS-DEVICE-TOKEN-123" }, "apns is failing for app chat");
+    expect(text()).toMatch(/^\[\d{2}:\d{2}:\d{2}\.\d{3}\] WARN: apns is failing for app chat\n/);
+    expect(text()).toMatch(/\n\s+app: "chat"\n/);
+    expect(text()).toContain('token: "[redacted]"');
+    expect(text()).not.toContain("APNS-DEVICE-TOKEN-123");
+    expect(text()).not.toMatch(/^\{/m);
+  });
+
+  it("stays JSON when not asked (containers, pipes, files: stdout is no terminal here)", () => {
+    const { log, text } = capture();
+    log.info({ app: "chat" }, "started");
+    expect(JSON.parse(text().trim())).toMatchObject({ level: "info", app: "chat", msg: "started" });
+  });
+});
