@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { SETTING_DOCS } from "./config-docs.js";
 import { configSchema } from "./config-schema.js";
 import { FILE_BACKED_KEYS } from "./load-config.js";
 
@@ -7,12 +8,13 @@ import { FILE_BACKED_KEYS } from "./load-config.js";
 // describes the file as written, before the server's own steps: every credential may be given as
 // `<key>File: /path` instead (one of the two, not both), and values have their input types.
 
-type JsonSchema = { [k: string]: unknown; properties?: Record<string, JsonSchema>; required?: string[]; items?: JsonSchema; anyOf?: JsonSchema[] };
+export type JsonSchema = { [k: string]: unknown; properties?: Record<string, JsonSchema>; required?: string[]; items?: JsonSchema; anyOf?: JsonSchema[] };
 
 export function configJsonSchema(): JsonSchema {
   // draft-07: what the YAML language server and most editors understand best.
   const schema = z.toJSONSchema(configSchema, { io: "input", target: "draft-7", unrepresentable: "any" }) as JsonSchema;
   addFileVariants(schema);
+  addDescriptions(schema, "");
   return {
     ...schema,
     title: "xmpp-push configuration file",
@@ -40,4 +42,12 @@ function addFileVariants(node: JsonSchema): void {
   }
   if (node.required?.length === 0) delete node.required;
   if (alternatives.length > 0) node.allOf = [...((node.allOf as JsonSchema[] | undefined) ?? []), ...alternatives];
+}
+
+/** Each setting's meaning (config-docs.ts) as its description: editors show it on hover. */
+function addDescriptions(node: JsonSchema, path: string): void {
+  const doc = SETTING_DOCS[path];
+  if (doc && node.description === undefined) node.description = doc.description;
+  for (const [k, sub] of Object.entries(node.properties ?? {})) addDescriptions(sub, path ? `${path}.${k}` : k);
+  if (node.type === "array" && node.items) addDescriptions(node.items, `${path}[]`);
 }

@@ -16,7 +16,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 // The fixed variable names scripts and charts rely on; each maps to one config path.
 // Any of them marked secret may also be given as <NAME>_FILE (Kubernetes secrets mounted as files).
-const ENV_VARS: ReadonlyArray<{ name: string; path: readonly string[]; secret?: boolean; list?: boolean }> = [
+export const ENV_VARS: ReadonlyArray<{ name: string; path: readonly string[]; secret?: boolean; list?: boolean }> = [
   { name: "XMPP_PUSH_COMPONENT_SERVICE", path: ["component", "service"] },
   { name: "XMPP_PUSH_COMPONENT_DOMAIN", path: ["component", "domain"] },
   { name: "XMPP_PUSH_COMPONENT_SECRET", path: ["component", "secret"], secret: true },
