@@ -26,7 +26,7 @@ const componentSchema = z.strictObject({
     .default("xmpp://127.0.0.1:5347"),
   domain: domainName.default("push.localhost"),
   secret: z.string().min(1, "must not be empty").optional(),
-  // XEP-0114 has no negotiation: reconnect fast, ejabberd drops registrations while we are away (servers.md).
+  // XEP-0114 has no negotiation: reconnect fast, ejabberd drops registrations while we are away (docs/xmpp-server-setup.md).
   reconnectMaxDelayMs: positiveInt.default(1000),
   // exclusive: of several replicas on one Postgres, one connects the component and the others stand
   // by (Prosody accepts one connection per component). shared: all connect (ejabberd balances them).

@@ -16,7 +16,7 @@ import type { WriteBuffer } from "./write-buffer.js";
 
 // What a publish from a user's server means, independent of XMPP: check it, try to deliver within the
 // deadline, and say how it went. The reply decides whether the user's server keeps the registration
-// (servers.md), so every transient trouble must come out as `queued` (reply result) or `unavailable`
+// (docs/xmpp-server-setup.md), so every transient trouble must come out as `queued` (reply result) or `unavailable`
 // (reply wait), never as a rejection.
 
 export type PublishOutcome =

@@ -1,4 +1,4 @@
-// The one vocabulary every provider answer is translated into (STYLE §7, providers.md classes).
+// The one vocabulary every provider answer is translated into (docs/provider-internals.md).
 
 export const outcomeClasses = ["delivered", "token_dead", "retry", "config_error", "payload_error"] as const;
 export type OutcomeClass = (typeof outcomeClasses)[number];

@@ -107,7 +107,7 @@ export function classifyApns(answer: ApnsAnswer): DeliveryOutcome {
   };
 }
 
-// A timeout may have reached Apple (so a retry may duplicate); a refused stream never did (providers.md §1.5).
+// A timeout may have reached Apple (so a retry may duplicate); a refused stream never did (docs/provider-internals.md "APNs").
 function transportHints(message: string): { maybeDelivered?: true } {
   return /timeout|aborted/i.test(message) && !/REFUSED_STREAM/.test(message) ? { maybeDelivered: true } : {};
 }

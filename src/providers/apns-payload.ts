@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { PushAttempt } from "../ports/push-provider.js";
 import { truncateUtf8 } from "../shared/truncate-utf8.js";
 
-// What one push looks like on the APNs wire (providers.md §1.3, §1.4, §5). Pure.
+// What one push looks like on the APNs wire (docs/provider-internals.md "APNs"). Pure.
 //
 // - alert (default): a visible notification with mutable-content, so the app's Notification Service
 //   Extension runs and can fetch the real message over XMPP (Monal, Siskin, Conversations iOS).

@@ -10,7 +10,7 @@ import { classifyApns } from "./apns-outcomes.js";
 import { buildApnsRequest, type ApnsRequest } from "./apns-payload.js";
 import { createProvenSetup } from "./proven-setup.js";
 
-// APNs through @parse/node-apn 8.1, behind our own discipline (providers.md §2):
+// APNs through @parse/node-apn 8.1, behind our own discipline (docs/provider-internals.md "Clients", "APNs"):
 // - connectionRetryLimit 0: its retries ignore Retry-After (Node lowercases the header it looks
 //   for) and re-mint JWTs; retrying is the delivery pipeline's job.
 // - our own in-flight limit per connection: node-apn opens every stream at once, and bursts fail

@@ -6,13 +6,13 @@ import { raceAbort } from "../shared/race-abort.js";
 import { classifyTokenError } from "./fcm-outcomes.js";
 import { parseJsonBody, transportOutcome } from "./http-transport.js";
 
-// OAuth 2.0 access tokens for FCM from a service account (providers.md §4; Google, "Using OAuth 2.0 for
-// Server to Server Applications" [S43]): an RS256 JWT assertion, signed with node:crypto (no jose or
+// OAuth 2.0 access tokens for FCM from a service account (docs/provider-internals.md "FCM"; Google, "Using OAuth 2.0 for
+// Server to Server Applications"): an RS256 JWT assertion, signed with node:crypto (no jose or
 // google-auth-library: §0), exchanged at the token endpoint, cached until shortly before it expires.
 
 export const FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging";
 const JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer";
-// Google accepts assertions valid for at most one hour [S43].
+// Google accepts assertions valid for at most one hour.
 const ASSERTION_LIFETIME_S = 3600;
 // Refresh this long before expiry (Google's tokens live 3599 s), so no send starts with a dying token.
 const REFRESH_MARGIN_S = 300;
@@ -105,7 +105,7 @@ export function createFcmAuth({ clientEmail, privateKey, tokenUrl, timeoutMs, ht
   };
 }
 
-/** The service-account assertion: header {alg: RS256}, claims {iss, scope, aud, iat, exp} ([S43]). */
+/** The service-account assertion: header {alg: RS256}, claims {iss, scope, aud, iat, exp}. */
 export function signServiceAccountJwt({ clientEmail, key, tokenUrl, nowSeconds }: { clientEmail: string; key: KeyObject; tokenUrl: string; nowSeconds: number }): string {
   const header = b64url(JSON.stringify({ alg: "RS256", typ: "JWT" }));
   const claims = b64url(JSON.stringify({ iss: clientEmail, scope: FCM_SCOPE, aud: tokenUrl, iat: nowSeconds, exp: nowSeconds + ASSERTION_LIFETIME_S }));

@@ -1,7 +1,7 @@
 import type { DeliveryOutcome, OutcomeClass } from "../domain/delivery-outcome.js";
 
-// FCM HTTP v1 answers → our outcome classes (providers.md §4): FCM's own code is in
-// `error.details[].errorCode` (google.firebase.fcm.v1.FcmError, "ErrorCode" reference [S46]); Google's
+// FCM HTTP v1 answers → our outcome classes (docs/provider-internals.md "FCM"): FCM's own code is in
+// `error.details[].errorCode` (google.firebase.fcm.v1.FcmError, "ErrorCode" reference); Google's
 // generic `error.status` (google.rpc code) and the HTTP status are the fallbacks, in that order.
 
 export interface FcmRow {
@@ -13,7 +13,7 @@ export interface FcmRow {
 const ONE_MINUTE_MS = 60_000;
 
 export const FCM_ERROR_CODES: ReadonlyMap<string, FcmRow> = new Map<string, FcmRow>([
-  // 404 — the app was uninstalled, or the token expired (Android: 270 days inactive, [S47]).
+  // 404 — the app was uninstalled, or the token expired (Android: 270 days inactive, FCM token management).
   ["UNREGISTERED", { class: "token_dead" }],
   // 400 — our message is malformed. classifyFcm turns "not a valid FCM registration token" into token_dead.
   ["INVALID_ARGUMENT", { class: "payload_error" }],
@@ -21,13 +21,13 @@ export const FCM_ERROR_CODES: ReadonlyMap<string, FcmRow> = new Map<string, FcmR
   ["SENDER_ID_MISMATCH", { class: "token_dead" }],
   // 401 — the APNs / web-push credentials uploaded to Firebase are wrong: the Firebase project's setup.
   ["THIRD_PARTY_AUTH_ERROR", { class: "config_error" }],
-  // 429 — project, device or topic quota: back off, at least one minute ("minimum initial delay", [S48]).
+  // 429 — project, device or topic quota: back off, at least one minute ("minimum initial delay", FCM error codes).
   ["QUOTA_EXCEEDED", { class: "retry", minRetryAfterMs: ONE_MINUTE_MS }],
   // 503 — FCM overloaded: retry, honouring Retry-After.
   ["UNAVAILABLE", { class: "retry" }],
   // 500 — FCM's own error: retry with backoff.
   ["INTERNAL", { class: "retry" }],
-  // No information given ([S46] UNSPECIFIED_ERROR): never kill a token over it; try again later.
+  // No information given (FCM ErrorCode UNSPECIFIED_ERROR): never kill a token over it; try again later.
   ["UNSPECIFIED_ERROR", { class: "retry" }],
 ]);
 
@@ -72,7 +72,7 @@ export interface FcmAnswer {
 }
 
 const MAX_REMOTE_TEXT = 80;
-// FCM's text when the token itself is malformed ([S46] INVALID_ARGUMENT, [S48]).
+// FCM's text when the token itself is malformed (FCM ErrorCode INVALID_ARGUMENT, FCM error codes).
 const BAD_TOKEN_MESSAGE = /not a valid FCM registration token|registration token is not valid/i;
 
 const INVALID_TOKEN_REASON = "INVALID_ARGUMENT invalid registration token";
@@ -113,7 +113,7 @@ export function isStaleAccessToken(answer: FcmAnswer): boolean {
   return answer.httpStatus === 401 && answer.errorCode === undefined;
 }
 
-// OAuth 2.0 token endpoint errors (RFC 6749 §5.2; Google service accounts [S43]). Every one of them means
+// OAuth 2.0 token endpoint errors (RFC 6749 §5.2; Google service accounts, docs/provider-internals.md "FCM"). Every one of them means
 // the service account, its key or our clock is wrong, and fails every push alike: config, which opens
 // the circuit breaker, never touches a device token.
 export const OAUTH_ERRORS: ReadonlyMap<string, FcmRow> = new Map<string, FcmRow>([

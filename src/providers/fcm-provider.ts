@@ -10,8 +10,8 @@ import { classifyFcm, isInvalidTokenVerdict, isStaleAccessToken, type FcmAnswer 
 import { createProvenSetup } from "./proven-setup.js";
 import { createHttpClient, headerSeconds, parseJsonBody, scrubToken, transportOutcome } from "./http-transport.js";
 
-// FCM HTTP v1, hand-rolled (providers.md §0, §4): firebase-admin hard-codes the host (no fakes) and v14
-// needs Node ≥ 22. Data-only messages: XMPP Android clients (Conversations, p2 [S44]) wake on the data,
+// FCM HTTP v1, hand-rolled (docs/provider-internals.md "Clients", "FCM"): firebase-admin hard-codes the host (no fakes) and v14
+// needs Node ≥ 22. Data-only messages: XMPP Android clients (Conversations, p2) wake on the data,
 // connect, and fetch the messages over XMPP; a notification block would show a banner the app cannot
 // filter or replace.
 
@@ -48,7 +48,7 @@ export function buildFcmMessage(attempt: PushAttempt, nowMs: number): FcmMessage
     data,
     android: {
       // HIGH wakes the device from Doze at once; Android may demote HIGH pushes that show nothing, which is
-      // why low-priority (chat state) wake-ups ask for NORMAL ([S45]).
+      // why low-priority (chat state) wake-ups ask for NORMAL (FCM AndroidConfig).
       priority: high ? "HIGH" : "NORMAL",
       ttl: `${ttlS}s`,
       // One pending wake-up per node is enough while the device is offline: the client fetches everything

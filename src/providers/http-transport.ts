@@ -4,10 +4,10 @@ import axios, { type AxiosBasicCredentials, type AxiosInstance } from "axios";
 import type { DeliveryOutcome } from "../domain/delivery-outcome.js";
 import { tokenFingerprint } from "../domain/secret.js";
 
-// The axios setup the JPush and FCM adapters share (providers.md §3.8, §4): keep-alive agents, a hard
+// The axios setup the JPush and FCM adapters share (docs/provider-internals.md "Clients"): keep-alive agents, a hard
 // timeout, every HTTP status handed back as a value (validateStatus), the body as raw text (JSON.parse
 // would corrupt JPush's msg_id above 2^53, §3.4), no redirects and no retries of its own (one request
-// per attempt; retrying is delivery/retry-policy's job, STYLE §8.6).
+// per attempt; retrying is delivery/retry-policy's job).
 
 export interface HttpClient {
   readonly http: AxiosInstance;
@@ -15,7 +15,7 @@ export interface HttpClient {
   close(): void;
 }
 
-// Bounded (STYLE §8.14); one device per request, so this caps concurrent pushes per app and provider.
+// Bounded, like every queue and pool here; one device per request, so this caps concurrent pushes per app and provider.
 const MAX_SOCKETS = 64;
 const MAX_RESPONSE_BYTES = 256 * 1024;
 
@@ -64,7 +64,7 @@ const NOT_SENT_CODES: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * A request that got no HTTP answer: always retry (providers.md §3.5 last row, §1.5 "network error,
+ * A request that got no HTTP answer: always retry (docs/provider-internals.md "Clients", "APNs": "network error,
  * timeout"). After a timeout or abort the provider may have accepted it: maybeDelivered, so the retry
  * policy only resends with the idempotency key (JPush cid) or accepts a possible duplicate wake-up.
  */
@@ -95,7 +95,7 @@ export function parseJsonBody(data: unknown): unknown {
 
 /**
  * A provider's error text with the device token replaced by its fingerprint: the text goes into logs and
- * the audit reason, and tokens never do (STYLE §8.7), whatever a provider chooses to echo.
+ * the audit reason, and tokens never do, whatever a provider chooses to echo.
  */
 export function scrubToken(text: string | undefined, token: string): string | undefined {
   return text === undefined || token === "" ? text : text.split(token).join(`[token ${tokenFingerprint(token)}]`);

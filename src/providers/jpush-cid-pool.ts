@@ -1,6 +1,6 @@
 import { waitAtMost } from "../shared/wait-at-most.js";
 
-// JPush idempotency keys (providers.md §3.6): a push sent again with the same `cid` is answered with
+// JPush idempotency keys (docs/provider-internals.md "JPush"): a push sent again with the same `cid` is answered with
 // the first result instead of being delivered twice, which makes a retry after a response timeout
 // safe. JPush's docs require cids to come from its pool (GET /v3/push/cid), valid for one day. We
 // fetch them in batches, hand one to each push, and give a push the same cid on every attempt made

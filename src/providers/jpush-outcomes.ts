@@ -1,7 +1,7 @@
 import type { DeliveryOutcome, OutcomeClass } from "../domain/delivery-outcome.js";
 
-// JPush REST v3 answers → our outcome classes: providers.md §3.5, one row per documented error code
-// (JPush "Push API v3" error table and "HTTP status codes" page, [S35][S36]). Every request we send
+// JPush REST v3 answers → our outcome classes: docs/provider-internals.md "JPush", one row per documented error code
+// (JPush "Push API v3" error table and "HTTP status codes" page). Every request we send
 // names exactly ONE registration_id, which is what makes 1011 a per-device answer.
 
 export interface JpushRow {
@@ -22,7 +22,7 @@ export const JPUSH_CODES: ReadonlyMap<number, JpushRow> = new Map<number, JpushR
   // 400 — a required field is missing: our bug.
   [1002, { class: "payload_error", text: "missing required parameter" }],
   // 400 — an invalid value. Also what a malformed registration_id gets; classifyJpush turns that case into
-  // token_dead (providers.md §3.5, "our own heuristic"), every other 1003 is a bug in our body.
+  // token_dead (docs/provider-internals.md, "our own heuristic"), every other 1003 is a bug in our body.
   [1003, { class: "payload_error", text: "invalid parameter value" }],
   // 401 — appKey / masterSecret wrong: our credentials.
   [1004, { class: "config_error", text: "authentication failed" }],
@@ -41,7 +41,7 @@ export const JPUSH_CODES: ReadonlyMap<number, JpushRow> = new Map<number, JpushR
   [1020, { class: "config_error", text: "HTTPS only" }],
   // 503 — internal service timeout: retry.
   [1030, { class: "retry", text: "internal service timeout" }],
-  // 429 — the per-AppKey one-minute window is used up; the old rate-limit page calls it 2001 ([S39]).
+  // 429 — the per-AppKey one-minute window is used up; the old rate-limit page calls it 2001.
   [2001, { class: "retry", text: "rate limit exceeded", waitForReset: true }],
   [2002, { class: "retry", text: "rate limit exceeded", waitForReset: true }],
   // 403 — the appKey is blacklisted: an operator must talk to JPush.
@@ -55,7 +55,7 @@ export const JPUSH_CODES: ReadonlyMap<number, JpushRow> = new Map<number, JpushR
   [2007, { class: "config_error", text: "no permission" }],
 ]);
 
-/** HTTP statuses without a (known) JPush code: proxies, gateways, upgrades ([S36]: 4xx business, 5xx server). */
+/** HTTP statuses without a (known) JPush code: proxies, gateways, upgrades (JPush: 4xx business, 5xx server). */
 export const JPUSH_STATUSES: ReadonlyMap<number, JpushRow> = new Map<number, JpushRow>([
   // 400 — a business error we cannot name: our request, never the device (only 1011 kills a token).
   [400, { class: "payload_error", text: "bad request" }],
@@ -82,7 +82,7 @@ export interface JpushAnswer {
   readonly code?: number;
   /** `error.message` from the body. */
   readonly message?: string;
-  /** X-Rate-Limit-Reset: seconds until the one-minute window resets (providers.md §3.6). */
+  /** X-Rate-Limit-Reset: seconds until the one-minute window resets (docs/provider-internals.md "JPush"). */
   readonly rateLimitResetSeconds?: number;
   /** The registration_id we sent fails our format check (see isMalformedRegistrationId). */
   readonly registrationIdMalformed?: boolean;
@@ -93,7 +93,7 @@ const MAX_REMOTE_TEXT = 80;
 /** Classifies one JPush answer (without messageId; the provider adds msg_id for a delivery). */
 export function classifyJpush(answer: JpushAnswer): DeliveryOutcome {
   const { httpStatus, code } = answer;
-  // "200 一定是正确" (200 always means success, [S36]).
+  // "200 一定是正确" (200 always means success, JPush HTTP status codes page).
   if (httpStatus === 200) return { class: "delivered", status: 200 };
   const codeRow = code !== undefined ? JPUSH_CODES.get(code) : undefined;
   const row = codeRow ?? JPUSH_STATUSES.get(httpStatus);

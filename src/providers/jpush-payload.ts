@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { truncateUtf8 } from "../shared/truncate-utf8.js";
 import type { PushAttempt } from "../ports/push-provider.js";
 
-// The JPush REST v3 push body for one attempt (providers.md §3.3, §5 "JPush iOS"). Pure.
+// The JPush REST v3 push body for one attempt (docs/provider-internals.md "JPush"). Pure.
 //
 // - platform "all": a registration id does not say whether it is an Android or an iOS device, and the
 //   audience (one registration_id) already narrows the push to that one device. Both sections are sent;
@@ -70,7 +70,7 @@ export function buildJpushPush(attempt: PushAttempt, settings: { readonly cid?: 
   const { notification: n, content, address } = attempt;
   const extras: Record<string, string> = { ...attempt.data };
   if (n.encrypted) {
-    // Siskin-style clients read these two keys (tigase:push:encrypt:0, providers.md §5).
+    // Siskin-style clients read these two keys (tigase:push:encrypt:0, docs/provider-internals.md "JPush").
     extras.encrypted = n.encrypted.payload;
     extras.iv = n.encrypted.iv;
   }

@@ -8,7 +8,7 @@ import { createCidPool } from "./jpush-cid-pool.js";
 import { classifyJpush, isMalformedRegistrationId } from "./jpush-outcomes.js";
 import { buildJpushPush } from "./jpush-payload.js";
 
-// JPush REST v3 with a hand-rolled axios client (providers.md §0, §3.8): the official SDKs sit on the
+// JPush REST v3 with a hand-rolled axios client (docs/provider-internals.md "Clients"): the official SDKs sit on the
 // deprecated `request`, never retry, and jpush-async resolves on the first data chunk and never aborts.
 // One registration_id per request (so 1011 names that device), apns_production always explicit, a cid
 // from JPush's pool reused by every attempt of a push (so a retry after a timeout cannot push twice),
@@ -73,7 +73,7 @@ export function createJpushProvider({ app, config, log, now = Date.now }: { app:
     return outcome;
   };
 
-  // A config or payload error needs a human (STYLE §8.8); JPush's own text helps, the token never appears.
+  // A config or payload error needs a human; JPush's own text helps, the token never appears.
   const report = (outcome: DeliveryOutcome, attempt: PushAttempt, jpushMessage: string | undefined) => {
     const fields = { app, node: attempt.node, pushId: attempt.pushId, status: outcome.status, reason: outcome.reason, jpushMessage };
     if (outcome.class === "config_error" || outcome.class === "payload_error") log.error(fields, "JPush refused the push");

@@ -2,7 +2,7 @@ import xml, { type Element } from "@xmpp/xml";
 import { NS } from "./namespaces.js";
 
 // XEP-0004 data forms, read leniently: a field may be absent, valueless or repeated (Prosody sends
-// `<field var='x'/>` for unset summary fields, servers.md).
+// `<field var='x'/>` for unset summary fields, docs/xmpp-server-setup.md).
 
 export interface DataForm {
   readonly type: string;

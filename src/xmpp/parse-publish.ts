@@ -4,7 +4,7 @@ import { hasControlCharacter } from "../shared/control-characters.js";
 import { fieldValue, findForms } from "./data-form.js";
 import { NS } from "./namespaces.js";
 
-// XEP-0357 §5 publish, as Prosody 0.12 and ejabberd 23.01 really send it (servers.md, captured/*.xml):
+// XEP-0357 §5 publish, as Prosody 0.12 and ejabberd 23.01 really send it (docs/xmpp-server-setup.md, test/fixtures/captured/*.xml):
 // the summary form is type form (Prosody) or submit (ejabberd), its fields may be valueless or absent,
 // the whole form may be missing (ejabberd's empty <notification/>), and other modules add elements we
 // must tolerate (tigase:push:encrypt:0, tigase:push:priority:0).

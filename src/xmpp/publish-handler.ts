@@ -6,7 +6,7 @@ import { parsePublish } from "./parse-publish.js";
 import { stanzaErrors } from "./stanza-errors.js";
 
 // XEP-0357 §5: the user's server publishes to our component. The reply type is the contract with
-// the server (servers.md): cancel only for a dead device, auth for a bad sender or secret, modify
+// the server (docs/xmpp-server-setup.md): cancel only for a dead device, auth for a bad sender or secret, modify
 // for a malformed request, wait for everything transient.
 const REPLIES: Record<PublishOutcome, () => IqReply> = {
   delivered: () => reply.result(),

@@ -1,7 +1,7 @@
 import xml, { type Element } from "@xmpp/xml";
 import { NS } from "./namespaces.js";
 
-// The one table of error replies. The *type* is what the user's server acts on (servers.md):
+// The one table of error replies. The *type* is what the user's server acts on (docs/xmpp-server-setup.md):
 // ejabberd deletes the push registration on the first error that is not `wait`, Prosody after
 // push_max_errors of them. So only a dead device (unknown node, token rejected as unregistered) and
 // a request that is wrong in itself may use cancel/modify/auth; everything transient is `wait`.
