@@ -4,7 +4,7 @@ import { createLogger } from "../../../src/observability/logger.js";
 import { loadConfig } from "../../../src/config/load-config.js";
 import type { Registration } from "../../../src/domain/registration.js";
 
-function capture() {
+function capture(pretty = false) {
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk, _enc, cb) {
@@ -12,7 +12,7 @@ function capture() {
       cb();
     },
   });
-  return { log: createLogger({ level: "trace", destination }), text: () => lines.join("") };
+  return { log: createLogger({ level: "trace", destination, pretty }), text: () => lines.join("") };
 }
 
 const registration: Registration = {
@@ -66,19 +66,8 @@ describe("logger", () => {
 });
 
 describe("logs for a person at a terminal", () => {
-  function capturePretty() {
-    const lines: string[] = [];
-    const destination = new Writable({
-      write(chunk, _enc, cb) {
-        lines.push(String(chunk));
-        cb();
-      },
-    });
-    return { log: createLogger({ level: "info", destination, pretty: true }), text: () => lines.join("") };
-  }
-
   it("prints time, level and message on one line, fields below, and still redacts secrets", () => {
-    const { log, text } = capturePretty();
+    const { log, text } = capture(true);
     log.warn({ app: "chat", provider: "apns", token: "APNS-DEVICE-TOKEN-123" }, "apns is failing for app chat");
     expect(text()).toMatch(/^\[\d{2}:\d{2}:\d{2}\.\d{3}\] WARN: apns is failing for app chat\n/);
     expect(text()).toMatch(/\n\s+app: "chat"\n/);
