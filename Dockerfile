@@ -74,6 +74,9 @@ COPY package.json ./
 # A heap cap keeps the resident size small under load: the live heap stays near 40 MB even at full
 # throughput, but V8 grows an uncapped heap far beyond it. A 4 MB young generation semi-space costs
 # more (cheap) scavenges and saves ~30 MB of RSS at full load (npm run bench measures these settings).
+# 96 MiB is the small-footprint default for `docker run`; it does NOT hold a long database outage's full
+# audit backlog (100,000 rows: ~99 MiB heap used, test/faults/audit-backlog-memory.test.ts). Give the
+# container more memory and set NODE_OPTIONS to about half its limit (the Helm chart derives it: nodeHeap).
 ENV NODE_ENV=production \
     NODE_OPTIONS="--max-old-space-size=96 --max-semi-space-size=4" \
     XMPP_PUSH_HTTP_HOST=0.0.0.0 \
