@@ -31,7 +31,7 @@ describe("command-line conventions", () => {
       expect(output).toMatch(/Run "xmpp-push.* --help" for more\./);
       expect(output).not.toMatch(/Commands:|Options:/);
     }
-  });
+  }, 120_000);
 
   it("--help exits 0", async () => {
     const { code, output } = await runCli(["register", "--help"]);
@@ -176,7 +176,7 @@ describe("admin commands", () => {
     const missing = await run(["send-test", "--node", node]);
     expect(missing.code).toBe(64);
     expect(missing.output).toMatch(/no registration with node/);
-  });
+  }, 180_000); // a dozen CLI processes, each starting tsx and opening the database
 
   it("purges delivery records older than a duration, and explains bad arguments", async () => {
     const purge = await run(["purge", "--older-than", "30d"]);
@@ -196,5 +196,5 @@ describe("admin commands", () => {
     const audit = await run(["audit"]);
     expect(audit.code).toBe(64);
     expect(audit.output).toMatch(/required option '--node <node>' not specified/);
-  });
+  }, 180_000);
 });
