@@ -105,9 +105,8 @@ export function buildCli(): Command {
     .option("--environment <env>", "APNs environment: sandbox or production")
     .option("--voip-token <token>", "PushKit token for call pushes")
     .action(async (o: { jid: string; device: string; provider: string; token?: string; tokenFile?: string; app?: string; environment?: string; voipToken?: string }, cmd: Command) => {
-      const { token: _t, tokenFile: _f, ...rest } = o;
       const token = await readDeviceToken({ token: o.token, tokenFile: o.tokenFile, stdin: process.stdin });
-      await registerCommand(configFrom(cmd), { ...rest, token }, out);
+      await registerCommand(configFrom(cmd), { ...o, token }, out);
     });
   program
     .command("unregister")
