@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { tokenFingerprint } from "../domain/secret.js";
 import type { HttpDeps } from "./http-server.js";
 import { HttpError } from "./http-server.js";
-import { parseInput } from "./parse-input.js";
 
 // The admin API (admin bearer token) under /admin/v1: look at a registration and its delivery history.
 // It never returns a secret (only its existence) nor a whole device token (a fingerprint).
@@ -24,11 +24,18 @@ export const deliveriesQuery = z.object({
 });
 
 export function adminRoutes(deps: HttpDeps, auth: (req: FastifyRequest, reply: FastifyReply) => Promise<void>) {
-  return async (app: FastifyInstance) => {
+  return async (untyped: FastifyInstance) => {
+    const app = untyped.withTypeProvider<ZodTypeProvider>();
     for (const prefix of [ADMIN_PREFIX, DEPRECATED_PREFIX]) {
-      const onSend = prefix === DEPRECATED_PREFIX ? deprecated : [];
-      app.get(`${prefix}/registrations/:node`, { preParsing: auth, onSend }, async (req) => {
-        const { node } = parseInput(nodeParams, req.params);
+      const old = prefix === DEPRECATED_PREFIX;
+      const onSend = old ? deprecated : [];
+      const doc = { tags: ["admin"], security: [{ bearer: [] }], ...(old ? { deprecated: true } : {}) };
+      app.get(`${prefix}/registrations/:node`, {
+        preParsing: auth,
+        onSend,
+        schema: { ...doc, summary: `A registration, without its secret or device tokens${old ? ` (use ${ADMIN_PREFIX})` : ""}`, params: nodeParams },
+      }, async (req) => {
+        const { node } = req.params;
         const reg = await deps.registrationStore.findByNode(node);
         if (!reg) throw new HttpError(404, "no such registration");
         return {
@@ -59,8 +66,12 @@ export function adminRoutes(deps: HttpDeps, auth: (req: FastifyRequest, reply: F
         };
       });
 
-      app.get(`${prefix}/deliveries`, { preParsing: auth, onSend }, async (req) => {
-        const q = parseInput(deliveriesQuery, req.query);
+      app.get(`${prefix}/deliveries`, {
+        preParsing: auth,
+        onSend,
+        schema: { ...doc, summary: `Delivery attempts, newest first${old ? ` (use ${ADMIN_PREFIX})` : ""}`, querystring: deliveriesQuery },
+      }, async (req) => {
+        const q = req.query;
         const since = q.since === undefined ? undefined : parseSince(q.since);
         const rows = await deps.audit.list({ limit: q.limit, ...(q.node !== undefined ? { node: q.node } : {}), ...(since ? { since } : {}) });
         return { deliveries: rows };

@@ -2,6 +2,8 @@ import { STATUS_CODES } from "node:http";
 import { fastify, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import formbody from "@fastify/formbody";
 import rateLimit from "@fastify/rate-limit";
+import swagger from "@fastify/swagger";
+import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { Config } from "../config/config-schema.js";
 import { tokensEqual } from "../domain/secret.js";
 import type { Logger } from "../observability/logger.js";
@@ -11,6 +13,8 @@ import type { RegistrationStore } from "../ports/registration-store.js";
 import type { RegistrationService } from "../registration/registration-service.js";
 import { adminRoutes } from "./admin-routes.js";
 import { registrationRoutes } from "./registration-routes.js";
+import { describeIssues } from "./describe-issues.js";
+import { probeRoutes } from "./probe-routes.js";
 import { registrationScopes } from "./registration-scopes.js";
 
 // The HTTP side: health and readiness for orchestrators, Prometheus metrics, registration for apps
@@ -39,6 +43,8 @@ export interface HttpDeps {
 
 export interface HttpServer {
   readonly app: FastifyInstance;
+  /** Every route served (HEAD twins of GET routes left out), as fastify has them: "/admin/v1/registrations/:node". */
+  routes(): ReadonlyArray<{ readonly method: string; readonly url: string }>;
   listen(): Promise<string>;
   close(): Promise<void>;
 }
@@ -66,7 +72,7 @@ const FASTIFY_MESSAGES: Readonly<Record<string, string>> = {
 const UNLIMITED_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
 
 export function createHttpServer(deps: HttpDeps): HttpServer {
-  const { config, log, metrics, readiness } = deps;
+  const { config, log, metrics } = deps;
   const h = config.http;
   const app = fastify({
     bodyLimit: h.bodyLimitBytes,
@@ -83,7 +89,22 @@ export function createHttpServer(deps: HttpDeps): HttpServer {
     http: { headersTimeout: h.headersTimeoutMs, requestTimeout: h.requestTimeoutMs, connectionsCheckingInterval: 1000 },
   });
   app.server.maxConnections = h.maxConnections;
+  const routes: Array<{ method: string; url: string }> = [];
+  app.addHook("onRoute", (r) => {
+    for (const method of [r.method].flat()) if (method !== "HEAD") routes.push({ method, url: r.url });
+  });
+  // The routes' zod schemas validate the requests and, through @fastify/swagger, make /openapi.json.
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
 
+  void app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: { title: "xmpp-push HTTP API", version: "1", description: "Registration over HTTP, the admin API, health and metrics. See docs/operations.md." },
+      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+    },
+    transform: jsonSchemaTransform,
+  });
   void app.register(formbody);
   void app.register(rateLimit, {
     global: true,
@@ -99,6 +120,10 @@ export function createHttpServer(deps: HttpDeps): HttpServer {
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      const issues = err.validation.map((v) => ({ code: v.keyword, path: v.instancePath.split("/").filter(Boolean), message: v.message ?? "" }));
+      return void reply.status(400).send({ error: describeIssues(issues, err.validationContext ?? "body") });
+    }
     const status = err instanceof HttpError ? err.statusCode : (err.statusCode ?? 500);
     if (status >= 500) log.error({ err: { message: err.message }, route: req.routeOptions.url }, "HTTP request failed");
     // Our own messages are safe to show; fastify's are replaced by fixed texts; a 5xx says nothing internal.
@@ -108,28 +133,15 @@ export function createHttpServer(deps: HttpDeps): HttpServer {
   });
   app.setNotFoundHandler((_req, reply) => void reply.status(404).send({ error: "not found" }));
 
-  app.get("/healthz", async () => ({ status: "ok" }));
-  let lastNotReady = "";
-  app.get("/readyz", async (_req, reply) => {
-    const reasons = await readiness.check();
-    // The details (a database error text) go to the log, once per change; the public answer has codes only.
-    const summary = reasons.map((r) => `${r.code}: ${r.detail}`).join("; ");
-    if (summary !== lastNotReady && summary !== "") log.warn({ reasons: reasons.map((r) => ({ ...r })) }, "not ready");
-    lastNotReady = summary;
-    if (reasons.length > 0) return reply.status(503).send({ status: "not ready", reasons: reasons.map((r) => r.code) });
-    return { status: "ready" };
-  });
-  app.get("/metrics", { preParsing: h.metricsToken !== undefined ? bearer(h.metricsToken, "metrics") : [] }, async (_req, reply) => {
-    const body = await metrics.registry.metrics();
-    return reply.type(metrics.registry.contentType).send(body);
-  });
-
+  // Registered as plugins, after swagger: it documents the routes it sees being added.
+  void app.register(probeRoutes(deps));
   const scopes = registrationScopes(config);
   void app.register(registrationRoutes(deps, scopes));
   void app.register(adminRoutes(deps, bearer(h.adminToken, "admin")));
 
   return {
     app,
+    routes: () => routes,
     async listen() {
       return app.listen({ host: h.host, port: h.port });
     },

@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { RegisterResult, RegistrationService } from "../registration/registration-service.js";
 import type { HttpDeps } from "./http-server.js";
 import { HttpError, presentedBearer } from "./http-server.js";
-import { parseInput } from "./parse-input.js";
 import type { RegistrationScope, registrationScopes } from "./registration-scopes.js";
 
 // Registration over HTTP, behind a registration bearer token:
@@ -21,6 +21,10 @@ const node = z.string().regex(/^[A-Za-z0-9._~:@+=-]{1,256}$/, "must be 1 to 256 
 
 const appserverRegister = z.object({ type: provider, node: z.string().min(1).max(256), token: z.string().min(1).max(4096), app: z.string().optional(), environment: environment.optional(), jid: z.string().max(3071).optional() });
 const appserverUnregister = z.object({ type: provider, node, app: z.string().optional(), jid: z.string().max(3071).optional() });
+const appserverReply = z.string().describe('"OK\\n<node>\\n<secret>\\n" or "ERROR\\n<reason>\\n" (text/plain)');
+const error = z.object({ error: z.string() });
+const registered = z.object({ jid: z.string().describe("the push service's JID"), node: z.string(), secret: z.string().optional() });
+const BEARER = [{ bearer: [] }];
 
 export const jsonRegister = z.strictObject({
   jid: z.string().max(3071).optional(),
@@ -67,14 +71,25 @@ export function registrationRoutes(deps: HttpDeps, scopes: ReturnType<typeof reg
     return { scope, refusal, space: { registrar: scope.registrar, withoutJidLimit: scope.withoutJidLimit } };
   };
 
-  return async (app: FastifyInstance) => {
-    app.get("/push_appserver/v1/health", async (_req, reply) => reply.type("text/plain").send("RUNNING"));
+  return async (untyped: FastifyInstance) => {
+    const app = untyped.withTypeProvider<ZodTypeProvider>();
+    const tags = ["registration"];
+    app.get("/push_appserver/v1/health", { schema: { tags, summary: "mod_push_appserver's health check: RUNNING" } }, async (_req, reply) => reply.type("text/plain").send("RUNNING"));
 
-    app.post("/push_appserver/v1/register", { preParsing: auth }, async (req, reply) => {
-      const text = (status: number, lines: string[]) => reply.status(status).type("text/plain").send(`${lines.join("\n")}\n`);
-      const r = appserverRegister.safeParse(req.body ?? {});
-      if (!r.success) return text(400, ["ERROR", "type (apns, fcm or jpush), node and token are required"]);
-      const b = r.data;
+    // The form routes answer their own "ERROR" text instead of JSON, so validation is attached, not thrown.
+    const formSchema = <T extends z.ZodType>(body: T, summary: string) => ({
+      tags,
+      summary,
+      security: BEARER,
+      consumes: ["application/x-www-form-urlencoded"],
+      body,
+      response: { 200: appserverReply, 400: appserverReply, 403: appserverReply, 404: appserverReply, 409: appserverReply, 429: appserverReply },
+    });
+
+    app.post("/push_appserver/v1/register", { preParsing: auth, attachValidation: true, schema: formSchema(appserverRegister, "Register a device (mod_push_appserver's form API)") }, async (req, reply) => {
+      const text = (status: number, lines: string[]) => (reply as FastifyReply).status(status).type("text/plain").send(`${lines.join("\n")}\n`);
+      if (req.validationError) return text(400, ["ERROR", "type (apns, fcm or jpush), node and token are required"]);
+      const b = req.body;
       const { refusal, space } = scoped(req, b.app, bare(b.jid));
       if (refusal) return text(403, ["ERROR", refusal]);
       const result = await registrations.register({
@@ -93,23 +108,27 @@ export function registrationRoutes(deps: HttpDeps, scopes: ReturnType<typeof reg
       return text(200, ["OK", result.registration.node, result.secret ?? ""]);
     });
 
-    app.post("/push_appserver/v1/unregister", { preParsing: auth }, async (req, reply) => {
-      const text = (status: number, lines: string[]) => reply.status(status).type("text/plain").send(`${lines.join("\n")}\n`);
-      const r = appserverUnregister.safeParse(req.body ?? {});
-      if (!r.success) return text(400, ["ERROR", "type and node are required"]);
+    app.post("/push_appserver/v1/unregister", { preParsing: auth, attachValidation: true, schema: formSchema(appserverUnregister, "Unregister a device (mod_push_appserver's form API)") }, async (req, reply) => {
+      const text = (status: number, lines: string[]) => (reply as FastifyReply).status(status).type("text/plain").send(`${lines.join("\n")}\n`);
+      if (req.validationError) return text(400, ["ERROR", "type and node are required"]);
+      const b = req.body;
       const { registrar } = scopeOf.get(req)!;
       const removed = await registrations.unregister({
-        ownerJid: bare(r.data.jid),
-        deviceId: r.data.node,
-        provider: r.data.type,
+        ownerJid: bare(b.jid),
+        deviceId: b.node,
+        provider: b.type,
         registrar,
-        ...(r.data.app !== undefined ? { app: r.data.app } : {}),
+        ...(b.app !== undefined ? { app: b.app } : {}),
       });
-      return removed ? text(200, ["OK", r.data.node]) : text(404, ["ERROR", "no such registration"]);
+      return removed ? text(200, ["OK", b.node]) : text(404, ["ERROR", "no such registration"]);
     });
 
-    app.post("/v1/registrations", { preParsing: auth }, async (req, reply) => {
-      const b = parseInput(jsonRegister, req.body);
+    const jsonErrors = { 400: error, 401: error, 403: error, 404: error, 409: error, 413: error, 429: error };
+    app.post("/v1/registrations", {
+      preParsing: auth,
+      schema: { tags, summary: "Register a device in this token's space; again: its node and secret", security: BEARER, body: jsonRegister, response: { 200: registered, 201: registered, ...jsonErrors } },
+    }, async (req, reply) => {
+      const b = req.body;
       const { refusal, space } = scoped(req, b.app, bare(b.jid));
       if (refusal) throw new HttpError(403, refusal);
       const result = await registrations.register({
@@ -130,8 +149,11 @@ export function registrationRoutes(deps: HttpDeps, scopes: ReturnType<typeof reg
       return reply.status(result.created ? 201 : 200).send({ jid: componentJid, node: result.registration.node, secret: result.secret });
     });
 
-    app.delete("/v1/registrations", { preParsing: auth }, async (req, reply) => {
-      const b = parseInput(jsonUnregister, req.body);
+    app.delete("/v1/registrations", {
+      preParsing: auth,
+      schema: { tags, summary: "Remove a device this token registered", security: BEARER, body: jsonUnregister, response: { 204: z.null().describe("removed, no body"), ...jsonErrors } },
+    }, async (req, reply) => {
+      const b = req.body;
       const { registrar } = scopeOf.get(req)!;
       // Another space's node answers like a missing one: a token learns nothing about registrations not its own.
       const removed =
@@ -139,7 +161,7 @@ export function registrationRoutes(deps: HttpDeps, scopes: ReturnType<typeof reg
           ? await registrations.removeNode(b.node, registrar)
           : await registrations.unregister({ ownerJid: bare(b.jid), deviceId: b.deviceId, registrar, ...(b.app !== undefined ? { app: b.app } : {}) });
       if (!removed) throw new HttpError(404, "no such registration");
-      return reply.status(204).send();
+      return (reply as FastifyReply).status(204).send();
     });
   };
 }
