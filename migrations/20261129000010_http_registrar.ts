@@ -14,6 +14,8 @@ const up_statements = [
   `ALTER TABLE registrations ADD CONSTRAINT registrations_device_key UNIQUE (app, owner_jid, device_id, channel, registrar)`,
   `DROP INDEX IF EXISTS registrations_owner_idx`,
   `CREATE INDEX IF NOT EXISTS registrations_owner_registrar_idx ON registrations (owner_jid, registrar)`,
+  // The hand-over at start looks for these rows each time: without an index that reads every registration.
+  `CREATE INDEX IF NOT EXISTS registrations_http_legacy_idx ON registrations (registrar) WHERE registrar = 'http-legacy'`,
 ];
 
 const down_statements = [
@@ -22,6 +24,7 @@ const down_statements = [
      AND o.device_id = r.device_id AND o.channel = r.channel AND o.registrar < r.registrar)`,
   `ALTER TABLE registrations DROP CONSTRAINT IF EXISTS registrations_device_key`,
   `DROP INDEX IF EXISTS registrations_owner_registrar_idx`,
+  `DROP INDEX IF EXISTS registrations_http_legacy_idx`,
   `CREATE INDEX IF NOT EXISTS registrations_owner_idx ON registrations (owner_jid)`,
   `ALTER TABLE registrations DROP COLUMN IF EXISTS registrar`,
   `ALTER TABLE registrations ADD CONSTRAINT registrations_device_key UNIQUE (app, owner_jid, device_id, channel)`,
