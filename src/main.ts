@@ -26,7 +26,9 @@ import { createPgSettingsStore } from "./store/settings-store-pg.js";
 import { createTokenCipher } from "./store/token-cipher.js";
 import { createPgWriteBatchStore } from "./store/write-batch-pg.js";
 import { waitAtMost, waitAtMostOrFail } from "./shared/wait-at-most.js";
-import { createHttpServer, type HttpServer } from "./http/http-server.js";
+import { createHttpServer, type HttpServer, type NotReadyReason } from "./http/http-server.js";
+import { registrationScopes } from "./http/registration-scopes.js";
+import { periodicValue } from "./observability/periodic-value.js";
 import { createPgDeliveryAudit } from "./store/delivery-audit-pg.js";
 import { createComponentLease, type ComponentLease } from "./store/component-lease.js";
 import { createComponentConnection, type ComponentConnection } from "./xmpp/component.js";
@@ -69,13 +71,14 @@ const LEASE_POLL_MS = 1000;
  * component over when the active replica goes): so a rolling update can start a standby before the
  * old replica stops.
  */
-async function readinessProblems(component: ComponentConnection, db: Database, lease: ComponentLease | undefined): Promise<string[]> {
-  const problems: string[] = [];
-  if (lease?.state() !== "standby" && component.state() !== "online") problems.push(`xmpp: component ${component.state()}`);
+async function readinessProblems(component: ComponentConnection, db: Database, lease: ComponentLease | undefined): Promise<NotReadyReason[]> {
+  const problems: NotReadyReason[] = [];
+  const state = component.state();
+  if (lease?.state() !== "standby" && state !== "online") problems.push({ code: `xmpp_${state}`, detail: `XMPP component ${state}` });
   try {
     await waitAtMostOrFail(db.knex.raw("SELECT 1"), DB_PING_TIMEOUT_MS);
   } catch (err) {
-    problems.push(`database: ${(err as Error).message}`);
+    problems.push({ code: "database_unavailable", detail: (err as Error).message });
   }
   return problems;
 }
@@ -103,9 +106,12 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
   const registrationStore = createPgRegistrationStore({ knex: db.knex, cipher });
   const queue = createPgDeliveryQueue({ knex: db.knex });
   let providerList: ProviderRegistry | undefined;
+  const refreshMs = config.http.metricsRefreshSeconds * 1000;
+  const queueStats = periodicValue(() => queue.stats(clock.now()), refreshMs);
+  const registrationCounts = periodicValue(() => registrationStore.countActiveByApp(), refreshMs);
   const metrics = createMetrics({
-    queueStats: () => queue.stats(clock.now()),
-    registrationCounts: () => registrationStore.countActiveByApp(),
+    queueStats: queueStats.read,
+    registrationCounts: registrationCounts.read,
     apnsCertificates: () =>
       (providerList?.all() ?? []).flatMap((p) => {
         const expiresAt = (p as ApnsProvider).certificateExpiresAt;
@@ -116,6 +122,9 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     await createPgSettingsStore({ knex: db.knex }).getOrCreate("publish-secret-key", () => randomBytes(32).toString("base64")),
     "base64",
   );
+  // Rows made over HTTP before tokens had scopes belong to the single token of that time.
+  const legacyRegistrar = registrationScopes(config).legacyRegistrar;
+  if (legacyRegistrar !== undefined) await registrationStore.adoptRegistrar("http-legacy", legacyRegistrar);
   const cache = createRegistrationCache({ store: registrationStore, maxEntries: config.delivery.registrationCacheSize, ttlMs: 60_000, negativeTtlMs: 5000 });
   const apps = new Map(config.apps.map((a) => [a.id, a]));
   const d = config.delivery;
@@ -260,6 +269,8 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
         component.start();
       }
       worker.start();
+      queueStats.start();
+      registrationCounts.start();
       retentionTimer = setInterval(() => void purge(), config.retention.purgeIntervalMinutes * 60_000);
       retentionTimer.unref();
       void purge();
@@ -279,6 +290,8 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     async stop() {
       // Stop taking work, let what was accepted finish (bounded), then persist what is pending.
       clearInterval(retentionTimer);
+      queueStats.stop();
+      registrationCounts.stop();
       await component.stop();
       await lease?.stop();
       await waitAtMost(publish.drain(), DRAIN_WAIT_MS);

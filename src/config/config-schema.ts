@@ -43,14 +43,54 @@ const databaseSchema = z.strictObject({
   poolMax: positiveInt.default(10),
 });
 
+const bearerToken = z.string().min(16, "must be at least 16 characters");
+
+// One bearer token for HTTP registration and what it may do. A token sees only the registrations it
+// made; naming a user's JID is acting for that user, which a token does only when it says so.
+const registrationTokenSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "must be letters, digits, '.', '_' or '-' (at most 64)"),
+  token: bearerToken,
+  // Empty: every served domain (the top-level domains list).
+  domains: z.array(domainName).optional(),
+  // Empty: every app.
+  apps: z.array(z.string().min(1)).optional(),
+  // May name a jid (a backend trusted by the XMPP server's users); without it only registrations without a JID.
+  actForUsers: bool.default(false),
+  // Cap on this token's registrations that name no JID (those with a JID are capped by limits.devicesPerJid).
+  registrationsWithoutJid: positiveInt.default(100_000),
+});
+
 const httpSchema = z.strictObject({
   host: z.string().min(1).default("127.0.0.1"),
   // 0 picks a free port (tests).
   port: z.coerce.number().int("must be a whole number").min(0).max(65535).default(8080),
-  adminToken: z.string().min(16, "must be at least 16 characters").optional(),
-  registrationToken: z.string().min(16, "must be at least 16 characters").optional(),
+  adminToken: bearerToken.optional(),
+  // The single token of earlier versions: every served domain and app, acting for users, and like every
+  // token it sees only the registrations it made.
+  registrationToken: bearerToken.optional(),
+  registrationTokens: z.array(registrationTokenSchema).default([]),
+  // Optional bearer token Prometheus must send to GET /metrics.
+  metricsToken: bearerToken.optional(),
+  // How often the database-backed gauges (registrations, queue) are recomputed; a scrape reads the last value.
+  metricsRefreshSeconds: positiveInt.default(30),
+  // Addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed (also loopback, linklocal,
+  // uniquelocal); empty: the socket's peer is the client.
+  trustProxy: z.array(z.string().min(1)).default([]),
   bodyLimitBytes: positiveInt.default(16 * 1024),
   requestsPerMinute: positiveInt.default(600),
+  // Slow clients: all headers within headersTimeoutMs, the whole request within requestTimeoutMs, and a
+  // socket idle longer than idleTimeoutMs is closed; at most maxConnections sockets at once.
+  headersTimeoutMs: positiveInt.default(10_000),
+  requestTimeoutMs: positiveInt.default(30_000),
+  idleTimeoutMs: positiveInt.default(15_000),
+  keepAliveTimeoutMs: positiveInt.default(5_000),
+  maxConnections: positiveInt.default(1024),
+}).superRefine((h, ctx) => {
+  if (h.headersTimeoutMs > h.requestTimeoutMs) ctx.addIssue({ code: "custom", path: ["headersTimeoutMs"], message: "must not exceed requestTimeoutMs" });
+  const names = h.registrationTokens.map((t) => t.name);
+  const tokens = [h.registrationToken, h.adminToken, h.metricsToken, ...h.registrationTokens.map((t) => t.token)].filter((t) => t !== undefined);
+  if (new Set(names).size !== names.length) ctx.addIssue({ code: "custom", path: ["registrationTokens"], message: "two tokens share a name" });
+  if (new Set(tokens).size !== tokens.length) ctx.addIssue({ code: "custom", path: ["registrationTokens"], message: "every token must differ from the others (admin, metrics and registration tokens)" });
 });
 
 const deliverySchema = z.strictObject({

@@ -26,6 +26,8 @@ export const ENV_VARS: ReadonlyArray<{ name: string; path: readonly string[]; se
   { name: "XMPP_PUSH_HTTP_PORT", path: ["http", "port"] },
   { name: "XMPP_PUSH_ADMIN_TOKEN", path: ["http", "adminToken"], secret: true },
   { name: "XMPP_PUSH_REGISTRATION_TOKEN", path: ["http", "registrationToken"], secret: true },
+  { name: "XMPP_PUSH_METRICS_TOKEN", path: ["http", "metricsToken"], secret: true },
+  { name: "XMPP_PUSH_HTTP_TRUST_PROXY", path: ["http", "trustProxy"], list: true },
   { name: "XMPP_PUSH_LOG_LEVEL", path: ["log", "level"] },
   { name: "DATABASE_URL", path: ["database", "url"], secret: true },
   { name: "XMPP_PUSH_DATA_DIR", path: ["database", "dataDir"] },
@@ -57,6 +59,7 @@ function isServiceLinkVar(name: string, value: string | undefined): boolean {
 export const FILE_BACKED_KEYS: ReadonlySet<string> = new Set([
   "secret", "key", "cert", "privateKey", "passphrase", "ca", "masterSecret", "serviceAccount",
   "adminToken", "registrationToken", "tokenEncryptionKey",
+  "token", "metricsToken",
 ]);
 
 export interface LoadConfigOptions {
@@ -207,7 +210,7 @@ export function redactedConfig(config: Config): unknown {
   return JSON.parse(JSON.stringify(config, (key, value: unknown) => (isSecretKey(key) && value !== undefined ? "[redacted]" : value)));
 }
 
-const SECRET_KEY = /^(secret|key|privateKey|passphrase|masterSecret|serviceAccount|adminToken|registrationToken|tokenEncryptionKey|url|cert)$/;
+const SECRET_KEY = /^(secret|key|privateKey|passphrase|masterSecret|serviceAccount|adminToken|registrationToken|tokenEncryptionKey|url|cert|token|metricsToken)$/;
 function isSecretKey(key: string): boolean {
   return SECRET_KEY.test(key);
 }

@@ -31,6 +31,11 @@ export interface Registration {
   /** p2's per-MUC registrations; empty for the account itself. */
   readonly channel: string;
   readonly dialect: Dialect;
+  /**
+   * Who made it, and the only one (besides the operator) who may see or change it: absent for the XMPP
+   * side, otherwise the fingerprint of the HTTP registration token.
+   */
+  readonly registrar?: string;
   /** sha256 of the publish secret; absent for dialects that hand out none (Tigase, fpush). */
   readonly secretHash?: string;
   readonly addresses: readonly DeviceAddress[];
@@ -49,6 +54,7 @@ export interface NewRegistration {
   readonly deviceId: string;
   readonly channel: string;
   readonly dialect: Dialect;
+  readonly registrar?: string;
   readonly secretHash?: string;
   readonly address: Omit<DeviceAddress, "updatedAt" | "disabledAt" | "disabledReason">;
 }

@@ -1,64 +1,96 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { tokenFingerprint } from "../domain/secret.js";
 import type { HttpDeps } from "./http-server.js";
 import { HttpError } from "./http-server.js";
 
-// The admin API (admin bearer token): look at a registration and its delivery history. It never
-// returns a secret (only its existence) nor a whole device token (a fingerprint).
+// The admin API (admin bearer token) under /admin/v1: look at a registration and its delivery history.
+// It never returns a secret (only its existence) nor a whole device token (a fingerprint).
+// The paths of earlier versions (/v1/registrations/<node>, /v1/deliveries) still answer, marked
+// deprecated: they share a prefix with the registration API, which is what an ingress exposes.
 
-const deliveriesQuery = z.object({
-  node: z.string().min(1).max(256).optional(),
-  since: z.string().optional(),
+export const ADMIN_PREFIX = "/admin/v1";
+const DEPRECATED_PREFIX = "/v1";
+
+const MAX_SINCE_MS = 100 * 365 * 86_400_000;
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+export const nodeParams = z.object({ node: z.string().regex(/^[A-Za-z0-9._~:@+=-]{1,256}$/, "must be 1 to 256 URL-safe characters") });
+export const deliveriesQuery = z.object({
+  node: nodeParams.shape.node.optional(),
+  since: z.string().max(64).optional().describe("an ISO time, or a duration back from now such as 1h or 7d"),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
 export function adminRoutes(deps: HttpDeps, auth: (req: FastifyRequest, reply: FastifyReply) => Promise<void>) {
-  return async (app: FastifyInstance) => {
-    app.get<{ Params: { node: string } }>("/v1/registrations/:node", { preHandler: auth }, async (req) => {
-      const reg = await deps.registrationStore.findByNode(req.params.node);
-      if (!reg) throw new HttpError(404, "no such registration");
-      return {
-        node: reg.node,
-        app: reg.app,
-        jid: reg.ownerJid,
-        deviceId: reg.deviceId,
-        channel: reg.channel,
-        dialect: reg.dialect,
-        hasSecret: reg.secretHash !== undefined,
-        createdAt: reg.createdAt,
-        updatedAt: reg.updatedAt,
-        lastPushAt: reg.lastPushAt ?? null,
-        disabledAt: reg.disabledAt ?? null,
-        disabledReason: reg.disabledReason ?? null,
-        addresses: reg.addresses.map((a) => ({
-          provider: a.provider,
-          tokenFingerprint: tokenFingerprint(a.token),
-          hasVoipToken: a.voipToken !== undefined,
-          environment: a.environment ?? null,
-          pushType: a.pushType ?? null,
-          updatedAt: a.updatedAt,
-          disabledAt: a.disabledAt ?? null,
-          disabledReason: a.disabledReason ?? null,
-        })),
-      };
-    });
+  return async (untyped: FastifyInstance) => {
+    const app = untyped.withTypeProvider<ZodTypeProvider>();
+    for (const prefix of [ADMIN_PREFIX, DEPRECATED_PREFIX]) {
+      const old = prefix === DEPRECATED_PREFIX;
+      const onSend = old ? deprecated : [];
+      const doc = { tags: ["admin"], security: [{ bearer: [] }], ...(old ? { deprecated: true } : {}) };
+      app.get(`${prefix}/registrations/:node`, {
+        preParsing: auth,
+        onSend,
+        schema: { ...doc, summary: `A registration, without its secret or device tokens${old ? ` (use ${ADMIN_PREFIX})` : ""}`, params: nodeParams },
+      }, async (req) => {
+        const { node } = req.params;
+        const reg = await deps.registrationStore.findByNode(node);
+        if (!reg) throw new HttpError(404, "no such registration");
+        return {
+          node: reg.node,
+          app: reg.app,
+          jid: reg.ownerJid,
+          deviceId: reg.deviceId,
+          channel: reg.channel,
+          dialect: reg.dialect,
+          // "xmpp", or the fingerprint of the HTTP registration token that made it.
+          registeredBy: reg.registrar ?? "xmpp",
+          hasSecret: reg.secretHash !== undefined,
+          createdAt: reg.createdAt,
+          updatedAt: reg.updatedAt,
+          lastPushAt: reg.lastPushAt ?? null,
+          disabledAt: reg.disabledAt ?? null,
+          disabledReason: reg.disabledReason ?? null,
+          addresses: reg.addresses.map((a) => ({
+            provider: a.provider,
+            tokenFingerprint: tokenFingerprint(a.token),
+            hasVoipToken: a.voipToken !== undefined,
+            environment: a.environment ?? null,
+            pushType: a.pushType ?? null,
+            updatedAt: a.updatedAt,
+            disabledAt: a.disabledAt ?? null,
+            disabledReason: a.disabledReason ?? null,
+          })),
+        };
+      });
 
-    app.get("/v1/deliveries", { preHandler: auth }, async (req) => {
-      const q = deliveriesQuery.safeParse(req.query);
-      if (!q.success) throw new HttpError(400, q.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
-      const since = q.data.since === undefined ? undefined : parseSince(q.data.since);
-      const rows = await deps.audit.list({ limit: q.data.limit, ...(q.data.node !== undefined ? { node: q.data.node } : {}), ...(since ? { since } : {}) });
-      return { deliveries: rows };
-    });
+      app.get(`${prefix}/deliveries`, {
+        preParsing: auth,
+        onSend,
+        schema: { ...doc, summary: `Delivery attempts, newest first${old ? ` (use ${ADMIN_PREFIX})` : ""}`, querystring: deliveriesQuery },
+      }, async (req) => {
+        const q = req.query;
+        const since = q.since === undefined ? undefined : parseSince(q.since);
+        const rows = await deps.audit.list({ limit: q.limit, ...(q.node !== undefined ? { node: q.node } : {}), ...(since ? { since } : {}) });
+        return { deliveries: rows };
+      });
+    }
   };
 }
 
-/** An ISO time, or a duration back from now ("1h", "7d"). */
+async function deprecated(_req: FastifyRequest, reply: FastifyReply, payload: unknown) {
+  void reply.header("deprecation", "true").header("link", `<${ADMIN_PREFIX}>; rel="successor-version"`);
+  return payload;
+}
+
+/** An ISO time, or a duration back from now ("1h", "7d"), at most 100 years back. */
 function parseSince(text: string): Date {
-  const m = /^(\d+)([smhd])$/.exec(text);
-  if (m) return new Date(Date.now() - Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "s" | "m" | "h" | "d"]);
-  const d = new Date(text);
-  if (Number.isNaN(d.getTime())) throw new HttpError(400, "since: an ISO time or a duration such as 1h or 7d");
+  const m = /^(\d{1,12})([smhd])$/.exec(text);
+  const d = m ? new Date(Date.now() - Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS]) : /^\d{4}-\d{2}-\d{2}/.test(text) ? new Date(text) : new Date(Number.NaN);
+  if (Number.isNaN(d.getTime()) || Math.abs(Date.now() - d.getTime()) > MAX_SINCE_MS) {
+    throw new HttpError(400, "since: an ISO time or a duration such as 1h or 7d, within 100 years");
+  }
   return d;
 }

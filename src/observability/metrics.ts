@@ -27,10 +27,13 @@ export interface Metrics {
   readonly httpRequests: Counter<"route" | "status">;
 }
 
-/** Values read when Prometheus scrapes, not counted as they happen. */
+/**
+ * Values read when Prometheus scrapes, not counted as they happen. The database-backed ones come from
+ * a cache refreshed on a timer (periodic-value.ts), never from a query per scrape; undefined: not known yet.
+ */
 export interface MetricSources {
-  queueStats(): Promise<{ depth: number; oldestAgeMs: number }>;
-  registrationCounts(): Promise<ReadonlyArray<{ app: string; provider: string; count: number }>>;
+  queueStats(): Promise<{ depth: number; oldestAgeMs: number } | undefined>;
+  registrationCounts(): Promise<ReadonlyArray<{ app: string; provider: string; count: number }> | undefined>;
   apnsCertificates(): ReadonlyArray<{ app: string; expiresAt: Date }>;
 }
 

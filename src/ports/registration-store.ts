@@ -5,6 +5,8 @@ export interface DeviceKey {
   readonly ownerJid: string;
   readonly deviceId: string;
   readonly channel: string;
+  /** The space the device lives in ('' or absent: the XMPP side); see Registration.registrar. */
+  readonly registrar?: string;
 }
 
 export interface DisableAddressInput {
@@ -27,9 +29,15 @@ export interface RegistrationStore {
   findByNodes(nodes: readonly string[]): Promise<ReadonlyMap<string, Registration>>;
   findByDevice(key: DeviceKey): Promise<Registration | undefined>;
   findByToken(provider: AddressKind, token: string): Promise<readonly Registration[]>;
-  countByOwner(ownerJid: string): Promise<number>;
-  /** Removes the registration and its addresses; true when something was removed. */
-  remove(node: string): Promise<boolean>;
+  /** Registrations of an account in one registrar's space ('' by default: the XMPP side). */
+  countByOwner(ownerJid: string, registrar?: string): Promise<number>;
+  /**
+   * Removes the registration and its addresses; true when something was removed. With a registrar, only
+   * when the registration is that registrar's.
+   */
+  remove(node: string, registrar?: string): Promise<boolean>;
+  /** Hands the registrations of one registrar to another (rows marked at migration to a token's fingerprint). */
+  adoptRegistrar(from: string, to: string): Promise<number>;
   /** Removes one provider address of a registration; true when something was removed. */
   removeAddress(node: string, provider: AddressKind): Promise<boolean>;
   /** Marks one address dead; the registration is disabled when no live address is left. */

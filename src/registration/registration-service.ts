@@ -26,6 +26,10 @@ export interface RegisterInput {
   readonly voipToken?: string;
   /** false for dialects that hand out no publish secret (Tigase, fpush). */
   readonly withSecret: boolean;
+  /** The space the device is registered in: absent for the XMPP side, an HTTP token's fingerprint otherwise. */
+  readonly registrar?: string;
+  /** Cap on the registrar's registrations that name no account (accounts are capped by limits.devicesPerJid). */
+  readonly withoutJidLimit?: number;
 }
 
 export type RegisterResult =
@@ -41,6 +45,7 @@ export interface UnregisterInput {
   readonly channel?: string;
   /** Only this provider's address; the registration goes when it was the last one. */
   readonly provider?: AddressKind;
+  readonly registrar?: string;
 }
 
 export interface RegistrationService {
@@ -49,7 +54,8 @@ export interface RegistrationService {
   unregister(input: UnregisterInput): Promise<boolean>;
   /** Removes the account's devices that use this token (Tigase unregister-device). */
   unregisterToken(ownerJid: string, provider: AddressKind, token: string): Promise<number>;
-  removeNode(node: string): Promise<boolean>;
+  /** Removes a node; with a registrar, only when the registration is that registrar's. */
+  removeNode(node: string, registrar?: string): Promise<boolean>;
   /** The publish secret of a node: derived, never stored, so registering again returns the same one. */
   secretFor(node: string): string;
   appFor(appId: string | undefined): AppConfig | undefined;
@@ -88,7 +94,8 @@ export function createRegistrationService({ store, cache, config, secretKey, clo
       if (hasControlCharacter(input.app)) return refuse("invalid", "fields must not contain control characters");
       const app = appFor(input.app);
       if (!app) return refuse("app", "unknown app");
-      if (!servesOwner(input.ownerJid)) return refuse("domain", `this push service does not serve ${domainOf(input.ownerJid).slice(0, 64)}`);
+      // The domain is the client's input: not echoed back (it could be markup in someone's admin page).
+      if (!servesOwner(input.ownerJid)) return refuse("domain", "this push service does not serve the JID's domain");
       if (!input.withSecret && app.requireSecret) return refuse("secret-required", `app ${app.id} requires a registration that hands out a publish secret`);
       const providers = app.strategy.providers;
       if (!providers.includes(input.provider) && !providers.includes("log")) {
@@ -98,9 +105,13 @@ export function createRegistrationService({ store, cache, config, secretKey, clo
       if (invalid) return refuse("invalid", invalid);
 
       const channel = input.channel ?? "";
-      const existing = await store.findByDevice({ app: app.id, ownerJid: input.ownerJid, deviceId: input.deviceId, channel });
-      if (!existing && input.ownerJid !== "" && (await store.countByOwner(input.ownerJid)) >= config.limits.devicesPerJid) {
-        return refuse("limit", `at most ${config.limits.devicesPerJid} devices per account`);
+      const registrar = input.registrar ?? "";
+      const existing = await store.findByDevice({ app: app.id, ownerJid: input.ownerJid, deviceId: input.deviceId, channel, registrar });
+      if (!existing) {
+        const limit = input.ownerJid !== "" ? config.limits.devicesPerJid : input.withoutJidLimit;
+        if (limit !== undefined && (await store.countByOwner(input.ownerJid, registrar)) >= limit) {
+          return refuse("limit", input.ownerJid !== "" ? `at most ${limit} devices per account` : `at most ${limit} registrations without a JID`);
+        }
       }
       const node = existing?.node ?? input.node ?? generateNode();
       const secret = input.withSecret ? secretFor(node) : undefined;
@@ -115,6 +126,7 @@ export function createRegistrationService({ store, cache, config, secretKey, clo
             deviceId: input.deviceId,
             channel,
             dialect: input.dialect,
+            ...(registrar !== "" ? { registrar } : {}),
             ...(secret !== undefined ? { secretHash: hashSecret(secret) } : {}),
             address: {
               provider: input.provider,
@@ -134,11 +146,11 @@ export function createRegistrationService({ store, cache, config, secretKey, clo
       }
     },
 
-    async unregister({ ownerJid, app, deviceId, channel, provider }) {
+    async unregister({ ownerJid, app, deviceId, channel, provider, registrar }) {
       if (hasControlCharacter(ownerJid, app, deviceId, channel)) return false;
       const appId = appFor(app)?.id;
       if (appId === undefined) return false;
-      const reg = await store.findByDevice({ app: appId, ownerJid, deviceId, channel: channel ?? "" });
+      const reg = await store.findByDevice({ app: appId, ownerJid, deviceId, channel: channel ?? "", registrar: registrar ?? "" });
       if (!reg) return false;
       const others = reg.addresses.filter((a) => a.provider !== provider);
       if (provider !== undefined && others.length === reg.addresses.length) return false;
@@ -149,7 +161,7 @@ export function createRegistrationService({ store, cache, config, secretKey, clo
 
     async unregisterToken(ownerJid, provider, token) {
       const normalized = provider === "apns" ? token.toLowerCase() : token;
-      const regs = (await store.findByToken(provider, normalized)).filter((r) => r.ownerJid === ownerJid);
+      const regs = (await store.findByToken(provider, normalized)).filter((r) => r.ownerJid === ownerJid && r.registrar === undefined);
       for (const r of regs) {
         await store.remove(r.node);
         cache.invalidate(r.node);
@@ -157,8 +169,8 @@ export function createRegistrationService({ store, cache, config, secretKey, clo
       return regs.length;
     },
 
-    async removeNode(node) {
-      const removed = await store.remove(node);
+    async removeNode(node, registrar) {
+      const removed = await store.remove(node, registrar);
       cache.invalidate(node);
       return removed;
     },

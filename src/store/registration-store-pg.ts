@@ -19,6 +19,7 @@ interface RegistrationRow {
   device_id: string;
   channel: string;
   dialect: string;
+  registrar: string;
   secret_hash: string | null;
   created_at: Date;
   updated_at: Date;
@@ -70,6 +71,7 @@ export function createPgRegistrationStore({ knex, cipher }: { knex: Knex; cipher
       deviceId: row.device_id,
       channel: row.channel,
       dialect: row.dialect as Dialect,
+      ...(row.registrar ? { registrar: row.registrar } : {}),
       ...(row.secret_hash ? { secretHash: row.secret_hash } : {}),
       addresses,
       createdAt: new Date(row.created_at),
@@ -97,18 +99,19 @@ export function createPgRegistrationStore({ knex, cipher }: { knex: Knex; cipher
               device_id: input.deviceId,
               channel: input.channel,
               dialect: input.dialect,
+              registrar: input.registrar ?? "",
               secret_hash: input.secretHash ?? null,
               created_at: now,
               updated_at: now,
             })
-            .onConflict(["app", "owner_jid", "device_id", "channel"])
+            .onConflict(["app", "owner_jid", "device_id", "channel", "registrar"])
             .ignore()
             .returning("node");
           const created = inserted.length > 0;
           let node = input.node;
           if (!created) {
             const existing = await trx("registrations")
-              .where({ app: input.app, owner_jid: input.ownerJid, device_id: input.deviceId, channel: input.channel })
+              .where({ app: input.app, owner_jid: input.ownerJid, device_id: input.deviceId, channel: input.channel, registrar: input.registrar ?? "" })
               .forUpdate()
               .first("node");
             node = (existing as { node: string }).node;
@@ -159,11 +162,12 @@ export function createPgRegistrationStore({ knex, cipher }: { knex: Knex; cipher
     },
 
     async findByDevice(key: DeviceKey) {
-      const [reg] = await selectOne(knex, "r.app = ? AND r.owner_jid = ? AND r.device_id = ? AND r.channel = ?", [
+      const [reg] = await selectOne(knex, "r.app = ? AND r.owner_jid = ? AND r.device_id = ? AND r.channel = ? AND r.registrar = ?", [
         key.app,
         key.ownerJid,
         key.deviceId,
         key.channel,
+        key.registrar ?? "",
       ]);
       return reg;
     },
@@ -176,13 +180,17 @@ export function createPgRegistrationStore({ knex, cipher }: { knex: Knex; cipher
       );
     },
 
-    async countByOwner(ownerJid) {
-      const row = (await knex("registrations").where({ owner_jid: ownerJid }).count({ n: "*" }).first()) as { n: number };
+    async countByOwner(ownerJid, registrar = "") {
+      const row = (await knex("registrations").where({ owner_jid: ownerJid, registrar }).count({ n: "*" }).first()) as { n: number };
       return Number(row.n);
     },
 
-    async remove(node) {
-      return affectedRows(await knex("registrations").where({ node }).del()) > 0;
+    async remove(node, registrar) {
+      return affectedRows(await knex("registrations").where({ node, ...(registrar !== undefined ? { registrar } : {}) }).del()) > 0;
+    },
+
+    async adoptRegistrar(from, to) {
+      return affectedRows(await knex("registrations").where({ registrar: from }).update({ registrar: to }));
     },
 
     async removeAddress(node, provider) {

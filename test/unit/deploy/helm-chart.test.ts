@@ -287,7 +287,7 @@ describe("helm/xmpp-push: templates", () => {
     expect(probe("startupProbe")).toBe("/healthz");
     expect(probe("readinessProbe")).toBe("/readyz");
     // The server serves those paths.
-    const http = readFileSync(join(root, "src/http/http-server.ts"), "utf8");
+    const http = readFileSync(join(root, "src/http/probe-routes.ts"), "utf8");
     expect(http).toContain('app.get("/healthz"');
     expect(http).toContain('app.get("/readyz"');
     expect(templates.get("servicemonitor.yaml")).toContain("path: /metrics");
