@@ -28,6 +28,8 @@ import { createPgWriteBatchStore } from "./store/write-batch-pg.js";
 import { waitAtMost, waitAtMostOrFail } from "./shared/wait-at-most.js";
 import { createHttpServer, type HttpServer } from "./http/http-server.js";
 import { createPgDeliveryAudit } from "./store/delivery-audit-pg.js";
+import { createPgReceiptStore } from "./store/receipt-store-pg.js";
+import { createJpushReceipts, type JpushReceipts } from "./providers/jpush-receipts.js";
 import { createComponentLease, type ComponentLease } from "./store/component-lease.js";
 import { createComponentConnection, type ComponentConnection } from "./xmpp/component.js";
 import { attachXmppService } from "./xmpp/xmpp-service.js";
@@ -47,6 +49,7 @@ export interface Server {
   readonly worker: DeliveryWorker;
   readonly writes: WriteBuffer;
   readonly providers: ProviderRegistry;
+  readonly receipts: JpushReceipts;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -154,6 +157,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     onFlush: (seconds) => metrics.writeFlushSeconds.observe(seconds),
     onAuditDropped: (n) => metrics.auditDropped.inc(n),
   });
+  const receipts = createJpushReceipts({ config, store: createPgReceiptStore({ knex: db.knex }), clock, metrics, log: log.child({ module: "receipts" }) });
   const dispatcher = createDispatcher({
     providers: providers.lookup,
     breakers,
@@ -164,6 +168,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     metrics,
     log: log.child({ module: "dispatch" }),
     providerTimeoutMs: d.providerTimeoutMs,
+    confirmations: receipts.confirmations,
   });
   const retry = createRetryPolicy({ baseMs: d.retryBaseMs, maxMs: d.retryMaxMs });
   const publish = createPublishService({
@@ -245,6 +250,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     worker,
     writes,
     providers,
+    receipts,
     http,
     httpAddress: () => httpAddress,
     async start() {
@@ -260,6 +266,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
         component.start();
       }
       worker.start();
+      receipts.start();
       retentionTimer = setInterval(() => void purge(), config.retention.purgeIntervalMinutes * 60_000);
       retentionTimer.unref();
       void purge();
@@ -283,6 +290,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
       await lease?.stop();
       await waitAtMost(publish.drain(), DRAIN_WAIT_MS);
       await worker.stop();
+      await receipts.stop();
       await writes.close();
       await providers.close();
       await http.close();

@@ -22,6 +22,8 @@ export interface Metrics {
   readonly apnsCertificateExpiryDays: Gauge<"app">;
   readonly inFlightPublishes: Gauge;
   readonly httpRequests: Counter<"route" | "status">;
+  readonly jpushReceipts: Counter<"app" | "result">;
+  readonly confirmFallbacks: Counter<"app" | "result">;
 }
 
 /** Values read when Prometheus scrapes, not counted as they happen. */
@@ -88,6 +90,18 @@ export function createMetrics(sources?: MetricSources): Metrics {
       },
     }),
     inFlightPublishes: new Gauge({ name: "xmpp_push_publishes_in_flight", help: "Publishes received and not yet answered", registers: r }),
+    jpushReceipts: new Counter({
+      name: "xmpp_push_jpush_receipts_total",
+      help: "JPush deliveries settled by the receipt poller: received (JPush confirmed it reached the phone) or unconfirmed (window passed)",
+      labelNames: ["app", "result"],
+      registers: r,
+    }),
+    confirmFallbacks: new Counter({
+      name: "xmpp_push_confirm_fallbacks_total",
+      help: "strategy.confirmWithinSeconds checks: confirmed (JPush confirmed in time) or fallback (sent through the next provider)",
+      labelNames: ["app", "result"],
+      registers: r,
+    }),
     httpRequests: new Counter({ name: "xmpp_push_http_requests_total", help: "HTTP API requests, by route and status", labelNames: ["route", "status"], registers: r }),
   };
   if (sources) {

@@ -1,0 +1,76 @@
+import { z } from "zod";
+import type { JpushConfig } from "../config/config-schema.js";
+import type { ReceiptAnswer, ReceiptLookup } from "../ports/delivery-receipts.js";
+import { createHttpClient, headerSeconds } from "./http-transport.js";
+
+// JPush Report API v3, `GET /received/detail?msg_ids=…` (docs/providers.md "Delivery receipts"): per
+// message, counters of how many devices received it on each channel. We push one registration id per
+// message, so a counter above 0 means that device got it, and the counter names the channel.
+
+/** The Report API takes at most 100 msg_ids per call. */
+export const MAX_REPORT_IDS = 100;
+
+// The counters that mean "arrived on the phone", and the channel each one stands for.
+const RECEIVED_COUNTERS: ReadonlyArray<readonly [string, string]> = [
+  ["jpush_received", "jpush"],
+  ["android_pns_received", "vendor"],
+  ["ios_apns_received", "apns"],
+  ["ios_msg_received", "jpush"],
+  ["hmos_hmpns_received", "hmos"],
+];
+
+const count = z.union([z.number(), z.string().regex(/^\d+$/).transform(Number), z.null()]).optional();
+const detailSchema = z.array(z.looseObject({ msg_id: z.string() }));
+
+export function createJpushReportClient({ config }: { config: JpushConfig }): ReceiptLookup & { close(): void } {
+  const { http, close } = createHttpClient({
+    baseURL: config.reportBaseUrl,
+    auth: { username: config.appKey, password: config.masterSecret },
+    timeoutMs: config.timeoutMs,
+  });
+  return {
+    close,
+    async lookup(messageIds): Promise<ReceiptAnswer> {
+      if (messageIds.length === 0) return { ok: true, received: new Map() };
+      if (messageIds.length > MAX_REPORT_IDS) throw new Error(`at most ${MAX_REPORT_IDS} msg_ids per Report API call`);
+      let res;
+      try {
+        res = await http.get<unknown>("/received/detail", { params: { msg_ids: messageIds.join(",") } });
+      } catch (err) {
+        return { ok: false, reason: (err as Error).message };
+      }
+      const waitMs = rateLimitWaitMs(res.status, res.headers["x-rate-limit-remaining"], res.headers["x-rate-limit-reset"]);
+      const wait = waitMs !== undefined ? { waitMs } : {};
+      if (res.status !== 200) return { ok: false, reason: `Report API HTTP ${res.status}`, ...wait };
+      const rows = detailSchema.safeParse(parseKeepingIds(res.data));
+      if (!rows.success) return { ok: false, reason: "Report API answer unreadable", ...wait };
+      const received = new Map<string, string>();
+      for (const row of rows.data) {
+        const channel = RECEIVED_COUNTERS.find(([k]) => (count.safeParse(row[k]).data ?? 0) > 0)?.[1];
+        if (channel !== undefined) received.set(row.msg_id, channel);
+      }
+      return { ok: true, received, ...wait };
+    },
+  };
+}
+
+/**
+ * JPush's rate-limit headers (providers.md §3.6): every answer carries the calls left in the window and
+ * the seconds until it resets. Out of calls, or refused with 429, we wait for the reset.
+ */
+export function rateLimitWaitMs(status: number, remaining: unknown, reset: unknown): number | undefined {
+  const resetS = headerSeconds(reset);
+  const left = Number(remaining);
+  if (status === 429 || (remaining !== undefined && Number.isFinite(left) && left <= 0)) return (resetS ?? 60) * 1000;
+  return undefined;
+}
+
+/** msg_id may be a bare JSON number above 2^53: quote it before parsing so it keeps its digits. */
+function parseKeepingIds(data: unknown): unknown {
+  if (typeof data !== "string") return undefined;
+  try {
+    return JSON.parse(data.replace(/"msg_id"\s*:\s*(\d+)/g, '"msg_id":"$1"')) as unknown;
+  } catch {
+    return undefined;
+  }
+}
