@@ -112,13 +112,17 @@ export function createJpushProvider({ app, config, defaultEnvironment, log, now 
  * digits are quoted in the raw text first. Anything unreadable (a gateway's HTML page) parses as {}.
  */
 export function parseJpushResponse(data: unknown): JpushResponse {
-  if (typeof data !== "string" || data.trim() === "") return {};
+  const parsed = responseSchema.safeParse(parseKeepingMsgIds(data));
+  return parsed.success ? parsed.data : {};
+}
+
+/** JSON text from JPush with every msg_id as a string of its exact digits; undefined when not JSON. */
+export function parseKeepingMsgIds(data: unknown): unknown {
+  if (typeof data !== "string" || data.trim() === "") return undefined;
   try {
-    const quoted = data.replace(/"msg_id"\s*:\s*(\d+)/g, '"msg_id":"$1"');
-    const parsed = responseSchema.safeParse(JSON.parse(quoted));
-    return parsed.success ? parsed.data : {};
+    return JSON.parse(data.replace(/"msg_id"\s*:\s*(\d+)/g, '"msg_id":"$1"')) as unknown;
   } catch {
-    return {};
+    return undefined;
   }
 }
 

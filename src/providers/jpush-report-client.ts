@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { JpushConfig } from "../config/config-schema.js";
 import type { ReceiptAnswer, ReceiptLookup } from "../ports/delivery-receipts.js";
 import { createHttpClient, headerSeconds } from "./http-transport.js";
+import { parseKeepingMsgIds } from "./jpush-provider.js";
 
 // JPush Report API v3, `GET /received/detail?msg_ids=…` (docs/providers.md "Delivery receipts"): per
 // message, counters of how many devices received it on each channel. We push one registration id per
@@ -42,7 +43,7 @@ export function createJpushReportClient({ config }: { config: JpushConfig }): Re
       const waitMs = rateLimitWaitMs(res.status, res.headers["x-rate-limit-remaining"], res.headers["x-rate-limit-reset"]);
       const wait = waitMs !== undefined ? { waitMs } : {};
       if (res.status !== 200) return { ok: false, reason: `Report API HTTP ${res.status}`, ...wait };
-      const rows = detailSchema.safeParse(parseKeepingIds(res.data));
+      const rows = detailSchema.safeParse(parseKeepingMsgIds(res.data));
       if (!rows.success) return { ok: false, reason: "Report API answer unreadable", ...wait };
       const received = new Map<string, string>();
       for (const row of rows.data) {
@@ -63,14 +64,4 @@ export function rateLimitWaitMs(status: number, remaining: unknown, reset: unkno
   const left = Number(remaining);
   if (status === 429 || (remaining !== undefined && Number.isFinite(left) && left <= 0)) return (resetS ?? 60) * 1000;
   return undefined;
-}
-
-/** msg_id may be a bare JSON number above 2^53: quote it before parsing so it keeps its digits. */
-function parseKeepingIds(data: unknown): unknown {
-  if (typeof data !== "string") return undefined;
-  try {
-    return JSON.parse(data.replace(/"msg_id"\s*:\s*(\d+)/g, '"msg_id":"$1"')) as unknown;
-  } catch {
-    return undefined;
-  }
 }
