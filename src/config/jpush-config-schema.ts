@@ -90,9 +90,11 @@ export const jpushSchema = z
 
 /** Cross-setting checks of one app's JPush use (reported with every other problem, with their path). */
 export function crossCheckJpush(app: Record<string, unknown>, index: number): { path: (string | number)[]; message: string }[] {
-  const strategy = app.strategy as { providers?: unknown; confirmWithinSeconds?: unknown } | undefined;
+  const strategy = app.strategy as { providers?: unknown; mode?: unknown; confirmWithinSeconds?: unknown } | undefined;
   if (strategy?.confirmWithinSeconds === undefined) return [];
   const path = ["apps", index, "strategy", "confirmWithinSeconds"];
+  // mode all already sends through every provider: there is nothing to fall back to.
+  if (strategy.mode === "all") return [{ path, message: "works with mode: fallback only" }];
   const jpush = app.jpush as { receipts?: { enabled?: unknown; windowSeconds?: unknown } } | undefined;
   const enabled = jpush?.receipts?.enabled;
   if (enabled !== true && enabled !== "true" && enabled !== "1") {

@@ -61,6 +61,7 @@ describe("jpush config", () => {
     expect(problems([...strategy("jpush, fcm", 30), ...fcm]).find((x) => x.startsWith(`${path}`))).toMatch(/jpush\.receipts\.enabled/);
     expect(problems(["      receipts: { enabled: true }", ...strategy("jpush", 30)]).find((x) => x.startsWith(path))).toMatch(/provider after jpush/);
     expect(problems(["      receipts: { enabled: true, windowSeconds: 60 }", ...strategy("jpush, fcm", 60), ...fcm]).find((x) => x.startsWith(path))).toMatch(/shorter than/);
+    expect(problems(["      receipts: { enabled: true }", ...strategy("jpush, fcm", 30), "      mode: all", ...fcm]).find((x) => x.startsWith(path))).toMatch(/mode: fallback only/);
     expect(load(["      receipts: { enabled: true }", ...strategy("jpush, fcm", 30), ...fcm]).apps[0]!.strategy.confirmWithinSeconds).toBe(30);
   });
 });
