@@ -1,11 +1,12 @@
 import type { Knex } from "knex";
 
 // JPush delivery receipts on the audit row of each JPush delivery: pending while the receipt poller
-// asks JPush's Report API, then received (with the channel and when it was seen) or unconfirmed once
-// the app's window has passed. NULL for every other row (other providers, receipts off).
+// asks JPush's Report API, then received (with the channel and when it was seen), or, once the app's
+// window has passed, JPush's per-device verdict: not_received, or unconfirmed when JPush gives none.
+// NULL for every other row (other providers, receipts off).
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`ALTER TABLE deliveries
-    ADD COLUMN IF NOT EXISTS receipt text CHECK (receipt IN ('pending', 'received', 'unconfirmed')),
+    ADD COLUMN IF NOT EXISTS receipt text CHECK (receipt IN ('pending', 'received', 'not_received', 'unconfirmed')),
     ADD COLUMN IF NOT EXISTS receipt_channel text,
     ADD COLUMN IF NOT EXISTS receipt_at timestamptz,
     ADD COLUMN IF NOT EXISTS receipt_checked_at timestamptz`);

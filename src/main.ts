@@ -157,7 +157,14 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     onFlush: (seconds) => metrics.writeFlushSeconds.observe(seconds),
     onAuditDropped: (n) => metrics.auditDropped.inc(n),
   });
-  const receipts = createJpushReceipts({ config, store: createPgReceiptStore({ knex: db.knex }), clock, metrics, log: log.child({ module: "receipts" }) });
+  const receipts = createJpushReceipts({
+    config,
+    store: createPgReceiptStore({ knex: db.knex }),
+    registrations: registrationStore,
+    clock,
+    metrics,
+    log: log.child({ module: "receipts" }),
+  });
   const dispatcher = createDispatcher({
     providers: providers.lookup,
     breakers,

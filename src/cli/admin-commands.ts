@@ -75,10 +75,11 @@ export function auditTable(rows: readonly DeliveryRecord[]): string {
   );
 }
 
-/** What the provider confirmed: "received 2026-11-29T12:03:07Z via vendor", "not yet", "unconfirmed"; empty without receipts. */
+/** What the provider confirmed: "received 2026-11-29T12:03:07Z via vendor", "not yet", "not received", "unconfirmed"; empty without receipts. */
 function receiptText(r: DeliveryRecord): string {
   if (r.receipt === "received") return `received${r.receiptAt ? ` ${iso(r.receiptAt)}` : ""}${r.receiptChannel ? ` via ${r.receiptChannel}` : ""}`;
   if (r.receipt === "pending") return "not yet";
+  if (r.receipt === "not_received") return "not received";
   return r.receipt ?? "";
 }
 

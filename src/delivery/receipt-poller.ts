@@ -5,9 +5,10 @@ import type { ReceiptLookup, ReceiptStore } from "../ports/delivery-receipts.js"
 // Asks the provider whether pushes arrived, and writes the answer on their audit rows. One loop per app
 // that enabled receipts; each round makes at most one Report API call (one batch of pending messages,
 // least recently asked first), so the rate is bounded by the poll interval, and a rate-limit answer from
-// the provider pushes the next round back until its window resets. Rows older than the window become
-// unconfirmed. Several replicas may poll the same rows: the updates only move a row out of `pending`,
-// so each receipt is counted once.
+// the provider pushes the next round back until its window resets. Once a row's window is over, the
+// provider gives its per-device verdict (received / not received; a few calls per round); rows it
+// gives none for, or that wait past the grace period, become unconfirmed. Several replicas may poll
+// the same rows: the updates only move a row out of `pending`, so each receipt is counted once.
 
 export interface ReceiptApp {
   readonly app: string;
@@ -21,9 +22,14 @@ export interface ReceiptPollerDeps {
   readonly store: ReceiptStore;
   readonly clock: Clock;
   readonly log: Logger;
-  readonly onReceipts: (app: string, result: "received" | "unconfirmed", n: number) => void;
+  readonly onReceipts: (app: string, result: ReceiptResult, n: number) => void;
+  /** The device's provider address behind a node (JPush registration id), for the final verdict. */
+  readonly registrationIdOf?: (node: string) => Promise<string | undefined>;
   readonly batchSize?: number;
+  readonly verdictsPerRound?: number;
 }
+
+export type ReceiptResult = "received" | "not_received" | "unconfirmed";
 
 export interface ReceiptPoller {
   start(): void;
@@ -35,11 +41,17 @@ export interface ReceiptPoller {
 }
 
 const DEFAULT_BATCH = 100;
+// Per-device verdicts cost one call each: a few per round keeps them well inside the Report quota.
+const DEFAULT_VERDICTS_PER_ROUND = 10;
+// Rows whose verdict could not be asked within this many rounds after their window are unconfirmed.
+const GRACE_ROUNDS = 30;
 
 export function createReceiptPoller(deps: ReceiptPollerDeps): ReceiptPoller {
   const { store, clock, log, onReceipts } = deps;
   const apps = new Map(deps.apps.map((a) => [a.app, a]));
   const batch = deps.batchSize ?? DEFAULT_BATCH;
+  const verdictsPerRound = deps.verdictsPerRound ?? DEFAULT_VERDICTS_PER_ROUND;
+  const registrationIdOf = deps.registrationIdOf;
   const timers = new Map<string, NodeJS.Timeout>();
   const running = new Set<Promise<void>>();
   // Per app: no call before this instant (the provider's rate-limit reset).
@@ -53,16 +65,44 @@ export function createReceiptPoller(deps: ReceiptPollerDeps): ReceiptPoller {
     return p;
   };
 
+  const limited = (app: string) => (notBefore.get(app) ?? 0) > clock.now().getTime();
+  const noteWait = (app: string, waitMs: number | undefined) => {
+    if (waitMs !== undefined) notBefore.set(app, clock.now().getTime() + waitMs);
+  };
+
+  // The window is over: ask the provider per device, or settle as unconfirmed when it cannot say.
+  const settleExpired = async (a: ReceiptApp, windowStart: Date): Promise<void> => {
+    const graceStart = new Date(windowStart.getTime() - (registrationIdOf ? GRACE_ROUNDS * a.pollMs : 0));
+    const gaveUp = await store.expire(a.app, graceStart);
+    if (gaveUp > 0) onReceipts(a.app, "unconfirmed", gaveUp);
+    if (!registrationIdOf) return;
+    const verdicts: Array<{ id: string; state: ReceiptResult }> = [];
+    for (const row of await store.takeExpired(a.app, windowStart, verdictsPerRound)) {
+      if (limited(a.app)) break;
+      const regid = await registrationIdOf(row.node);
+      const v = regid !== undefined ? await a.lookup.verdict(row.messageId, regid) : ({ ok: true, state: "unknown" } as const);
+      noteWait(a.app, v.waitMs);
+      // A failed call leaves the row pending: the next round asks again, until the grace period ends.
+      if (!v.ok) break;
+      verdicts.push({ id: row.id, state: v.state === "unknown" ? "unconfirmed" : v.state });
+    }
+    const n = await store.settle(verdicts, clock.now());
+    if (n === 0) return;
+    for (const state of ["received", "not_received", "unconfirmed"] as const) {
+      const k = verdicts.filter((v) => v.state === state).length;
+      if (k > 0) onReceipts(a.app, state, k);
+    }
+  };
+
   const round = async (a: ReceiptApp): Promise<number | undefined> => {
     const now = clock.now();
     const since = new Date(now.getTime() - a.windowMs);
-    const expired = await store.expire(a.app, since);
-    if (expired > 0) onReceipts(a.app, "unconfirmed", expired);
-    if ((notBefore.get(a.app) ?? 0) > now.getTime()) return undefined;
+    await settleExpired(a, since);
+    if (limited(a.app)) return notBefore.get(a.app)! - now.getTime();
     const pending = await store.takePending(a.app, since, batch, now);
     if (pending.length === 0) return undefined;
     const answer = await a.lookup.lookup(pending.map((p) => p.messageId));
-    if (answer.waitMs !== undefined) notBefore.set(a.app, now.getTime() + answer.waitMs);
+    noteWait(a.app, answer.waitMs);
     if (!answer.ok) {
       log.warn({ app: a.app, reason: answer.reason, waitMs: answer.waitMs }, "could not read JPush delivery receipts; will ask again");
       return answer.waitMs;
@@ -113,9 +153,9 @@ export function createReceiptPoller(deps: ReceiptPollerDeps): ReceiptPoller {
       // Settled already (by a poll round): no need to spend a call.
       const row = await store.find(pushId, messageId);
       if (row && row.state !== "pending") return row.state === "received";
-      if ((notBefore.get(app) ?? 0) > clock.now().getTime()) return false;
+      if (limited(app)) return false;
       const answer = await track(a.lookup.lookup([messageId]));
-      if (answer.waitMs !== undefined) notBefore.set(app, clock.now().getTime() + answer.waitMs);
+      noteWait(app, answer.waitMs);
       const channel = answer.ok ? answer.received.get(messageId) : undefined;
       if (channel === undefined) return false;
       // The audit row may still sit in the write buffer; the next poll round records it then.

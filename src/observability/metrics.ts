@@ -92,7 +92,7 @@ export function createMetrics(sources?: MetricSources): Metrics {
     inFlightPublishes: new Gauge({ name: "xmpp_push_publishes_in_flight", help: "Publishes received and not yet answered", registers: r }),
     jpushReceipts: new Counter({
       name: "xmpp_push_jpush_receipts_total",
-      help: "JPush deliveries settled by the receipt poller: received (JPush confirmed it reached the phone) or unconfirmed (window passed)",
+      help: "JPush deliveries settled by the receipt poller: received (JPush confirmed it reached the phone), not_received (JPush says it did not), unconfirmed (JPush could not say)",
       labelNames: ["app", "result"],
       registers: r,
     }),

@@ -1,6 +1,6 @@
 // Provider-confirmed delivery receipts (JPush's Report API): what the audit keeps and how the poller asks.
 
-export type ReceiptState = "pending" | "received" | "unconfirmed";
+export type ReceiptState = "pending" | "received" | "not_received" | "unconfirmed";
 
 /** An audit row whose push the provider has not yet confirmed. */
 export interface PendingReceipt {
@@ -14,6 +14,10 @@ export interface ReceiptStore {
   takePending(app: string, since: Date, limit: number, at: Date): Promise<readonly PendingReceipt[]>;
   /** Rows now confirmed received; returns how many changed (a row already settled is left alone). */
   markReceived(rows: ReadonlyArray<{ readonly id: string; readonly channel: string }>, at: Date): Promise<number>;
+  /** Up to `limit` pending rows of the app created before `before` (their window is over), oldest first. */
+  takeExpired(app: string, before: Date, limit: number): Promise<ReadonlyArray<PendingReceipt & { readonly node: string }>>;
+  /** The final verdict on rows whose window is over; returns how many changed (only pending rows change). */
+  settle(rows: ReadonlyArray<{ readonly id: string; readonly state: "received" | "not_received" | "unconfirmed" }>, at: Date): Promise<number>;
   /** Pending rows of the app created before `before` become unconfirmed; returns how many. */
   expire(app: string, before: Date): Promise<number>;
   /** The receipt of one push's provider message, if the audit has one. */
@@ -31,7 +35,14 @@ export type ReceiptAnswer =
     }
   | { readonly ok: false; readonly reason: string; readonly waitMs?: number };
 
+/** The provider's verdict on one message for one device. */
+export type DeviceVerdict =
+  | { readonly ok: true; readonly state: "received" | "not_received" | "unknown"; readonly waitMs?: number }
+  | { readonly ok: false; readonly reason: string; readonly waitMs?: number };
+
 export interface ReceiptLookup {
   /** At most 100 message ids per call. */
   lookup(messageIds: readonly string[]): Promise<ReceiptAnswer>;
+  /** Whether one message reached one device (JPush: POST /status/message). */
+  verdict(messageId: string, registrationId: string): Promise<DeviceVerdict>;
 }

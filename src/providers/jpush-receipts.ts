@@ -5,6 +5,7 @@ import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { Clock } from "../ports/clock.js";
 import type { ReceiptStore } from "../ports/delivery-receipts.js";
+import type { RegistrationStore } from "../ports/registration-store.js";
 import { createJpushReportClient } from "./jpush-report-client.js";
 
 // JPush delivery receipts for the apps that enable them (jpush.receipts.enabled): a Report API client
@@ -17,7 +18,17 @@ export interface JpushReceipts {
   stop(): Promise<void>;
 }
 
-export function createJpushReceipts({ config, store, clock, metrics, log }: { config: Config; store: ReceiptStore; clock: Clock; metrics: Metrics; log: Logger }): JpushReceipts {
+export interface JpushReceiptsDeps {
+  readonly config: Config;
+  readonly store: ReceiptStore;
+  /** Where the final verdict finds the device's JPush registration id. */
+  readonly registrations: RegistrationStore;
+  readonly clock: Clock;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+}
+
+export function createJpushReceipts({ config, store, registrations, clock, metrics, log }: JpushReceiptsDeps): JpushReceipts {
   const clients: Array<{ close(): void }> = [];
   const apps: ReceiptApp[] = config.apps.flatMap((a) => {
     if (!a.jpush?.receipts.enabled) return [];
@@ -31,6 +42,7 @@ export function createJpushReceipts({ config, store, clock, metrics, log }: { co
     clock,
     log,
     onReceipts: (app, result, n) => metrics.jpushReceipts.inc({ app, result }, n),
+    registrationIdOf: async (node) => (await registrations.findByNode(node))?.addresses.find((a) => a.provider === "jpush")?.token,
   });
   const confirmations = createConfirmFallback({
     confirm: (app, pushId, messageId) => poller.confirm(app, pushId, messageId),

@@ -1,12 +1,13 @@
 import { z } from "zod";
 import type { JpushConfig } from "../config/config-schema.js";
-import type { ReceiptAnswer, ReceiptLookup } from "../ports/delivery-receipts.js";
+import type { DeviceVerdict, ReceiptAnswer, ReceiptLookup } from "../ports/delivery-receipts.js";
 import { createHttpClient, headerSeconds } from "./http-transport.js";
 import { parseKeepingMsgIds } from "./jpush-provider.js";
 
 // JPush Report API v3, `GET /received/detail?msg_ids=…` (docs/providers.md "Delivery receipts"): per
 // message, counters of how many devices received it on each channel. We push one registration id per
 // message, so a counter above 0 means that device got it, and the counter names the channel.
+// `POST /status/message` gives the per-device verdict once a push's window is over.
 
 /** The Report API takes at most 100 msg_ids per call. */
 export const MAX_REPORT_IDS = 100;
@@ -19,6 +20,14 @@ const RECEIVED_COUNTERS: ReadonlyArray<readonly [string, string]> = [
   ["ios_msg_received", "jpush"],
   ["hmos_hmpns_received", "hmos"],
 ];
+
+// /status/message per registration id: 0 delivered, 1 not delivered, 2 not this app's, 3 not a target
+// of this message, 4 system error.
+const VERDICTS: ReadonlyMap<number, "received" | "not_received"> = new Map([
+  [0, "received"],
+  [1, "not_received"],
+]);
+const statusSchema = z.record(z.string(), z.looseObject({ status: z.coerce.number().int() }));
 
 const count = z.union([z.number(), z.string().regex(/^\d+$/).transform(Number), z.null()]).optional();
 const detailSchema = z.array(z.looseObject({ msg_id: z.string() }));
@@ -51,6 +60,24 @@ export function createJpushReportClient({ config }: { config: JpushConfig }): Re
         if (channel !== undefined) received.set(row.msg_id, channel);
       }
       return { ok: true, received, ...wait };
+    },
+
+    async verdict(messageId, registrationId): Promise<DeviceVerdict> {
+      // msg_id goes out as the exact digits (a JS number above 2^53 would change it).
+      if (!/^\d+$/.test(messageId)) return { ok: true, state: "unknown" };
+      const body = `{"msg_id":${messageId},"registration_ids":${JSON.stringify([registrationId])}}`;
+      let res;
+      try {
+        res = await http.post<unknown>("/status/message", body, { headers: { "Content-Type": "application/json" } });
+      } catch (err) {
+        return { ok: false, reason: (err as Error).message };
+      }
+      const waitMs = rateLimitWaitMs(res.status, res.headers["x-rate-limit-remaining"], res.headers["x-rate-limit-reset"]);
+      const wait = waitMs !== undefined ? { waitMs } : {};
+      if (res.status !== 200) return { ok: false, reason: `Report API HTTP ${res.status}`, ...wait };
+      const parsed = statusSchema.safeParse(parseKeepingMsgIds(res.data));
+      const status = parsed.success ? parsed.data[registrationId]?.status : undefined;
+      return { ok: true, state: (status !== undefined ? VERDICTS.get(status) : undefined) ?? "unknown", ...wait };
     },
   };
 }

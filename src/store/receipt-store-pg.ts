@@ -31,6 +31,28 @@ export function createPgReceiptStore({ knex }: { knex: Knex }): ReceiptStore {
       return result.rows.length;
     },
 
+    async takeExpired(app, before, limit) {
+      const rows = (await knex("deliveries")
+        .select("id", "message_id", "created_at", "node")
+        .where({ receipt: "pending", app })
+        .where("created_at", "<", before)
+        .orderBy("created_at")
+        .limit(limit)) as Array<{ id: string; message_id: string; created_at: Date; node: string }>;
+      return rows.map((r) => ({ id: String(r.id), messageId: r.message_id, createdAt: new Date(r.created_at), node: r.node }));
+    },
+
+    async settle(rows, at) {
+      if (rows.length === 0) return 0;
+      const result = await knex.raw<{ rows: unknown[] }>(
+        `UPDATE deliveries d SET receipt = x.state, receipt_at = CASE WHEN x.state = 'received' THEN ?::timestamptz END
+           FROM json_to_recordset(?::json) AS x(id bigint, state text)
+          WHERE d.id = x.id AND d.receipt = 'pending'
+          RETURNING d.id`,
+        [at, JSON.stringify(rows.map((r) => ({ id: r.id, state: r.state })))],
+      );
+      return result.rows.length;
+    },
+
     async expire(app, before) {
       const result = await knex.raw<{ rows: unknown[] }>(
         `UPDATE deliveries SET receipt = 'unconfirmed' WHERE receipt = 'pending' AND app = ? AND created_at < ? RETURNING id`,

@@ -79,10 +79,13 @@ async function device(server: Server, kinds: ReadonlyArray<"jpush" | "apns">, en
   seq += 1;
   let node = "";
   let secret = "";
+  const owner = `user${seq}@localhost`;
+  const tokens: Partial<Record<"jpush" | "apns", string>> = {};
   for (const provider of kinds) {
     const token = provider === "jpush" ? `1a0018970a8a2b0c${seq}` : seq.toString(16).padStart(64, "0");
+    tokens[provider] = token;
     const r = await server.registrations.register({
-      ownerJid: `user${seq}@localhost`, app: "chat", deviceId: "phone", dialect: "p2", provider, token, withSecret: true,
+      ownerJid: owner, app: "chat", deviceId: "phone", dialect: "p2", provider, token, withSecret: true,
       ...(environment !== undefined ? { environment } : {}),
     });
     if (!r.ok) throw new Error(r.message);
@@ -95,7 +98,7 @@ async function device(server: Server, kinds: ReadonlyArray<"jpush" | "apns">, en
     await server.writes.flush();
     return [...(await createPgDeliveryAudit({ knex: db.knex }).list({ node, limit: 20 }))].reverse();
   };
-  return { node, publish, audit };
+  return { node, owner, tokens, publish, audit };
 }
 
 interface SentOptions {
@@ -180,20 +183,37 @@ describe("delivery receipts", () => {
     expect(counted?.value).toBe(1);
   });
 
-  it("keeps a delayed receipt pending until JPush reports it, and marks one never reported unconfirmed after the window", async () => {
+  it("keeps a delayed receipt pending until JPush reports it; after the window, JPush's per-device verdict decides", async () => {
     const clock = manualClock();
     const server = await start(receiptsOn(60), clock);
-    jpush.scriptReceipts((req) => ((req.body as { audience: { registration_id: string[] } }).audience.registration_id[0]?.endsWith("late") ? { received: true, delayMs: 60_000 } : undefined));
-    const never = await device(server, ["jpush"]);
-    expect(await never.publish()).toBe("delivered");
+    const [late, never, moved] = [await device(server, ["jpush"]), await device(server, ["jpush"]), await device(server, ["jpush"])];
+    const regidOf = (req: { body: unknown }) => (req.body as { audience: { registration_id: string[] } }).audience.registration_id[0];
+    jpush.scriptReceipts((req) => (regidOf(req) === late.tokens.jpush ? { received: true, channel: "apns", delayMs: 300 } : undefined));
+    for (const d of [late, never, moved]) expect(await d.publish()).toBe("delivered");
+    const receipts = async () => Promise.all([late, never, moved].map(async (d) => (await d.audit())[0]?.receipt));
+    expect(await receipts()).toEqual(["pending", "pending", "pending"]);
     await server.receipts.poller.pollNow("chat");
-    expect((await never.audit())[0]?.receipt).toBe("pending");
+    expect(await receipts()).toEqual(["pending", "pending", "pending"]);
+    const row = await waitFor("the delayed receipt", async () => {
+      await server.receipts.poller.pollNow("chat");
+      const [r] = await late.audit();
+      return r?.receipt === "received" ? r : undefined;
+    });
+    expect(row.receiptChannel).toBe("apns");
 
+    // The device moved to a new JPush registration id before the window ended: the old message did
+    // not target it, and JPush cannot say; the other never arrived.
+    const r = await server.registrations.register({ ownerJid: moved.owner, app: "chat", deviceId: "phone", dialect: "p2", provider: "jpush", token: "1a0018970a8a2b0cnew", withSecret: true });
+    expect(r.ok && r.registration.node).toBe(moved.node);
     clock.advance(61_000);
     await server.receipts.poller.pollNow("chat");
-    expect((await never.audit())[0]?.receipt).toBe("unconfirmed");
-    const unconfirmed = (await server.metrics.jpushReceipts.get()).values.find((v) => v.labels.result === "unconfirmed");
-    expect(unconfirmed?.value).toBe(1);
+    expect(await receipts()).toEqual(["received", "not_received", "unconfirmed"]);
+    const counted = Object.fromEntries((await server.metrics.jpushReceipts.get()).values.map((v) => [v.labels.result, v.value]));
+    expect(counted).toEqual({ received: 1, not_received: 1, unconfirmed: 1 });
+    // One per-device verdict call per settled row, carrying the push's exact msg_id.
+    const verdicts = jpush.reportRequests().filter((q) => q.path === "/v3/status/message");
+    expect(verdicts).toHaveLength(2);
+    expect(verdicts.map((q) => JSON.stringify(q.body))).toEqual(expect.arrayContaining([expect.stringContaining(never.tokens.jpush!)]));
   });
 
   it("waits for the Report API's rate-limit window before asking again", async () => {

@@ -55,7 +55,7 @@ export interface FakeJpush {
   scriptReceipts(fn: (req: RecordedJpushRequest) => JpushReceiptScript | undefined): void;
   /** Answers the next Report API calls with this instead of counters (undefined: back to normal). */
   scriptReport(fn: (() => JpushReportScript | undefined) | undefined): void;
-  /** Requests to the Report API (`/v3/received/detail`), in order. */
+  /** Requests to the Report API (`/v3/received/detail`, `/v3/status/message`), in order. */
   reportRequests(): RecordedJpushRequest[];
   /** Forgets requests, cid results, the script and the default, and restores the start-up delay. */
   reset(): void;
@@ -120,7 +120,7 @@ export async function startFakeJpush(opts: FakeJpushOptions): Promise<FakeJpush>
   let delayMs = opts.delayMs ?? 0;
   let msgSeq = 0n;
   // Receipts of accepted messages: msg_id → when it arrived at the phone (undefined: never).
-  const receipts = new Map<string, { at: number | undefined; channel: string }>();
+  const receipts = new Map<string, { at: number | undefined; channel: string; regid: string | undefined }>();
   let defaultReceipt: JpushReceiptScript = { received: false };
   let receiptFn: ((req: RecordedJpushRequest) => JpushReceiptScript | undefined) | undefined;
   let reportFn: (() => JpushReportScript | undefined) | undefined;
@@ -138,6 +138,7 @@ export async function startFakeJpush(opts: FakeJpushOptions): Promise<FakeJpush>
     }
     if (url.pathname === "/v3/push/cid") return cidReply(req.method, url);
     if (url.pathname === "/v3/received/detail") return receivedDetail(req.method, url);
+    if (url.pathname === "/v3/status/message") return statusMessage(req.method, rec.body, raw);
     if (url.pathname !== "/v3/push" && url.pathname !== "/v3/push/validate") {
       return { status: 404, text: errorText(1000, "Not found", undefined) };
     }
@@ -167,7 +168,8 @@ export async function startFakeJpush(opts: FakeJpushOptions): Promise<FakeJpush>
       accepted.add(rec);
       rec.msgId = msgId;
       const r = receiptFn?.(rec) ?? defaultReceipt;
-      receipts.set(msgId, { at: r.received ? Date.now() + (r.delayMs ?? 0) : undefined, channel: r.received ? (r.channel ?? "jpush") : "jpush" });
+      const regid = isRecord(body.audience) && Array.isArray(body.audience.registration_id) ? String(body.audience.registration_id[0]) : undefined;
+      receipts.set(msgId, { at: r.received ? Date.now() + (r.delayMs ?? 0) : undefined, channel: r.received ? (r.channel ?? "jpush") : "jpush", regid });
       if (cid !== undefined) cidResults.set(cid, text);
     }
     return { status: 200, text, script: s };
@@ -195,6 +197,26 @@ export async function startFakeJpush(opts: FakeJpushOptions): Promise<FakeJpush>
         `"ios_apns_sent":${on("apns")},"ios_apns_received":${on("apns")},"ios_msg_received":0,"hmos_hmpns_sent":${on("hmos")},"hmos_hmpns_received":${on("hmos")}}`;
     });
     return { status: 200, text: `[${rows.join(",")}]`, quota: REPORT_QUOTA };
+  }
+
+  // POST /v3/status/message {msg_id, registration_ids}: per device 0 delivered, 1 not delivered,
+  // 3 not a target of this message (JPush's Report API v3).
+  function statusMessage(method: string | undefined, body: unknown, raw: Buffer): Reply {
+    if (method !== "POST") return { status: 405, text: errorText(1001, undefined, undefined) };
+    const scripted = reportFn?.();
+    if (scripted !== undefined) {
+      const code = scripted.code ?? DEFAULT_CODES.get(scripted.httpStatus) ?? 1000;
+      return { status: scripted.httpStatus, text: errorText(code, undefined, undefined), script: scripted, quota: REPORT_QUOTA };
+    }
+    const ids = isRecord(body) && Array.isArray(body.registration_ids) ? body.registration_ids.map(String) : [];
+    // msg_id must arrive as the exact digits: read from the raw text, since JSON.parse rounds ids above 2^53.
+    const msgId = /"msg_id"\s*:\s*"?(\d+)"?/.exec(raw.toString("utf8"))?.[1] ?? "";
+    if (ids.length === 0 || ids.length > 1000 || !/^\d+$/.test(msgId)) return { status: 400, text: errorText(3002, "Parameter value is invalid", undefined), quota: REPORT_QUOTA };
+    const r = receipts.get(msgId);
+    const now = Date.now();
+    const out: Record<string, { status: number }> = {};
+    for (const id of ids) out[id] = { status: r === undefined || r.regid !== id ? 3 : r.at !== undefined && r.at <= now ? 0 : 1 };
+    return { status: 200, text: JSON.stringify(out), quota: REPORT_QUOTA };
   }
 
   function cidReply(method: string | undefined, url: URL): Reply {
@@ -255,7 +277,7 @@ export async function startFakeJpush(opts: FakeJpushOptions): Promise<FakeJpush>
     scriptReport: (fn) => {
       reportFn = fn;
     },
-    reportRequests: () => requests.filter((r) => r.path.startsWith("/v3/received/detail")),
+    reportRequests: () => requests.filter((r) => r.path.startsWith("/v3/received/detail") || r.path.startsWith("/v3/status/message")),
     reset: () => {
       requests.length = 0;
       cidResults.clear();

@@ -2,6 +2,7 @@ import type { PendingReceipt, ReceiptState, ReceiptStore } from "../../../src/po
 
 export interface MemoryReceiptRow {
   id: string;
+  node: string;
   app: string;
   pushId: string;
   messageId: string;
@@ -31,6 +32,24 @@ export function inMemoryReceiptStore(): ReceiptStore & { rows: MemoryReceiptRow[
         if (r) {
           r.receipt = "received";
           r.channel = channel;
+          n += 1;
+        }
+      }
+      return n;
+    },
+    async takeExpired(app, before, limit) {
+      return rows
+        .filter((r) => r.receipt === "pending" && r.app === app && r.createdAt < before)
+        .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())
+        .slice(0, limit)
+        .map((r) => ({ id: r.id, messageId: r.messageId, createdAt: r.createdAt, node: r.node }));
+    },
+    async settle(list) {
+      let n = 0;
+      for (const { id, state } of list) {
+        const r = rows.find((x) => x.id === id && x.receipt === "pending");
+        if (r) {
+          r.receipt = state;
           n += 1;
         }
       }

@@ -1,28 +1,45 @@
 import { describe, expect, it } from "vitest";
 import { createReceiptPoller } from "../../../src/delivery/receipt-poller.js";
-import type { ReceiptAnswer } from "../../../src/ports/delivery-receipts.js";
+import type { DeviceVerdict, ReceiptAnswer } from "../../../src/ports/delivery-receipts.js";
 import { inMemoryReceiptStore } from "../../support/memory/in-memory-receipt-store.js";
 import { recordingLogger } from "../../support/memory/recording-logger.js";
 
 // The receipt poller's rules: one batched call per round, round-robin over a backlog, the provider's
 // rate-limit wait honoured, rows past the window settled as unconfirmed, each receipt counted once.
 
-function setup(answer: (ids: readonly string[]) => ReceiptAnswer, pending = 250) {
+interface Options {
+  verdict?: (messageId: string, regid: string) => DeviceVerdict;
+  regids?: boolean;
+}
+
+function setup(answer: (ids: readonly string[]) => ReceiptAnswer, pending = 250, opts: Options = {}) {
   let now = 1_800_000_000_000;
   const store = inMemoryReceiptStore();
   for (let i = 0; i < pending; i++) {
-    store.rows.push({ id: String(i), app: "chat", pushId: `p${i}`, messageId: String(1000 + i), createdAt: new Date(now - 1000 + i), receipt: "pending" });
+    store.rows.push({ id: String(i), node: `node-${i}`, app: "chat", pushId: `p${i}`, messageId: String(1000 + i), createdAt: new Date(now - 1000 + i), receipt: "pending" });
   }
   const calls: string[][] = [];
+  const verdicts: string[] = [];
   const counted: Array<[string, number]> = [];
   const poller = createReceiptPoller({
-    apps: [{ app: "chat", windowMs: 600_000, pollMs: 10_000, lookup: { lookup: async (ids) => (calls.push([...ids]), answer(ids)) } }],
+    apps: [
+      {
+        app: "chat",
+        windowMs: 600_000,
+        pollMs: 10_000,
+        lookup: {
+          lookup: async (ids) => (calls.push([...ids]), answer(ids)),
+          verdict: async (id, regid) => (verdicts.push(`${id}@${regid}`), opts.verdict?.(id, regid) ?? { ok: true, state: "unknown" }),
+        },
+      },
+    ],
+    ...(opts.regids ? { registrationIdOf: async (node: string) => (node === "node-2" ? undefined : `regid-${node}`) } : {}),
     store,
     clock: { now: () => new Date(now) },
     log: recordingLogger().log,
     onReceipts: (_app, result, n) => counted.push([result, n]),
   });
-  return { poller, store, calls, counted, advance: (ms: number) => void (now += ms) };
+  return { poller, store, calls, verdicts, counted, advance: (ms: number) => void (now += ms) };
 }
 
 describe("receipt poller", () => {
@@ -55,12 +72,39 @@ describe("receipt poller", () => {
     expect(t.calls).toHaveLength(2);
   });
 
-  it("settles rows older than the window as unconfirmed without asking about them", async () => {
+  it("asks for each device's verdict once the window is over, a few per round, and settles them", async () => {
+    const verdict = (id: string): DeviceVerdict => ({ ok: true, state: id === "1000" ? "received" : id === "1001" ? "not_received" : "unknown" });
+    const t = setup(() => ({ ok: true, received: new Map() }), 14, { regids: true, verdict });
+    t.advance(600_000);
+    await t.poller.pollNow("chat");
+    // Ten per round, oldest first; node-2 has no JPush address left, so nobody can say.
+    expect(t.verdicts).toEqual(["1000@regid-node-0", "1001@regid-node-1", ...Array.from({ length: 7 }, (_, i) => `${1003 + i}@regid-node-${3 + i}`)]);
+    expect(t.store.rows.slice(0, 4).map((r) => r.receipt)).toEqual(["received", "not_received", "unconfirmed", "unconfirmed"]);
+    expect(t.store.rows.slice(10).map((r) => r.receipt)).toEqual(["pending", "pending", "pending", "pending"]);
+    expect(t.counted).toEqual([["received", 1], ["not_received", 1], ["unconfirmed", 8]]);
+    await t.poller.pollNow("chat");
+    expect(t.store.rows.every((r) => r.receipt !== "pending")).toBe(true);
+    expect(t.calls).toHaveLength(0);
+  });
+
+  it("keeps a row pending while the verdict call fails, and gives up after the grace period", async () => {
+    const t = setup(() => ({ ok: true, received: new Map() }), 1, { regids: true, verdict: () => ({ ok: false, reason: "Report API HTTP 503" }) });
+    t.advance(600_000);
+    await t.poller.pollNow("chat");
+    expect(t.store.rows[0]?.receipt).toBe("pending");
+    t.advance(30 * 10_000);
+    await t.poller.pollNow("chat");
+    expect(t.store.rows[0]?.receipt).toBe("unconfirmed");
+    expect(t.counted).toEqual([["unconfirmed", 1]]);
+  });
+
+  it("without a way to find the device, settles rows older than the window as unconfirmed without asking", async () => {
     const t = setup(() => ({ ok: true, received: new Map() }), 3);
     t.advance(600_000);
     await t.poller.pollNow("chat");
     expect(t.store.rows.map((r) => r.receipt)).toEqual(["unconfirmed", "unconfirmed", "unconfirmed"]);
     expect(t.calls).toHaveLength(0);
+    expect(t.verdicts).toHaveLength(0);
     expect(t.counted).toEqual([["unconfirmed", 3]]);
   });
 });
