@@ -53,6 +53,8 @@ export interface FakeJpush {
   setDefaultReceipt(s: JpushReceiptScript): void;
   /** Decides a message's receipt when it is accepted (by the push request that carried it). */
   scriptReceipts(fn: (req: RecordedJpushRequest) => JpushReceiptScript | undefined): void;
+  /** Changes what the Report API says about an accepted message from now on (a receipt arriving late). */
+  setReceipt(msgId: string, s: JpushReceiptScript): void;
   /** Answers the next Report API calls with this instead of counters (undefined: back to normal). */
   scriptReport(fn: (() => JpushReportScript | undefined) | undefined): void;
   /** Requests to the Report API (`/v3/received/detail`, `/v3/status/message`), in order. */
@@ -273,6 +275,10 @@ export async function startFakeJpush(opts: FakeJpushOptions): Promise<FakeJpush>
     },
     scriptReceipts: (fn) => {
       receiptFn = fn;
+    },
+    setReceipt: (msgId, r) => {
+      const known = receipts.get(msgId);
+      receipts.set(msgId, { at: r.received ? Date.now() + (r.delayMs ?? 0) : undefined, channel: r.received ? (r.channel ?? "jpush") : "jpush", regid: known?.regid });
     },
     scriptReport: (fn) => {
       reportFn = fn;
