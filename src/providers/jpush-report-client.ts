@@ -1,3 +1,4 @@
+import type { AxiosResponse } from "axios";
 import { z } from "zod";
 import type { JpushConfig } from "../config/config-schema.js";
 import type { DeviceVerdict, ReceiptAnswer, ReceiptLookup } from "../ports/delivery-receipts.js";
@@ -38,20 +39,28 @@ export function createJpushReportClient({ config }: { config: JpushConfig }): Re
     auth: { username: config.appKey, password: config.masterSecret },
     timeoutMs: config.timeoutMs,
   });
+  // One Report API call: transport errors and non-200 answers become a reason, the rate-limit headers a wait.
+  const call = async (request: () => Promise<AxiosResponse<unknown>>) => {
+    let res;
+    try {
+      res = await request();
+    } catch (err) {
+      return { ok: false as const, reason: (err as Error).message };
+    }
+    const waitMs = rateLimitWaitMs(res.status, res.headers["x-rate-limit-remaining"], res.headers["x-rate-limit-reset"]);
+    const wait = waitMs !== undefined ? { waitMs } : {};
+    if (res.status !== 200) return { ok: false as const, reason: `Report API HTTP ${res.status}`, ...wait };
+    return { ok: true as const, data: res.data, wait };
+  };
+
   return {
     close,
     async lookup(messageIds): Promise<ReceiptAnswer> {
       if (messageIds.length === 0) return { ok: true, received: new Map() };
       if (messageIds.length > MAX_REPORT_IDS) throw new Error(`at most ${MAX_REPORT_IDS} msg_ids per Report API call`);
-      let res;
-      try {
-        res = await http.get<unknown>("/received/detail", { params: { msg_ids: messageIds.join(",") } });
-      } catch (err) {
-        return { ok: false, reason: (err as Error).message };
-      }
-      const waitMs = rateLimitWaitMs(res.status, res.headers["x-rate-limit-remaining"], res.headers["x-rate-limit-reset"]);
-      const wait = waitMs !== undefined ? { waitMs } : {};
-      if (res.status !== 200) return { ok: false, reason: `Report API HTTP ${res.status}`, ...wait };
+      const res = await call(() => http.get<unknown>("/received/detail", { params: { msg_ids: messageIds.join(",") } }));
+      if (!res.ok) return res;
+      const wait = res.wait;
       const rows = detailSchema.safeParse(parseKeepingMsgIds(res.data));
       if (!rows.success) return { ok: false, reason: "Report API answer unreadable", ...wait };
       const received = new Map<string, string>();
@@ -66,15 +75,9 @@ export function createJpushReportClient({ config }: { config: JpushConfig }): Re
       // msg_id goes out as the exact digits (a JS number above 2^53 would change it).
       if (!/^\d+$/.test(messageId)) return { ok: true, state: "unknown" };
       const body = `{"msg_id":${messageId},"registration_ids":${JSON.stringify([registrationId])}}`;
-      let res;
-      try {
-        res = await http.post<unknown>("/status/message", body, { headers: { "Content-Type": "application/json" } });
-      } catch (err) {
-        return { ok: false, reason: (err as Error).message };
-      }
-      const waitMs = rateLimitWaitMs(res.status, res.headers["x-rate-limit-remaining"], res.headers["x-rate-limit-reset"]);
-      const wait = waitMs !== undefined ? { waitMs } : {};
-      if (res.status !== 200) return { ok: false, reason: `Report API HTTP ${res.status}`, ...wait };
+      const res = await call(() => http.post<unknown>("/status/message", body, { headers: { "Content-Type": "application/json" } }));
+      if (!res.ok) return res;
+      const wait = res.wait;
       const parsed = statusSchema.safeParse(parseKeepingMsgIds(res.data));
       const status = parsed.success ? parsed.data[registrationId]?.status : undefined;
       return { ok: true, state: (status !== undefined ? VERDICTS.get(status) : undefined) ?? "unknown", ...wait };
@@ -83,7 +86,7 @@ export function createJpushReportClient({ config }: { config: JpushConfig }): Re
 }
 
 /**
- * JPush's rate-limit headers (providers.md §3.6): every answer carries the calls left in the window and
+ * JPush's rate-limit headers (docs/providers.md, Quotas): every answer carries the calls left in the window and
  * the seconds until it resets. Out of calls, or refused with 429, we wait for the reset.
  */
 export function rateLimitWaitMs(status: number, remaining: unknown, reset: unknown): number | undefined {

@@ -77,7 +77,7 @@ const MSG_ID_BASE = 18103083292408631n;
 // The free-tier push quota, 600 per minute (providers.md §3.6).
 const DEFAULT_QUOTA = 600;
 const DEFAULT_RESET_S = 60;
-// The Report API's free-tier quota, 2400 per minute (providers.md §3.6), and its batch limit.
+// The Report API's free-tier quota, 2400 per minute (docs/providers.md, Quotas), and its batch limit.
 const REPORT_QUOTA = 2400;
 const MAX_REPORT_IDS = 100;
 // Default code per HTTP status for scripts that give only `httpStatus` (providers.md §3.5).
