@@ -30,6 +30,8 @@ import { createHttpServer, type HttpServer, type NotReadyReason } from "./http/h
 import { registrationScopes } from "./http/registration-scopes.js";
 import { periodicValue } from "./observability/periodic-value.js";
 import { createPgDeliveryAudit } from "./store/delivery-audit-pg.js";
+import { createPgReceiptStore } from "./store/receipt-store-pg.js";
+import { createJpushReceipts, type JpushReceipts } from "./providers/jpush-receipts.js";
 import { createComponentLease, type ComponentLease } from "./store/component-lease.js";
 import { createComponentConnection, type ComponentConnection } from "./xmpp/component.js";
 import { attachXmppService } from "./xmpp/xmpp-service.js";
@@ -49,6 +51,7 @@ export interface Server {
   readonly worker: DeliveryWorker;
   readonly writes: WriteBuffer;
   readonly providers: ProviderRegistry;
+  readonly receipts: JpushReceipts;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -163,6 +166,14 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     onFlush: (seconds) => metrics.writeFlushSeconds.observe(seconds),
     onAuditDropped: (n) => metrics.auditDropped.inc(n),
   });
+  const receipts = createJpushReceipts({
+    config,
+    store: createPgReceiptStore({ knex: db.knex }),
+    registrations: registrationStore,
+    clock,
+    metrics,
+    log: log.child({ module: "receipts" }),
+  });
   const dispatcher = createDispatcher({
     providers: providers.lookup,
     breakers,
@@ -173,6 +184,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     metrics,
     log: log.child({ module: "dispatch" }),
     providerTimeoutMs: d.providerTimeoutMs,
+    confirmations: receipts.confirmations,
   });
   const retry = createRetryPolicy({ baseMs: d.retryBaseMs, maxMs: d.retryMaxMs });
   const publish = createPublishService({
@@ -254,6 +266,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     worker,
     writes,
     providers,
+    receipts,
     http,
     httpAddress: () => httpAddress,
     async start() {
@@ -271,6 +284,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
       worker.start();
       queueStats.start();
       registrationCounts.start();
+      receipts.start();
       retentionTimer = setInterval(() => void purge(), config.retention.purgeIntervalMinutes * 60_000);
       retentionTimer.unref();
       void purge();
@@ -296,6 +310,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
       await lease?.stop();
       await waitAtMost(publish.drain(), DRAIN_WAIT_MS);
       await worker.stop();
+      await receipts.stop();
       await writes.close();
       await providers.close();
       await http.close();

@@ -70,9 +70,17 @@ export async function auditCommand(config: Config, opts: { node: string; limit: 
 
 export function auditTable(rows: readonly DeliveryRecord[]): string {
   return formatTable(
-    ["time", "provider", "env", "outcome", "status", "reason", "try", "ms", "push"],
-    rows.map((r) => [iso(r.createdAt), r.provider, r.environment ?? "", r.outcome, r.status?.toString() ?? "", r.reason ?? "", String(r.attempt), String(r.latencyMs), r.pushId.slice(0, 8)]),
+    ["time", "provider", "env", "outcome", "status", "reason", "try", "ms", "push", "receipt"],
+    rows.map((r) => [iso(r.createdAt), r.provider, r.environment ?? "", r.outcome, r.status?.toString() ?? "", r.reason ?? "", String(r.attempt), String(r.latencyMs), r.pushId.slice(0, 8), receiptText(r)]),
   );
+}
+
+/** What the provider confirmed: "received 2026-11-29T12:03:07Z via vendor", "not yet", "not received", "unconfirmed"; empty without receipts. */
+function receiptText(r: DeliveryRecord): string {
+  if (r.receipt === "received") return `received${r.receiptAt ? ` ${iso(r.receiptAt)}` : ""}${r.receiptChannel ? ` via ${r.receiptChannel}` : ""}`;
+  if (r.receipt === "pending") return "not yet";
+  if (r.receipt === "not_received") return "not received";
+  return r.receipt ?? "";
 }
 
 export async function purgeCommand(config: Config, opts: { olderThan: string }, out: Out): Promise<void> {

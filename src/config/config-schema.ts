@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { crossCheckJpush, jpushSchema } from "./jpush-config-schema.js";
 
 // One schema for everything the server reads at start. Unknown keys are errors (strict objects):
 // a typo in a config file must not silently fall back to a default.
@@ -157,12 +158,6 @@ const apnsSchema = z
     }
   });
 
-const jpushSchema = z.strictObject({
-  appKey: z.string().regex(/^[a-zA-Z0-9]{24}$/, "must be the 24-character AppKey from the JPush console"),
-  masterSecret: z.string().regex(/^[a-zA-Z0-9]{24}$/, "must be the 24-character Master Secret from the JPush console"),
-  baseUrl: z.url({ message: "must be a URL such as https://api.jpush.cn" }).default("https://api.jpush.cn"),
-  timeoutMs: positiveInt.default(10_000),
-});
 
 const serviceAccountSchema = z.object({
   client_email: z.string().min(1),
@@ -210,6 +205,8 @@ const fcmSchema = z
 const strategySchema = z.strictObject({
   providers: z.array(z.enum(providerKinds)).min(1, "needs at least one provider"),
   mode: z.enum(["fallback", "all"]).default("fallback"),
+  // A JPush push not confirmed received within this many seconds goes once through the next provider.
+  confirmWithinSeconds: positiveInt.optional(),
 });
 
 const appSchema = z
@@ -293,6 +290,7 @@ export function crossCheckApps(rawApps: unknown): CrossCheckProblem[] {
     if (new Set(providers).size !== providers.length) {
       problems.push({ path: ["apps", i, "strategy", "providers"], message: "lists a provider twice" });
     }
+    problems.push(...crossCheckJpush(app, i));
     if (app.fpush !== undefined && app.apns === undefined) {
       problems.push({ path: ["apps", i, "fpush"], message: "needs an apns section (fpush nodes are APNs tokens)" });
     }

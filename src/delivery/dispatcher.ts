@@ -10,6 +10,7 @@ import type { Metrics } from "../observability/metrics.js";
 import type { Logger } from "../observability/logger.js";
 import type { RegistrationCache } from "../registration/registration-cache.js";
 import type { CircuitBreakers } from "./circuit-breaker.js";
+import type { ConfirmFallback } from "./confirm-fallback.js";
 import { planTargets, type PlannedTarget } from "./provider-strategy.js";
 import { pushDataFor } from "./push-data.js";
 import type { WriteBuffer } from "./write-buffer.js";
@@ -45,6 +46,8 @@ export interface DispatcherDeps {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly providerTimeoutMs: number;
+  /** strategy.confirmWithinSeconds: the checks that send an unconfirmed JPush push on down the chain. */
+  readonly confirmations?: ConfirmFallback;
 }
 
 export interface Dispatcher {
@@ -54,9 +57,9 @@ export interface Dispatcher {
 const CIRCUIT_OPEN: DeliveryOutcome = { class: "retry", reason: "circuit-open" };
 
 export function createDispatcher(deps: DispatcherDeps): Dispatcher {
-  const { providers, breakers, writes, store, cache, clock, metrics, log, providerTimeoutMs } = deps;
+  const { providers, breakers, writes, store, cache, clock, metrics, log, providerTimeoutMs, confirmations } = deps;
 
-  const attemptOne = async (reg: Registration, app: AppConfig, request: PushRequest, attempt: number, expiresAt: Date, target: PlannedTarget): Promise<DeliveryOutcome> => {
+  const attemptOne = async (reg: Registration, app: AppConfig, request: PushRequest, attempt: number, expiresAt: Date, target: PlannedTarget, note?: string): Promise<DeliveryOutcome> => {
     const provider = providers(app.id, target.provider);
     const started = performance.now();
     let outcome: DeliveryOutcome;
@@ -98,6 +101,9 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       breakers.record(app.id, target.provider, outcome);
     }
     const latencyMs = outcome === CIRCUIT_OPEN ? 0 : performance.now() - started;
+    const reason = outcome.reason ?? note;
+    // JPush's Report API will say whether this one reached the phone (receipt-poller.ts).
+    const awaitsReceipt = target.provider === "jpush" && outcome.class === "delivered" && outcome.messageId !== undefined && app.jpush?.receipts.enabled === true;
     writes.recordAttempt({
       pushId: request.pushId,
       node: reg.node,
@@ -106,11 +112,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       ...(target.address.environment !== undefined && target.provider !== "log" ? { environment: target.address.environment } : {}),
       outcome: outcome.class,
       ...(outcome.status !== undefined ? { status: outcome.status } : {}),
-      ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
+      ...(reason !== undefined ? { reason } : {}),
       ...(outcome.messageId !== undefined ? { messageId: outcome.messageId } : {}),
       attempt,
       latencyMs,
       createdAt: clock.now(),
+      ...(awaitsReceipt ? { receipt: "pending" as const } : {}),
     });
     metrics.pushes.inc({ app: app.id, provider: target.provider, outcome: outcome.class });
     if (outcome !== CIRCUIT_OPEN && provider) metrics.providerLatencySeconds.observe({ app: app.id, provider: target.provider }, latencyMs / 1000);
@@ -141,6 +148,26 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     }
   };
 
+  // A JPush acceptance is not an arrival: with strategy.confirmWithinSeconds, a push JPush does not
+  // confirm in time goes once through the rest of the chain; a confirmed one is never sent again.
+  const confirmOrFallBack = (reg: Registration, app: AppConfig, request: PushRequest, attempt: number, expiresAt: Date, target: PlannedTarget, outcome: DeliveryOutcome, rest: readonly PlannedTarget[]) => {
+    const within = app.strategy.confirmWithinSeconds;
+    if (!confirmations || within === undefined || target.provider !== "jpush" || outcome.messageId === undefined || rest.length === 0) return;
+    confirmations.schedule({
+      app: app.id,
+      pushId: request.pushId,
+      messageId: outcome.messageId,
+      afterMs: within * 1000,
+      fallback: async () => {
+        if (clock.now() >= expiresAt) return;
+        for (const t of rest) {
+          const o = await attemptOne(reg, app, request, attempt, expiresAt, t, `jpush did not confirm within ${within}s`);
+          if (o.class === "delivered") break;
+        }
+      },
+    });
+  };
+
   return {
     async dispatch(reg, app, request, attempt, expiresAt) {
       const targets = planTargets(reg, app.strategy);
@@ -149,10 +176,13 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       if (app.strategy.mode === "all") {
         outcomes.push(...(await Promise.all(targets.map((t) => attemptOne(reg, app, request, attempt, expiresAt, t)))));
       } else {
-        for (const t of targets) {
+        for (const [i, t] of targets.entries()) {
           const o = await attemptOne(reg, app, request, attempt, expiresAt, t);
           outcomes.push(o);
-          if (o.class === "delivered") break;
+          if (o.class === "delivered") {
+            confirmOrFallBack(reg, app, request, attempt, expiresAt, t, o, targets.slice(i + 1));
+            break;
+          }
         }
       }
       return summarise(outcomes);

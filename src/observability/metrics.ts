@@ -25,6 +25,8 @@ export interface Metrics {
   readonly apnsCertificateExpiry: Gauge<"app">;
   readonly inFlightPublishes: Gauge;
   readonly httpRequests: Counter<"route" | "status">;
+  readonly jpushReceipts: Counter<"app" | "result">;
+  readonly confirmFallbacks: Counter<"app" | "result">;
 }
 
 /**
@@ -108,6 +110,18 @@ export function createMetrics(sources?: MetricSources, known: KnownLabels = { ap
       },
     }),
     inFlightPublishes: new Gauge({ name: "xmpp_push_publishes_in_flight", help: "Publishes received and not yet answered", registers: r }),
+    jpushReceipts: new Counter({
+      name: "xmpp_push_jpush_receipts_total",
+      help: "JPush deliveries settled by the receipt poller: received (JPush confirmed it reached the phone), not_received (JPush says it did not), unconfirmed (JPush could not say)",
+      labelNames: ["app", "result"],
+      registers: r,
+    }),
+    confirmFallbacks: new Counter({
+      name: "xmpp_push_confirm_fallbacks_total",
+      help: "strategy.confirmWithinSeconds checks: confirmed (JPush confirmed in time) or fallback (sent through the next provider)",
+      labelNames: ["app", "result"],
+      registers: r,
+    }),
     httpRequests: new Counter({ name: "xmpp_push_http_requests_total", help: "HTTP API requests, by route and status", labelNames: ["route", "status"], registers: r }),
   };
   zeroKnownLabelSets(metrics, known);

@@ -1,4 +1,5 @@
 import type { OutcomeClass } from "../domain/delivery-outcome.js";
+import type { ReceiptState } from "./delivery-receipts.js";
 
 /** One provider attempt, as the audit keeps it. */
 export interface DeliveryRecord {
@@ -14,6 +15,12 @@ export interface DeliveryRecord {
   readonly attempt: number;
   readonly latencyMs: number;
   readonly createdAt: Date;
+  /** JPush delivery receipt (when the app polls for them): pending, received or unconfirmed. */
+  readonly receipt?: ReceiptState;
+  /** The channel that delivered it, when the provider says (jpush, vendor, apns, hmos). */
+  readonly receiptChannel?: string;
+  /** When the receipt poller saw the confirmation. */
+  readonly receiptAt?: Date;
 }
 
 export interface AuditQuery {

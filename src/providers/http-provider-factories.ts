@@ -6,7 +6,17 @@ import type { ProviderFactory } from "./provider-registry.js";
 // never shared between apps, each has its own credentials and keep-alive agents).
 
 export const jpushFactory: ProviderFactory = (app, log) =>
-  app.jpush ? { jpush: createJpushProvider({ app: app.id, config: app.jpush, log: log.child({ provider: "jpush", app: app.id }) }) } : {};
+  app.jpush
+    ? {
+        jpush: createJpushProvider({
+          app: app.id,
+          config: app.jpush,
+          // A JPush registration without an environment follows the app's APNs default, not JPush's.
+          ...(app.apns !== undefined ? { defaultEnvironment: app.apns.defaultEnvironment } : {}),
+          log: log.child({ provider: "jpush", app: app.id }),
+        }),
+      }
+    : {};
 
 export const fcmFactory: ProviderFactory = (app, log) =>
   app.fcm ? { fcm: createFcmProvider({ app: app.id, config: app.fcm, log: log.child({ provider: "fcm", app: app.id }) }) } : {};

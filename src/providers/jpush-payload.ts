@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
 import { truncateUtf8 } from "../shared/truncate-utf8.js";
 import type { PushAttempt } from "../ports/push-provider.js";
+import type { ApnsEnvironment } from "../domain/registration.js";
+import type { JpushThirdPartyChannel } from "../config/jpush-config-schema.js";
 
 // The JPush REST v3 push body for one attempt (docs/provider-internals.md "JPush"). Pure.
 //
@@ -43,6 +45,19 @@ export interface JpushOptions {
   readonly time_to_live: number;
   readonly apns_production: boolean;
   readonly apns_collapse_id: string;
+  readonly classification?: 0 | 1;
+  readonly third_party_channel?: JpushThirdPartyChannel;
+}
+
+/** The app's settings that shape every push body (config `jpush`, and the app's APNs default). */
+export interface JpushPushSettings {
+  readonly cid?: string;
+  /** For registrations that name no environment: the app's APNs default environment. */
+  readonly defaultEnvironment?: ApnsEnvironment;
+  readonly classification?: 0 | 1;
+  readonly thirdPartyChannel?: JpushThirdPartyChannel;
+  /** Upper bound of options.time_to_live. */
+  readonly timeToLiveSeconds?: number;
 }
 
 export interface JpushPushBody {
@@ -66,7 +81,7 @@ export const WAKEUP_MESSAGE = "wakeup";
 const ELLIPSIS = "…";
 
 /** `cid`: an idempotency key from JPush's cid pool, the same for every attempt of one push (see jpush-cid-pool.ts). */
-export function buildJpushPush(attempt: PushAttempt, settings: { readonly cid?: string }, nowMs: number): JpushPushBody {
+export function buildJpushPush(attempt: PushAttempt, settings: JpushPushSettings, nowMs: number): JpushPushBody {
   const { notification: n, content, address } = attempt;
   const extras: Record<string, string> = { ...attempt.data };
   if (n.encrypted) {
@@ -77,13 +92,18 @@ export function buildJpushPush(attempt: PushAttempt, settings: { readonly cid?: 
   const showContent = content.includeMessageContent;
   const options: JpushOptions = {
     sendno: sendnoFor(attempt.pushId, attempt.attempt),
-    time_to_live: clamp(Math.floor((attempt.expiresAt.getTime() - nowMs) / 1000), 0, MAX_TIME_TO_LIVE_S),
-    // The API defaults to production and the official SDKs to sandbox (§3.3): always say it. A
-    // registration that names no environment gets the API's own default, production.
-    apns_production: (address.environment ?? "production") === "production",
+    time_to_live: clamp(Math.floor((attempt.expiresAt.getTime() - nowMs) / 1000), 0, settings.timeToLiveSeconds ?? MAX_TIME_TO_LIVE_S),
+    // The API defaults to production and the official SDKs to sandbox (§3.3): always say it. The
+    // registration's own environment decides; one that names none gets the app's APNs default.
+    apns_production: (address.environment ?? settings.defaultEnvironment ?? "production") === "production",
     // Generic texts for one device collapse into one notification; real messages must not replace each
     // other, but the collapse id of one push is the same on every attempt (≤ 64 bytes: 32 hex chars).
     apns_collapse_id: shortHash(showContent ? `push:${attempt.pushId}` : `node:${attempt.node}`),
+    // Vendors fold and cap "marketing" pushes; a chat push is a system/IM message (docs/providers.md).
+    ...(settings.classification !== undefined ? { classification: settings.classification } : {}),
+    ...(settings.thirdPartyChannel !== undefined && Object.keys(settings.thirdPartyChannel).length > 0
+      ? { third_party_channel: settings.thirdPartyChannel }
+      : {}),
   };
   const base = {
     platform: "all" as const,

@@ -6,7 +6,8 @@ import type { PushAttempt, PushProvider } from "../ports/push-provider.js";
 import { createHttpClient, headerSeconds, parseJsonBody, scrubToken, transportOutcome } from "./http-transport.js";
 import { createCidPool } from "./jpush-cid-pool.js";
 import { classifyJpush, isMalformedRegistrationId } from "./jpush-outcomes.js";
-import { buildJpushPush } from "./jpush-payload.js";
+import { buildJpushPush, type JpushPushSettings } from "./jpush-payload.js";
+import type { ApnsEnvironment } from "../domain/registration.js";
 
 // JPush REST v3 with a hand-rolled axios client (docs/provider-internals.md "Clients"): the official SDKs sit on the
 // deprecated `request`, never retry, and jpush-async resolves on the first data chunk and never aborts.
@@ -30,13 +31,28 @@ const responseSchema = z.object({
 type JpushResponse = z.infer<typeof responseSchema>;
 const cidListSchema = z.object({ cidlist: z.array(z.string().min(1)).min(1) });
 
-export function createJpushProvider({ app, config, log, now = Date.now }: { app: string; config: JpushConfig; log: Logger; now?: () => number }): PushProvider {
+export interface JpushProviderDeps {
+  readonly app: string;
+  readonly config: JpushConfig;
+  /** The app's APNs default environment, for registrations that name none. */
+  readonly defaultEnvironment?: ApnsEnvironment;
+  readonly log: Logger;
+  readonly now?: () => number;
+}
+
+export function createJpushProvider({ app, config, defaultEnvironment, log, now = Date.now }: JpushProviderDeps): PushProvider {
   const { http, close } = createHttpClient({
     baseURL: config.baseUrl,
     auth: { username: config.appKey, password: config.masterSecret },
     timeoutMs: config.timeoutMs,
   });
   let closed = false;
+  const settings: JpushPushSettings = {
+    ...(defaultEnvironment !== undefined ? { defaultEnvironment } : {}),
+    classification: config.classification,
+    thirdPartyChannel: config.thirdPartyChannel,
+    ...(config.timeToLiveSeconds !== undefined ? { timeToLiveSeconds: config.timeToLiveSeconds } : {}),
+  };
   const cids = createCidPool({
     fetch: async (count) => {
       const res = await http.get<unknown>(`${PUSH_PATH}/cid`, { params: { count, type: "push" } });
@@ -52,7 +68,7 @@ export function createJpushProvider({ app, config, log, now = Date.now }: { app:
     // The caller already gave up: nothing left, nothing could have been delivered.
     if (attempt.signal.aborted) return { class: "retry", reason: "aborted before sending" };
     const cid = await cids.cidFor(attempt.pushId);
-    const body = buildJpushPush(attempt, cid !== undefined ? { cid } : {}, now());
+    const body = buildJpushPush(attempt, { ...settings, ...(cid !== undefined ? { cid } : {}) }, now());
     let res;
     try {
       res = await http.post<unknown>(PUSH_PATH, body, { signal: attempt.signal, headers: { "Content-Type": "application/json" } });
@@ -96,13 +112,17 @@ export function createJpushProvider({ app, config, log, now = Date.now }: { app:
  * digits are quoted in the raw text first. Anything unreadable (a gateway's HTML page) parses as {}.
  */
 export function parseJpushResponse(data: unknown): JpushResponse {
-  if (typeof data !== "string" || data.trim() === "") return {};
+  const parsed = responseSchema.safeParse(parseKeepingMsgIds(data));
+  return parsed.success ? parsed.data : {};
+}
+
+/** JSON text from JPush with every msg_id as a string of its exact digits; undefined when not JSON. */
+export function parseKeepingMsgIds(data: unknown): unknown {
+  if (typeof data !== "string" || data.trim() === "") return undefined;
   try {
-    const quoted = data.replace(/"msg_id"\s*:\s*(\d+)/g, '"msg_id":"$1"');
-    const parsed = responseSchema.safeParse(JSON.parse(quoted));
-    return parsed.success ? parsed.data : {};
+    return JSON.parse(data.replace(/"msg_id"\s*:\s*(\d+)/g, '"msg_id":"$1"')) as unknown;
   } catch {
-    return {};
+    return undefined;
   }
 }
 

@@ -2,6 +2,7 @@ import type { Knex } from "knex";
 import type { OutcomeClass } from "../domain/delivery-outcome.js";
 import { affectedRows } from "./affected-rows.js";
 import type { AuditQuery, DeliveryAudit, DeliveryRecord } from "../ports/delivery-audit.js";
+import type { ReceiptState } from "../ports/delivery-receipts.js";
 
 interface DeliveryRow {
   push_id: string;
@@ -16,6 +17,9 @@ interface DeliveryRow {
   attempt: number;
   latency_ms: number;
   created_at: Date;
+  receipt?: ReceiptState | null;
+  receipt_channel?: string | null;
+  receipt_at?: Date | null;
 }
 
 const ROWS_PER_INSERT = 5000;
@@ -44,14 +48,16 @@ export function createPgDeliveryAudit({ knex }: { knex: Knex }): DeliveryAudit {
               attempt: r.attempt,
               latency_ms: Math.round(r.latencyMs),
               created_at: r.createdAt,
+              receipt: r.receipt ?? null,
             }),
           ),
         );
         await knex.raw(
-          `INSERT INTO deliveries (push_id, node, app, provider, environment, outcome, status, reason, message_id, attempt, latency_ms, created_at)
-           SELECT push_id, node, app, provider, environment, outcome, status, reason, message_id, attempt, latency_ms, created_at
+          `INSERT INTO deliveries (push_id, node, app, provider, environment, outcome, status, reason, message_id, attempt, latency_ms, created_at, receipt)
+           SELECT push_id, node, app, provider, environment, outcome, status, reason, message_id, attempt, latency_ms, created_at, receipt
              FROM json_to_recordset(?::json) AS x(push_id text, node text, app text, provider text, environment text, outcome text,
-                                                 status int, reason text, message_id text, attempt int, latency_ms int, created_at timestamptz)`,
+                                                 status int, reason text, message_id text, attempt int, latency_ms int, created_at timestamptz,
+                                                 receipt text)`,
           [json],
         );
       }
@@ -76,6 +82,9 @@ export function createPgDeliveryAudit({ knex }: { knex: Knex }): DeliveryAudit {
           attempt: r.attempt,
           latencyMs: r.latency_ms,
           createdAt: new Date(r.created_at),
+          ...(r.receipt ? { receipt: r.receipt } : {}),
+          ...(r.receipt_channel ? { receiptChannel: r.receipt_channel } : {}),
+          ...(r.receipt_at ? { receiptAt: new Date(r.receipt_at) } : {}),
         }),
       );
     },

@@ -22,7 +22,8 @@ export function p2Commands({ registrations, componentJid }: { registrations: Reg
         { var: "token", type: "text-single", label: `${provider.toUpperCase()} device token`, required: true },
         { var: "device-id", type: "text-single", label: "A stable id of this device/app installation", required: true },
         { var: "muc", type: "jid-single", label: "Group chat (optional)" },
-        ...(provider === "apns" ? [{ var: "environment", type: "list-single", label: "sandbox or production (optional)" }] : []),
+        // JPush passes it on to APNs for its iOS devices (apns_production).
+        ...(provider === "apns" || provider === "jpush" ? [{ var: "environment", type: "list-single", label: "sandbox or production (optional)" }] : []),
       ],
       async execute({ bareJid, form }): Promise<CommandResult> {
         const token = fieldValue(form, "token");

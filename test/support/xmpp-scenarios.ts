@@ -53,7 +53,7 @@ export function defineXmppScenarios(kind: "prosody" | "ejabberd"): void {
     const runDir = mkdtempSync(join(inject("testRunDir"), `${kind}-`));
     const start = kind === "prosody" ? startProsody : startEjabberd;
     // Prosody disables a registration after push_max_errors non-wait errors: low, so the test sees it.
-    ctx.xmpp = await start({ runDir, maxErrors: 2, extraUsers: ["carol", "dave", "erin", "frank"] });
+    ctx.xmpp = await start({ runDir, maxErrors: 2, extraUsers: ["carol", "dave", "erin", "frank", "gina"] });
     ctx.apns = await startFakeApns();
     ctx.jpush = await startFakeJpush({ appKey: JPUSH_APP_KEY, masterSecret: JPUSH_MASTER_SECRET });
     log = recordingLogger("info");
@@ -70,7 +70,13 @@ export function defineXmppScenarios(kind: "prosody" | "ejabberd"): void {
             default: true,
             strategy: { providers: ["apns", "jpush"], mode: "fallback" },
             apns: { bundleId: "org.example.chat", teamId: "TEAM123456", keyId: "KEY1234567", key: testCerts().apnsKey, address: "127.0.0.1", port: ctx.apns.port, ca: ctx.apns.ca },
-            jpush: { appKey: JPUSH_APP_KEY, masterSecret: JPUSH_MASTER_SECRET, baseUrl: ctx.jpush.url },
+            jpush: {
+              appKey: JPUSH_APP_KEY,
+              masterSecret: JPUSH_MASTER_SECRET,
+              baseUrl: ctx.jpush.url,
+              reportBaseUrl: `${ctx.jpush.url}/v3`,
+              receipts: { enabled: true, pollSeconds: 1 },
+            },
             tigase: { providers: { "tigase:messenger:apns:1": "apns" } },
             fpush: { modules: { monalProdiOS: "production" } },
           },
@@ -208,6 +214,27 @@ export function defineXmppScenarios(kind: "prosody" | "ejabberd"): void {
         return r.length >= 2 ? r : undefined;
       });
       expect(rows.slice(0, 2).map((r) => `${r.provider}:${r.outcome}`)).toEqual(["apns:retry", "jpush:delivered"]);
+    });
+
+    it("JPush: the audit row is marked received once JPush reports the push arrived", async () => {
+      const regid = `${kind}receiptregid`;
+      const to = (r: { body: unknown }) => (r.body as { audience?: { registration_id?: string[] } }).audience?.registration_id?.[0];
+      // The phone gets it through a vendor channel a moment after JPush accepts it.
+      ctx.jpush.scriptReceipts((r) => (to(r) === regid ? { received: true, channel: "vendor", delayMs: 300 } : undefined));
+      try {
+        const u = await user("gina");
+        const reply = await runCommand(u, domain(), "register-push-jpush", { token: regid, "device-id": "gina-phone", environment: "sandbox" });
+        const node = resultField(reply, "node")!;
+        await u.enablePush({ jid: domain(), node, secret: resultField(reply, "secret")! });
+        await u.stop();
+        await message("gina", "hi gina");
+        const sent = await waitFor("JPush to receive the push", () => ctx.jpush.delivered().find((r) => to(r) === regid));
+        expect((sent.body as { options: { apns_production: boolean } }).options.apns_production).toBe(false);
+        const row = await waitFor("the receipt on the audit row", async () => (await audit(node)).find((r) => r.receipt === "received"));
+        expect(row).toMatchObject({ provider: "jpush", outcome: "delivered", messageId: sent.msgId, receiptChannel: "vendor" });
+      } finally {
+        ctx.jpush.scriptReceipts(() => undefined);
+      }
     });
   });
 

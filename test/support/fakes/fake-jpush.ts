@@ -11,7 +11,21 @@ export interface RecordedJpushRequest {
   /** Parsed JSON body; the raw text if it is not JSON; undefined if empty. */
   body: unknown;
   receivedAt: number;
+  /** The msg_id a 200 from `/v3/push` carried. */
+  msgId?: string;
 }
+
+/**
+ * What the Report API says about one pushed message, like JPush's per-channel counters: received (through
+ * JPush's own connection, a phone maker's channel, APNs or HarmonyOS), after `delayMs` from the push,
+ * or never (all counters stay 0).
+ */
+export type JpushReceiptScript =
+  | { received: true; channel?: "jpush" | "vendor" | "apns" | "hmos"; delayMs?: number }
+  | { received: false };
+
+/** One scripted answer for the Report API (rate limiting, outages). */
+export type JpushReportScript = { httpStatus: number; code?: number; rateLimitReset?: number; rateLimitRemaining?: number };
 
 /** One scripted answer for `/v3/push` or `/v3/push/validate`; `code`/`message` default from `httpStatus`. */
 export type JpushScript = {
@@ -35,6 +49,16 @@ export interface FakeJpush {
   script(fn: (req: RecordedJpushRequest) => JpushScript | undefined): void;
   setDefault(s: JpushScript): void;
   setDelayMs(ms: number): void;
+  /** The receipt every pushed message gets unless scripted per message (default: never received). */
+  setDefaultReceipt(s: JpushReceiptScript): void;
+  /** Decides a message's receipt when it is accepted (by the push request that carried it). */
+  scriptReceipts(fn: (req: RecordedJpushRequest) => JpushReceiptScript | undefined): void;
+  /** Changes what the Report API says about an accepted message from now on (a receipt arriving late). */
+  setReceipt(msgId: string, s: JpushReceiptScript): void;
+  /** Answers the next Report API calls with this instead of counters (undefined: back to normal). */
+  scriptReport(fn: (() => JpushReportScript | undefined) | undefined): void;
+  /** Requests to the Report API (`/v3/received/detail`, `/v3/status/message`), in order. */
+  reportRequests(): RecordedJpushRequest[];
   /** Forgets requests, cid results, the script and the default, and restores the start-up delay. */
   reset(): void;
   stop(): Promise<void>;
@@ -52,8 +76,10 @@ const MAX_BODY = 1024 * 1024;
 const MSG_ID_BASE = 18103083292408631n;
 // The free-tier push quota, 600 per minute (providers.md §3.6).
 const DEFAULT_QUOTA = 600;
-const DEFAULT_REMAINING = 599;
 const DEFAULT_RESET_S = 60;
+// The Report API's free-tier quota, 2400 per minute (docs/providers.md, Quotas), and its batch limit.
+const REPORT_QUOTA = 2400;
+const MAX_REPORT_IDS = 100;
 // Default code per HTTP status for scripts that give only `httpStatus` (providers.md §3.5).
 const DEFAULT_CODES: ReadonlyMap<number, number> = new Map([
   [400, 1003], [401, 1004], [403, 2003], [404, 1020], [405, 1001], [429, 2002], [500, 1000], [503, 1030],
@@ -78,7 +104,8 @@ const MESSAGES: ReadonlyMap<number, string> = new Map([
 interface Reply {
   status: number;
   text: string;
-  script?: JpushScript;
+  script?: { rateLimitReset?: number; rateLimitRemaining?: number; delayMs?: number };
+  quota?: number;
 }
 
 /** Starts a plain-HTTP fake of the JPush REST v3 push API on 127.0.0.1 with a random port. */
@@ -94,6 +121,11 @@ export async function startFakeJpush(opts: FakeJpushOptions): Promise<FakeJpush>
   let defaultScript: JpushScript = { httpStatus: 200 };
   let delayMs = opts.delayMs ?? 0;
   let msgSeq = 0n;
+  // Receipts of accepted messages: msg_id → when it arrived at the phone (undefined: never).
+  const receipts = new Map<string, { at: number | undefined; channel: string; regid: string | undefined }>();
+  let defaultReceipt: JpushReceiptScript = { received: false };
+  let receiptFn: ((req: RecordedJpushRequest) => JpushReceiptScript | undefined) | undefined;
+  let reportFn: (() => JpushReportScript | undefined) | undefined;
   const nextMsgId = (): string => String(MSG_ID_BASE + msgSeq++);
 
   function errorText(code: number, message: string | undefined, msgId: string | undefined): string {
@@ -107,6 +139,8 @@ export async function startFakeJpush(opts: FakeJpushOptions): Promise<FakeJpush>
       return { status: 401, text: errorText(1004, undefined, undefined) };
     }
     if (url.pathname === "/v3/push/cid") return cidReply(req.method, url);
+    if (url.pathname === "/v3/received/detail") return receivedDetail(req.method, url);
+    if (url.pathname === "/v3/status/message") return statusMessage(req.method, rec.body, raw);
     if (url.pathname !== "/v3/push" && url.pathname !== "/v3/push/validate") {
       return { status: 404, text: errorText(1000, "Not found", undefined) };
     }
@@ -134,9 +168,57 @@ export async function startFakeJpush(opts: FakeJpushOptions): Promise<FakeJpush>
     if (isPush) {
       // Counted at acceptance: a client that times out on a delayed 200 has still pushed (§3.5).
       accepted.add(rec);
+      rec.msgId = msgId;
+      const r = receiptFn?.(rec) ?? defaultReceipt;
+      const regid = isRecord(body.audience) && Array.isArray(body.audience.registration_id) ? String(body.audience.registration_id[0]) : undefined;
+      receipts.set(msgId, { at: r.received ? Date.now() + (r.delayMs ?? 0) : undefined, channel: r.received ? (r.channel ?? "jpush") : "jpush", regid });
       if (cid !== undefined) cidResults.set(cid, text);
     }
     return { status: 200, text, script: s };
+  }
+
+  // GET /v3/received/detail?msg_ids=a,b: per message, counters per channel (JPush's Report API v3).
+  function receivedDetail(method: string | undefined, url: URL): Reply {
+    if (method !== "GET") return { status: 405, text: errorText(1001, "Only support HTTP GET method", undefined) };
+    const scripted = reportFn?.();
+    if (scripted !== undefined) {
+      const code = scripted.code ?? DEFAULT_CODES.get(scripted.httpStatus) ?? 1000;
+      return { status: scripted.httpStatus, text: errorText(code, undefined, undefined), script: scripted, quota: REPORT_QUOTA };
+    }
+    const ids = (url.searchParams.get("msg_ids") ?? "").split(",").filter((x) => x !== "");
+    // Report errors are 3xxx: 3002 for bad parameters.
+    if (ids.length === 0 || ids.length > MAX_REPORT_IDS || !ids.every((id) => /^\d+$/.test(id))) {
+      return { status: 400, text: errorText(3002, "Parameter value is invalid", undefined), quota: REPORT_QUOTA };
+    }
+    const now = Date.now();
+    const rows = ids.map((id) => {
+      const r = receipts.get(id);
+      const got = r?.at !== undefined && r.at <= now ? 1 : 0;
+      const on = (channel: string) => (got === 1 && r?.channel === channel ? 1 : 0);
+      return `{"msg_id":${id},"jpush_received":${on("jpush")},"android_pns_sent":${on("vendor")},"android_pns_received":${on("vendor")},` +
+        `"ios_apns_sent":${on("apns")},"ios_apns_received":${on("apns")},"ios_msg_received":0,"hmos_hmpns_sent":${on("hmos")},"hmos_hmpns_received":${on("hmos")}}`;
+    });
+    return { status: 200, text: `[${rows.join(",")}]`, quota: REPORT_QUOTA };
+  }
+
+  // POST /v3/status/message {msg_id, registration_ids}: per device 0 delivered, 1 not delivered,
+  // 3 not a target of this message (JPush's Report API v3).
+  function statusMessage(method: string | undefined, body: unknown, raw: Buffer): Reply {
+    if (method !== "POST") return { status: 405, text: errorText(1001, undefined, undefined) };
+    const scripted = reportFn?.();
+    if (scripted !== undefined) {
+      const code = scripted.code ?? DEFAULT_CODES.get(scripted.httpStatus) ?? 1000;
+      return { status: scripted.httpStatus, text: errorText(code, undefined, undefined), script: scripted, quota: REPORT_QUOTA };
+    }
+    const ids = isRecord(body) && Array.isArray(body.registration_ids) ? body.registration_ids.map(String) : [];
+    // msg_id must arrive as the exact digits: read from the raw text, since JSON.parse rounds ids above 2^53.
+    const msgId = /"msg_id"\s*:\s*"?(\d+)"?/.exec(raw.toString("utf8"))?.[1] ?? "";
+    if (ids.length === 0 || ids.length > 1000 || !/^\d+$/.test(msgId)) return { status: 400, text: errorText(3002, "Parameter value is invalid", undefined), quota: REPORT_QUOTA };
+    const r = receipts.get(msgId);
+    const now = Date.now();
+    const out: Record<string, { status: number }> = {};
+    for (const id of ids) out[id] = { status: r === undefined || r.regid !== id ? 3 : r.at !== undefined && r.at <= now ? 0 : 1 };
+    return { status: 200, text: JSON.stringify(out), quota: REPORT_QUOTA };
   }
 
   function cidReply(method: string | undefined, url: URL): Reply {
@@ -156,8 +238,8 @@ export async function startFakeJpush(opts: FakeJpushOptions): Promise<FakeJpush>
     res.writeHead(reply.status, {
       "Content-Type": "application/json",
       // Every JPush response carries these (providers.md §3.6).
-      "X-Rate-Limit-Quota": String(DEFAULT_QUOTA),
-      "X-Rate-Limit-Remaining": String(reply.script?.rateLimitRemaining ?? DEFAULT_REMAINING),
+      "X-Rate-Limit-Quota": String(reply.quota ?? DEFAULT_QUOTA),
+      "X-Rate-Limit-Remaining": String(reply.script?.rateLimitRemaining ?? (reply.quota ?? DEFAULT_QUOTA) - 1),
       "X-Rate-Limit-Reset": String(reply.script?.rateLimitReset ?? DEFAULT_RESET_S),
     });
     res.end(reply.text);
@@ -188,11 +270,29 @@ export async function startFakeJpush(opts: FakeJpushOptions): Promise<FakeJpush>
     setDelayMs: (ms) => {
       delayMs = ms;
     },
+    setDefaultReceipt: (r) => {
+      defaultReceipt = r;
+    },
+    scriptReceipts: (fn) => {
+      receiptFn = fn;
+    },
+    setReceipt: (msgId, r) => {
+      const known = receipts.get(msgId);
+      receipts.set(msgId, { at: r.received ? Date.now() + (r.delayMs ?? 0) : undefined, channel: r.received ? (r.channel ?? "jpush") : "jpush", regid: known?.regid });
+    },
+    scriptReport: (fn) => {
+      reportFn = fn;
+    },
+    reportRequests: () => requests.filter((r) => r.path.startsWith("/v3/received/detail") || r.path.startsWith("/v3/status/message")),
     reset: () => {
       requests.length = 0;
       cidResults.clear();
       scriptFn = undefined;
       defaultScript = { httpStatus: 200 };
+      receipts.clear();
+      defaultReceipt = { received: false };
+      receiptFn = undefined;
+      reportFn = undefined;
       delayMs = opts.delayMs ?? 0;
     },
     stop: async () => {

@@ -55,6 +55,23 @@ describe("JPush push body", () => {
     expect(env(undefined)).toBe(true);
   });
 
+  it("follows the registration's environment first, then the app's APNs default", () => {
+    const unnamed = attempt({}, { address: { provider: "jpush", token: REGID, updatedAt: new Date() } });
+    expect(buildJpushPush(unnamed, { ...settings, defaultEnvironment: "sandbox" }, NOW).options.apns_production).toBe(false);
+    expect(buildJpushPush(unnamed, { ...settings, defaultEnvironment: "production" }, NOW).options.apns_production).toBe(true);
+    expect(buildJpushPush(attempt(), { ...settings, defaultEnvironment: "sandbox" }, NOW).options.apns_production).toBe(true);
+  });
+
+  it("passes vendor-channel options and classification on unchanged, and caps time_to_live at the app's limit", () => {
+    const thirdPartyChannel = { xiaomi: { channel_id: "chat" }, vivo: { classification: 1 as const, category: "IM" } };
+    const b = buildJpushPush(attempt(), { ...settings, thirdPartyChannel, classification: 1, timeToLiveSeconds: 90 }, NOW);
+    expect(b.options.third_party_channel).toEqual(thirdPartyChannel);
+    expect(b.options.classification).toBe(1);
+    expect(b.options.time_to_live).toBe(90);
+    // An empty vendor block sends no third_party_channel at all.
+    expect(buildJpushPush(attempt(), { ...settings, thirdPartyChannel: {} }, NOW).options).not.toHaveProperty("third_party_channel");
+  });
+
   it("carries the cid it is given, and none when the pool had none", () => {
     expect(buildJpushPush(attempt(), settings, NOW).cid).toBe(CID);
     expect(buildJpushPush(attempt(), {}, NOW)).not.toHaveProperty("cid");
