@@ -144,6 +144,8 @@ describe("behind a reverse proxy", () => {
   it("takes the trusted proxies from XMPP_PUSH_HTTP_TRUST_PROXY", () => {
     const config = loadConfig({ env: { XMPP_PUSH_HTTP_TRUST_PROXY: "10.0.0.0/8, loopback" } });
     expect(config.http.trustProxy).toEqual(["10.0.0.0/8", "loopback"]);
+    expect(() => loadConfig({ env: { XMPP_PUSH_HTTP_TRUST_PROXY: "true" } })).toThrow(/http\.trustProxy\[0\] \(XMPP_PUSH_HTTP_TRUST_PROXY\)|http\.trustProxy\[0\]: must be an IP address/);
+    expect(() => loadConfig({ env: { XMPP_PUSH_HTTP_TRUST_PROXY: "10.0.0.0/33" } })).toThrow(/must be an IP address/);
   });
 });
 
