@@ -132,7 +132,9 @@ describe("behind a reverse proxy", () => {
 
   it("limits each client behind a trusted proxy on its own", async () => {
     for (let i = 0; i < 3; i++) expect((await hit(proxied, "203.0.113.1")).status).toBe(404);
-    expect((await hit(proxied, "203.0.113.1")).status).toBe(429);
+    const limited = await hit(proxied, "203.0.113.1");
+    expect(limited.status).toBe(429);
+    expect(await limited.json()).toEqual({ error: expect.stringMatching(/^too many requests; retry in \d+ s$/) });
     expect((await hit(proxied, "203.0.113.2")).status).toBe(404);
   });
 
