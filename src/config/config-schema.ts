@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { z } from "zod";
 import { crossCheckJpush, jpushSchema } from "./jpush-config-schema.js";
 
@@ -45,6 +46,16 @@ const databaseSchema = z.strictObject({
 });
 
 const bearerToken = z.string().min(16, "must be at least 16 characters");
+const trustedProxy = z
+  .string()
+  .refine((p) => ["loopback", "linklocal", "uniquelocal"].includes(p) || isIPOrCidr(p), "must be an IP address, a CIDR such as 10.0.0.0/8, or loopback, linklocal, uniquelocal");
+
+function isIPOrCidr(text: string): boolean {
+  const [address = "", bits, ...rest] = text.split("/");
+  const version = isIP(address);
+  if (version === 0 || rest.length > 0) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128));
+}
 
 // One bearer token for HTTP registration and what it may do. A token sees only the registrations it
 // made; naming a user's JID is acting for that user, which a token does only when it says so.
@@ -76,7 +87,7 @@ const httpSchema = z.strictObject({
   metricsRefreshSeconds: positiveInt.default(30),
   // Addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed (also loopback, linklocal,
   // uniquelocal); empty: the socket's peer is the client.
-  trustProxy: z.array(z.string().min(1)).default([]),
+  trustProxy: z.array(trustedProxy).default([]),
   bodyLimitBytes: positiveInt.default(16 * 1024),
   requestsPerMinute: positiveInt.default(600),
   // Slow clients: all headers within headersTimeoutMs, the whole request within requestTimeoutMs, and a

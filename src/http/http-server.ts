@@ -112,7 +112,8 @@ export function createHttpServer(deps: HttpDeps): HttpServer {
     timeWindow: 60_000,
     // Probes and scrapes come from the orchestrator, often and on purpose.
     allowList: (req) => UNLIMITED_PATHS.has(req.url.split("?")[0]!),
-    errorResponseBuilder: (_req, ctx) => ({ statusCode: 429, error: `too many requests; retry in ${Math.ceil(ctx.ttl / 1000)} s` }),
+    // Thrown by the plugin: an HttpError keeps its text through our error handler.
+    errorResponseBuilder: (_req, ctx) => new HttpError(429, `too many requests; retry in ${Math.ceil(ctx.ttl / 1000)} s`),
   });
 
   app.addHook("onResponse", async (req, reply) => {

@@ -132,7 +132,9 @@ describe("behind a reverse proxy", () => {
 
   it("limits each client behind a trusted proxy on its own", async () => {
     for (let i = 0; i < 3; i++) expect((await hit(proxied, "203.0.113.1")).status).toBe(404);
-    expect((await hit(proxied, "203.0.113.1")).status).toBe(429);
+    const limited = await hit(proxied, "203.0.113.1");
+    expect(limited.status).toBe(429);
+    expect(await limited.json()).toEqual({ error: expect.stringMatching(/^too many requests; retry in \d+ s$/) });
     expect((await hit(proxied, "203.0.113.2")).status).toBe(404);
   });
 
@@ -144,6 +146,8 @@ describe("behind a reverse proxy", () => {
   it("takes the trusted proxies from XMPP_PUSH_HTTP_TRUST_PROXY", () => {
     const config = loadConfig({ env: { XMPP_PUSH_HTTP_TRUST_PROXY: "10.0.0.0/8, loopback" } });
     expect(config.http.trustProxy).toEqual(["10.0.0.0/8", "loopback"]);
+    expect(() => loadConfig({ env: { XMPP_PUSH_HTTP_TRUST_PROXY: "true" } })).toThrow(/http\.trustProxy\[0\] \(XMPP_PUSH_HTTP_TRUST_PROXY\)|http\.trustProxy\[0\]: must be an IP address/);
+    expect(() => loadConfig({ env: { XMPP_PUSH_HTTP_TRUST_PROXY: "10.0.0.0/33" } })).toThrow(/must be an IP address/);
   });
 });
 

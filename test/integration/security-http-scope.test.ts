@@ -73,10 +73,13 @@ const form = (path: string, token: string, fields: Record<string, string>) =>
   fetch(`${base}${path}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(fields).toString() });
 const admin = async (node: string) => (await (await fetch(`${base}/admin/v1/registrations/${node}`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as Record<string, unknown>;
 
-async function registerOverXmpp(user: string, deviceId: string, token: string): Promise<{ node: string; secret: string }> {
+/** p2's register command; with `appserverNode`, mod_push_appserver's (the client picks the node). */
+async function registerOverXmpp(user: string, deviceId: string, token: string, appserverNode?: string): Promise<{ node: string; secret: string }> {
+  const fields = (f: Record<string, string>) => Object.entries(f).map(([k, v]) => `<field var='${k}'><value>${v}</value></field>`).join("");
+  const [command, form] = appserverNode === undefined ? ["register-push-apns", fields({ token, "device-id": deviceId })] : ["v1-register-push", fields({ type: "apns", node: appserverNode, token })];
   const reply = await xmpp.iq(
-    `<iq type='set' from='${user}/phone' to='push.localhost'><command xmlns='http://jabber.org/protocol/commands' node='register-push-apns' action='execute'>` +
-      `<x xmlns='jabber:x:data' type='submit'><field var='token'><value>${token}</value></field><field var='device-id'><value>${deviceId}</value></field></x></command></iq>`,
+    `<iq type='set' from='${user}/phone' to='push.localhost'><command xmlns='http://jabber.org/protocol/commands' node='${command}' action='execute'>` +
+      `<x xmlns='jabber:x:data' type='submit'>${form}</x></command></iq>`,
   );
   const value = (name: string) => reply.getChild("command")?.getChild("x")?.getChildren("field").find((f) => f.attrs.var === name)?.getChildText("value");
   expect(reply.attrs.type).toBe("result");
@@ -121,13 +124,15 @@ describe("a registration token and what users registered over XMPP", () => {
   });
 
   it("cannot take over a client-chosen node registered over XMPP with mod_push_appserver's form", async () => {
-    const dave = await registerOverXmpp("dave@localhost", "form-target", DEVICE);
-    const res = await form("/push_appserver/v1/register", LEGACY, { type: "apns", node: dave.node, token: OTHER_DEVICE });
+    // Over XMPP, mod_push_appserver's dialect: the device id is the node the client chose.
+    const dave = await registerOverXmpp("dave@localhost", "", DEVICE, "daves-chosen-node");
+    expect(dave.node).toBe("daves-chosen-node");
+    const res = await form("/push_appserver/v1/register", LEGACY, { type: "apns", node: dave.node, token: OTHER_DEVICE, jid: "dave@localhost" });
     expect(res.status).toBe(409);
     const text = await res.text();
     expect(text).toMatch(/^ERROR\n/);
     expect(text).not.toContain(dave.secret);
-    expect(await admin(dave.node)).toMatchObject({ registeredBy: "xmpp", addresses: [{ tokenFingerprint: tokenFingerprint(DEVICE) }] });
+    expect(await admin(dave.node)).toMatchObject({ dialect: "appserver", registeredBy: "xmpp", addresses: [{ tokenFingerprint: tokenFingerprint(DEVICE) }] });
   });
 });
 
