@@ -1,6 +1,6 @@
 import { X509Certificate } from "node:crypto";
 import apn from "@parse/node-apn";
-import type { ApnsConfig } from "../config/config-schema.js";
+import type { ApnsConfig, OutboundProxy } from "../config/config-schema.js";
 import type { DeliveryOutcome } from "../domain/delivery-outcome.js";
 import type { ApnsEnvironment } from "../domain/registration.js";
 import type { Logger } from "../observability/logger.js";
@@ -35,7 +35,20 @@ interface Waiter {
   readonly resolve: (c: Connection | undefined) => void;
 }
 
-export function createApnsProvider({ app, config, log, now = Date.now }: { app: string; config: ApnsConfig; log: Logger; now?: () => number }): ApnsProvider {
+export function createApnsProvider({
+  app,
+  config,
+  log,
+  proxy,
+  now = Date.now,
+}: {
+  app: string;
+  config: ApnsConfig;
+  log: Logger;
+  /** The outbound proxy; undefined: direct. */
+  proxy?: OutboundProxy;
+  now?: () => number;
+}): ApnsProvider {
   const pools = new Map<ApnsEnvironment, { connections: Connection[]; waiting: Waiter[] }>();
   const setup = createProvenSetup<ApnsEnvironment>(now);
   let closed = false;
@@ -47,6 +60,8 @@ export function createApnsProvider({ app, config, log, now = Date.now }: { app: 
     ...(config.address !== undefined ? { address: config.address } : {}),
     ...(config.port !== undefined ? { port: config.port } : {}),
     ...(config.ca !== undefined ? { ca: [config.ca] } : {}),
+    // node-apn opens a CONNECT tunnel to address:port through the proxy for every HTTP/2 session.
+    ...(proxy !== undefined ? { proxy: { host: proxy.host, port: proxy.port } } : {}),
     connectionRetryLimit: 0,
     // Longer than any sensible provider timeout: the pipeline's AbortSignal decides when to give up.
     requestTimeout: 30_000,

@@ -5,8 +5,8 @@ import type { ProviderFactory } from "./provider-registry.js";
 // The two HTTP providers for the registry: one instance per app that configures them (provider-registry:
 // never shared between apps, each has its own credentials and keep-alive agents).
 
-export const jpushFactory: ProviderFactory = (app, log) =>
-  app.jpush ? { jpush: createJpushProvider({ app: app.id, config: app.jpush, log: log.child({ provider: "jpush", app: app.id }) }) } : {};
+export const jpushFactory: ProviderFactory = (app, log, { httpsProxy } = {}) =>
+  app.jpush ? { jpush: createJpushProvider({ app: app.id, config: app.jpush, log: log.child({ provider: "jpush", app: app.id }), proxy: httpsProxy }) } : {};
 
-export const fcmFactory: ProviderFactory = (app, log) =>
-  app.fcm ? { fcm: createFcmProvider({ app: app.id, config: app.fcm, log: log.child({ provider: "fcm", app: app.id }) }) } : {};
+export const fcmFactory: ProviderFactory = (app, log, { httpsProxy } = {}) =>
+  app.fcm ? { fcm: createFcmProvider({ app: app.id, config: app.fcm, log: log.child({ provider: "fcm", app: app.id }), proxy: httpsProxy }) } : {};

@@ -1,16 +1,21 @@
-import http from "node:http";
-import https from "node:https";
+import type { Agent } from "node:http";
 import axios, { type AxiosBasicCredentials, type AxiosInstance } from "axios";
 import type { DeliveryOutcome } from "../domain/delivery-outcome.js";
+import type { OutboundProxy } from "../config/config-schema.js";
 import { tokenFingerprint } from "../domain/secret.js";
+import { createOutboundAgents } from "./outbound-agents.js";
 
 // The axios setup the JPush and FCM adapters share (providers.md §3.8, §4): keep-alive agents, a hard
 // timeout, every HTTP status handed back as a value (validateStatus), the body as raw text (JSON.parse
 // would corrupt JPush's msg_id above 2^53, §3.4), no redirects and no retries of its own (one request
-// per attempt; retrying is delivery/retry-policy's job, STYLE §8.6).
+// per attempt; retrying is delivery/retry-policy's job, STYLE §8.6). The proxy is only ever the one
+// configured (httpsProxy): `proxy: false` stops axios from picking up HTTPS_PROXY / HTTP_PROXY from the
+// environment on its own, which @parse/node-apn never does, so no provider silently differs.
 
 export interface HttpClient {
   readonly http: AxiosInstance;
+  /** The agent for a URL, for other HTTP clients that must take the same way out (google-auth-library). */
+  agentFor(url: URL): Agent;
   /** Destroys the keep-alive sockets. */
   close(): void;
 }
@@ -19,9 +24,19 @@ export interface HttpClient {
 const MAX_SOCKETS = 64;
 const MAX_RESPONSE_BYTES = 256 * 1024;
 
-export function createHttpClient({ baseURL, auth, timeoutMs }: { baseURL?: string; auth?: AxiosBasicCredentials; timeoutMs: number }): HttpClient {
-  const httpAgent = new http.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
-  const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
+export function createHttpClient({
+  baseURL,
+  auth,
+  timeoutMs,
+  proxy,
+}: {
+  baseURL?: string;
+  auth?: AxiosBasicCredentials;
+  timeoutMs: number;
+  proxy: OutboundProxy | undefined;
+}): HttpClient {
+  const agents = createOutboundAgents({ proxy, maxSockets: MAX_SOCKETS });
+  const { httpAgent, httpsAgent } = agents;
   const client = axios.create({
     ...(baseURL !== undefined ? { baseURL } : {}),
     ...(auth !== undefined ? { auth } : {}),
@@ -30,6 +45,7 @@ export function createHttpClient({ baseURL, auth, timeoutMs }: { baseURL?: strin
     adapter: "http",
     httpAgent,
     httpsAgent,
+    proxy: false,
     responseType: "text",
     transformResponse: [(data: unknown) => data],
     validateStatus: () => true,
@@ -39,10 +55,8 @@ export function createHttpClient({ baseURL, auth, timeoutMs }: { baseURL?: strin
   });
   return {
     http: client,
-    close() {
-      httpAgent.destroy();
-      httpsAgent.destroy();
-    },
+    agentFor: (url) => (url.protocol === "https:" ? httpsAgent : httpAgent),
+    close: agents.destroy,
   };
 }
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { JpushConfig } from "../config/config-schema.js";
+import type { JpushConfig, OutboundProxy } from "../config/config-schema.js";
 import type { DeliveryOutcome } from "../domain/delivery-outcome.js";
 import type { Logger } from "../observability/logger.js";
 import type { PushAttempt, PushProvider } from "../ports/push-provider.js";
@@ -30,11 +30,25 @@ const responseSchema = z.object({
 type JpushResponse = z.infer<typeof responseSchema>;
 const cidListSchema = z.object({ cidlist: z.array(z.string().min(1)).min(1) });
 
-export function createJpushProvider({ app, config, log, now = Date.now }: { app: string; config: JpushConfig; log: Logger; now?: () => number }): PushProvider {
+export function createJpushProvider({
+  app,
+  config,
+  log,
+  proxy,
+  now = Date.now,
+}: {
+  app: string;
+  config: JpushConfig;
+  log: Logger;
+  /** The outbound proxy; undefined: direct. */
+  proxy?: OutboundProxy;
+  now?: () => number;
+}): PushProvider {
   const { http, close } = createHttpClient({
     baseURL: config.baseUrl,
     auth: { username: config.appKey, password: config.masterSecret },
     timeoutMs: config.timeoutMs,
+    proxy,
   });
   let closed = false;
   const cids = createCidPool({
