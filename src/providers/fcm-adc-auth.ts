@@ -18,15 +18,17 @@ export interface AdcFcmAuthOptions {
   /** The agent for a token endpoint's URL: the same way out as the FCM sends (outbound proxy or direct). */
   readonly agentFor: (url: URL) => Agent;
   readonly timeoutMs: number;
+  /** The Firebase project; given to the library so it never goes looking for one (it would run `gcloud`). */
+  readonly projectId: string;
 }
 
 const NO_CREDENTIALS = "Could not load the default credentials";
 
-export function createAdcFcmAuth({ agentFor, timeoutMs }: AdcFcmAuthOptions): FcmAuth {
+export function createAdcFcmAuth(options: AdcFcmAuthOptions): FcmAuth {
   let loading: Promise<LoadedAuth> | undefined;
 
   const load = (): Promise<LoadedAuth> =>
-    (loading ??= loadAuthClient(agentFor, timeoutMs).catch(async (err: unknown) => {
+    (loading ??= loadAuthClient(options).catch(async (err: unknown) => {
       // Detection failed (say, the GKE metadata server was not up yet when the pod started): the next
       // push detects again instead of keeping the verdict for the life of the process.
       loading = undefined;
@@ -60,7 +62,7 @@ export function createAdcFcmAuth({ agentFor, timeoutMs }: AdcFcmAuthOptions): Fc
   };
 }
 
-async function loadAuthClient(agentFor: (url: URL) => Agent, timeoutMs: number): Promise<LoadedAuth> {
+async function loadAuthClient({ agentFor, timeoutMs, projectId }: AdcFcmAuthOptions): Promise<LoadedAuth> {
   const { GoogleAuth, gaxios } = await import("google-auth-library");
   // The metadata server only answers on the machine itself (169.254.169.254), so it is never reached
   // through a proxy. gcp-metadata asks it through gaxios's shared default instance, which would
@@ -69,7 +71,7 @@ async function loadAuthClient(agentFor: (url: URL) => Agent, timeoutMs: number):
     const direct = { http: new http.Agent(), https: new https.Agent() };
     gaxios.instance.defaults.agent = (url: URL) => (url.protocol === "https:" ? direct.https : direct.http);
   }
-  const auth = new GoogleAuth({ scopes: [FCM_SCOPE], clientOptions: { transporterOptions: { agent: agentFor, timeout: timeoutMs } } });
+  const auth = new GoogleAuth({ projectId, scopes: [FCM_SCOPE], clientOptions: { transporterOptions: { agent: agentFor, timeout: timeoutMs } } });
   return { client: await auth.getClient() };
 }
 

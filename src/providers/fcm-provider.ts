@@ -104,7 +104,7 @@ export function createFcmProvider({
   const { auth: credentials, timeoutMs } = config;
   const auth: FcmAuth =
     credentials.kind === "application-default"
-      ? createAdcFcmAuth({ agentFor, timeoutMs })
+      ? createAdcFcmAuth({ agentFor, timeoutMs, projectId: config.projectId })
       : createFcmAuth({ clientEmail: credentials.clientEmail, privateKey: credentials.privateKey, tokenUrl: credentials.tokenUrl, timeoutMs, http, now });
   const sendUrl = `${config.baseUrl.replace(/\/+$/, "")}/v1/projects/${encodeURIComponent(config.projectId)}/messages:send`;
   let closed = false;
