@@ -1,5 +1,5 @@
 import type { Agent } from "node:http";
-import axios, { type AxiosBasicCredentials, type AxiosInstance } from "axios";
+import axios, { AxiosError, type AxiosBasicCredentials, type AxiosInstance } from "axios";
 import type { DeliveryOutcome } from "../domain/delivery-outcome.js";
 import type { OutboundProxy } from "../config/config-schema.js";
 import { tokenFingerprint } from "../domain/secret.js";
@@ -53,12 +53,20 @@ export function createHttpClient({
     maxContentLength: MAX_RESPONSE_BYTES,
     headers: { Accept: "application/json" },
   });
+  // A refused tunnel is no answer from the provider: it becomes a transport error, and nothing was sent.
+  client.interceptors.response.use((res) => {
+    const status = agents.tunnelRefusal(res.request);
+    if (status === undefined) return res;
+    throw new AxiosError(`the outbound proxy refused the tunnel (HTTP ${status})`, PROXY_REFUSED, res.config, res.request);
+  });
   return {
     http: client,
     agentFor: (url) => (url.protocol === "https:" ? httpsAgent : httpAgent),
     close: agents.destroy,
   };
 }
+
+const PROXY_REFUSED = "EPROXYREFUSED";
 
 // Errors that happen before a byte of the request can have reached the provider: nothing was pushed, a
 // retry cannot duplicate. Everything else (timeouts, resets, our own abort) may have been accepted.
@@ -75,6 +83,7 @@ const NOT_SENT_CODES: ReadonlySet<string> = new Set([
   "SELF_SIGNED_CERT_IN_CHAIN",
   "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
   "ERR_TLS_CERT_ALTNAME_INVALID",
+  PROXY_REFUSED,
 ]);
 
 /**

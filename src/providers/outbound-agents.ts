@@ -12,6 +12,11 @@ import type { OutboundProxy } from "../config/config-schema.js";
 export interface OutboundAgents {
   readonly httpAgent: http.Agent;
   readonly httpsAgent: http.Agent;
+  /**
+   * The proxy's status when it refused to open the tunnel for this request. https-proxy-agent then
+   * hands the proxy's own answer (a 403 page, a 407) to the HTTP client as if the provider had sent it.
+   */
+  tunnelRefusal(request: unknown): number | undefined;
   /** Destroys the keep-alive sockets (and tunnels). */
   destroy(): void;
 }
@@ -21,9 +26,16 @@ export function createOutboundAgents({ proxy, maxSockets }: { proxy: OutboundPro
   const url = proxy === undefined ? undefined : proxyUrl(proxy);
   const httpAgent = url === undefined ? new http.Agent(options) : new HttpsProxyAgent(url, options);
   const httpsAgent = url === undefined ? new https.Agent(options) : new HttpsProxyAgent(url, options);
+  const refused = new WeakMap<object, number>();
+  for (const agent of [httpAgent, httpsAgent]) {
+    agent.on("proxyConnect", (answer: { statusCode: number }, request: object) => {
+      if (answer.statusCode !== 200) refused.set(request, answer.statusCode);
+    });
+  }
   return {
     httpAgent,
     httpsAgent,
+    tunnelRefusal: (request) => (typeof request === "object" && request !== null ? refused.get(request) : undefined),
     destroy() {
       httpAgent.destroy();
       httpsAgent.destroy();
@@ -32,12 +44,12 @@ export function createOutboundAgents({ proxy, maxSockets }: { proxy: OutboundPro
 }
 
 /** `host:port`, for logs; the config admits no credentials in a proxy URL, so there are none to hide. */
-export function describeProxy(proxy: OutboundProxy | undefined): string {
-  return proxy === undefined ? "none (direct)" : `${hostForUrl(proxy.host)}:${proxy.port}`;
+export function describeProxy(proxy: OutboundProxy): string {
+  return `${hostForUrl(proxy.host)}:${proxy.port}`;
 }
 
 function proxyUrl(proxy: OutboundProxy): string {
-  return `http://${hostForUrl(proxy.host)}:${proxy.port}`;
+  return `http://${describeProxy(proxy)}`;
 }
 
 function hostForUrl(host: string): string {

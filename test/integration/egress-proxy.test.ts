@@ -140,6 +140,21 @@ describe("outbound proxy", () => {
     expect(apns.requests.length + jpush.requests.length + fcm.requests.length + fcm.tokenRequests).toBe(0);
   });
 
+  it("reports a retry with the proxy named, not a provider answer, when the proxy refuses the tunnel", async () => {
+    proxy.refuseTunnels(true);
+    const registry = providers(proxy.url);
+
+    const outcomes = await Promise.all((["apns", "jpush", "fcm"] as const).map(async (kind) => [kind, await registry.lookup("chat", kind)!.send(attempt(kind))] as const));
+
+    for (const [kind, outcome] of outcomes) expect({ kind, class: outcome.class }).toEqual({ kind, class: "retry" });
+    const reasons = Object.fromEntries(outcomes.map(([kind, o]) => [kind, o]));
+    expect(reasons.jpush).toMatchObject({ reason: "network error EPROXYREFUSED" });
+    expect(reasons.jpush!.maybeDelivered).toBeUndefined();
+    expect(reasons.fcm).toMatchObject({ reason: expect.stringContaining("EPROXYREFUSED") });
+    expect(proxy.connects.length).toBeGreaterThanOrEqual(3);
+    expect(apns.requests.length + jpush.requests.length + fcm.requests.length + fcm.tokenRequests).toBe(0);
+  });
+
   it("logs where provider traffic goes as host:port", () => {
     providers(proxy.url);
     expect(logs.lines()).toContainEqual(expect.objectContaining({ proxy: `127.0.0.1:${proxy.port}`, msg: "provider connections go through the outbound proxy" }));

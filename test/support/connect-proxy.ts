@@ -18,6 +18,8 @@ export interface ConnectProxy {
   readonly tunnelledRequests: string[];
   /** `METHOD url` of every request sent to the proxy itself (forward-proxy style). */
   readonly forwarded: string[];
+  /** Answer every CONNECT with 403, as a proxy does for a host it does not allow. */
+  refuseTunnels(refuse: boolean): void;
   reset(): void;
   stop(): Promise<void>;
 }
@@ -30,6 +32,7 @@ export async function startConnectProxy(): Promise<ConnectProxy> {
   const tunnelledRequests: string[] = [];
   const forwarded: string[] = [];
   const sockets = new Set<Socket>();
+  let refuseAll = false;
   const track = (s: Socket) => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
@@ -45,8 +48,9 @@ export async function startConnectProxy(): Promise<ConnectProxy> {
     const target = req.url ?? "";
     connects.push(target);
     const { host, port } = splitTarget(target);
-    if (!LOOPBACK.has(host) || !Number.isInteger(port) || port < 1 || port > 65535) {
-      client.end("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+    if (refuseAll || !LOOPBACK.has(host) || !Number.isInteger(port) || port < 1 || port > 65535) {
+      const page = "<html><body>Access Denied</body></html>\n";
+      client.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: text/html\r\nContent-Length: ${page.length}\r\n\r\n${page}`);
       return;
     }
     const upstream = connect({ host: host.replace(/^\[|\]$/g, ""), port });
@@ -60,7 +64,10 @@ export async function startConnectProxy(): Promise<ConnectProxy> {
       client.pipe(upstream);
       upstream.pipe(client);
     });
-    upstream.once("error", () => client.end("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n"));
+    upstream.once("error", () => {
+      if (upstream.connecting) client.end("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
+      else client.destroy();
+    });
     client.on("close", () => upstream.destroy());
     upstream.on("close", () => client.destroy());
   });
@@ -73,7 +80,11 @@ export async function startConnectProxy(): Promise<ConnectProxy> {
     connects,
     tunnelledRequests,
     forwarded,
+    refuseTunnels(refuse) {
+      refuseAll = refuse;
+    },
     reset() {
+      refuseAll = false;
       connects.length = 0;
       tunnelledRequests.length = 0;
       forwarded.length = 0;
