@@ -1,6 +1,6 @@
 import { X509Certificate } from "node:crypto";
 import apn from "@parse/node-apn";
-import type { ApnsConfig, OutboundProxy } from "../config/config-schema.js";
+import type { ApnsConfig } from "../config/config-schema.js";
 import type { DeliveryOutcome } from "../domain/delivery-outcome.js";
 import type { ApnsEnvironment } from "../domain/registration.js";
 import type { Logger } from "../observability/logger.js";
@@ -9,6 +9,7 @@ import { raceAbort } from "../shared/race-abort.js";
 import { classifyApns } from "./apns-outcomes.js";
 import { buildApnsRequest, type ApnsRequest } from "./apns-payload.js";
 import { createProvenSetup } from "./proven-setup.js";
+import type { ProviderDeps } from "./provider-deps.js";
 
 // APNs through @parse/node-apn 8.1, behind our own discipline (providers.md §2):
 // - connectionRetryLimit 0: its retries ignore Retry-After (Node lowercases the header it looks
@@ -35,20 +36,7 @@ interface Waiter {
   readonly resolve: (c: Connection | undefined) => void;
 }
 
-export function createApnsProvider({
-  app,
-  config,
-  log,
-  proxy,
-  now = Date.now,
-}: {
-  app: string;
-  config: ApnsConfig;
-  log: Logger;
-  /** The outbound proxy; undefined: direct. */
-  proxy?: OutboundProxy;
-  now?: () => number;
-}): ApnsProvider {
+export function createApnsProvider({ app, config, log, proxy, now = Date.now }: ProviderDeps<ApnsConfig>): ApnsProvider {
   const pools = new Map<ApnsEnvironment, { connections: Connection[]; waiting: Waiter[] }>();
   const setup = createProvenSetup<ApnsEnvironment>(now);
   let closed = false;

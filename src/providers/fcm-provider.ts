@@ -1,15 +1,15 @@
 import { createHash } from "node:crypto";
 import { truncateUtf8 } from "../shared/truncate-utf8.js";
 import { z } from "zod";
-import type { FcmConfig, OutboundProxy } from "../config/config-schema.js";
+import type { FcmConfig } from "../config/config-schema.js";
 import type { DeliveryOutcome } from "../domain/delivery-outcome.js";
-import type { Logger } from "../observability/logger.js";
 import type { PushAttempt, PushProvider } from "../ports/push-provider.js";
 import { createAdcFcmAuth } from "./fcm-adc-auth.js";
 import { createFcmAuth, type FcmAuth } from "./fcm-auth.js";
 import { classifyFcm, isInvalidTokenVerdict, isStaleAccessToken, type FcmAnswer } from "./fcm-outcomes.js";
 import { createProvenSetup } from "./proven-setup.js";
 import { createHttpClient, headerSeconds, parseJsonBody, scrubToken, transportOutcome } from "./http-transport.js";
+import type { ProviderDeps } from "./provider-deps.js";
 
 // FCM HTTP v1, hand-rolled (providers.md §0, §4): firebase-admin hard-codes the host (no fakes) and v14
 // needs Node ≥ 22. Data-only messages: XMPP Android clients (Conversations, p2 [S44]) wake on the data,
@@ -86,20 +86,7 @@ const errorSchema = z.object({
 });
 const successSchema = z.object({ name: z.string() });
 
-export function createFcmProvider({
-  app,
-  config,
-  log,
-  proxy,
-  now = Date.now,
-}: {
-  app: string;
-  config: FcmConfig;
-  log: Logger;
-  /** The outbound proxy for sends and token requests; undefined: direct. */
-  proxy?: OutboundProxy;
-  now?: () => number;
-}): PushProvider {
+export function createFcmProvider({ app, config, log, proxy, now = Date.now }: ProviderDeps<FcmConfig>): PushProvider {
   const { http, agentFor, close } = createHttpClient({ timeoutMs: config.timeoutMs, proxy });
   const { auth: credentials, timeoutMs } = config;
   const auth: FcmAuth =

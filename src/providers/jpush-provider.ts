@@ -1,12 +1,12 @@
 import { z } from "zod";
-import type { JpushConfig, OutboundProxy } from "../config/config-schema.js";
+import type { JpushConfig } from "../config/config-schema.js";
 import type { DeliveryOutcome } from "../domain/delivery-outcome.js";
-import type { Logger } from "../observability/logger.js";
 import type { PushAttempt, PushProvider } from "../ports/push-provider.js";
 import { createHttpClient, headerSeconds, parseJsonBody, scrubToken, transportOutcome } from "./http-transport.js";
 import { createCidPool } from "./jpush-cid-pool.js";
 import { classifyJpush, isMalformedRegistrationId } from "./jpush-outcomes.js";
 import { buildJpushPush } from "./jpush-payload.js";
+import type { ProviderDeps } from "./provider-deps.js";
 
 // JPush REST v3 with a hand-rolled axios client (providers.md §0, §3.8): the official SDKs sit on the
 // deprecated `request`, never retry, and jpush-async resolves on the first data chunk and never aborts.
@@ -30,20 +30,7 @@ const responseSchema = z.object({
 type JpushResponse = z.infer<typeof responseSchema>;
 const cidListSchema = z.object({ cidlist: z.array(z.string().min(1)).min(1) });
 
-export function createJpushProvider({
-  app,
-  config,
-  log,
-  proxy,
-  now = Date.now,
-}: {
-  app: string;
-  config: JpushConfig;
-  log: Logger;
-  /** The outbound proxy; undefined: direct. */
-  proxy?: OutboundProxy;
-  now?: () => number;
-}): PushProvider {
+export function createJpushProvider({ app, config, log, proxy, now = Date.now }: ProviderDeps<JpushConfig>): PushProvider {
   const { http, close } = createHttpClient({
     baseURL: config.baseUrl,
     auth: { username: config.appKey, password: config.masterSecret },
