@@ -72,7 +72,20 @@ async function loadAuthClient({ agentFor, timeoutMs, projectId }: AdcFcmAuthOpti
     gaxios.instance.defaults.agent = (url: URL) => (url.protocol === "https:" ? direct.https : direct.http);
   }
   const auth = new GoogleAuth({ projectId, scopes: [FCM_SCOPE], clientOptions: { transporterOptions: { agent: agentFor, timeout: timeoutMs } } });
-  return { client: await auth.getClient() };
+  const client = await auth.getClient();
+  useClientTransporterForSts(client);
+  return { client };
+}
+
+/**
+ * google-auth-library 11 builds an external account's token exchange (STS) with an HTTP client of its
+ * own, without the options given to the credentials (baseexternalclient.js, `new StsCredentials(...)`),
+ * so that one request would skip the outbound proxy and follow HTTPS_PROXY instead. It gets the
+ * credentials' own client. test/integration/fcm-adc.test.ts fails should a release rename the fields.
+ */
+function useClientTransporterForSts(client: AuthClient): void {
+  const sts = (client as unknown as { stsCredential?: { transporter?: unknown } }).stsCredential;
+  if (sts !== undefined && "transporter" in sts) sts.transporter = client.transporter;
 }
 
 /** A failed token request as a push outcome; the text names the cause, never a credential. */

@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +8,7 @@ import { fcmFactory } from "../../src/providers/http-provider-factories.js";
 import { startConnectProxy, type ConnectProxy } from "../support/connect-proxy.js";
 import { startFakeFcm, type FakeFcm } from "../support/fakes/fake-fcm.js";
 import { startFakeGceMetadata, type FakeGceMetadata } from "../support/fakes/fake-gce-metadata.js";
+import { startFakeGoogleSts, type FakeGoogleSts } from "../support/fakes/fake-google-sts.js";
 import { recordingLogger } from "../support/memory/recording-logger.js";
 import { testConfig } from "../support/test-config.js";
 
@@ -21,14 +22,22 @@ const FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging";
 let fcm: FakeFcm;
 let metadata: FakeGceMetadata;
 let proxy: ConnectProxy;
+let sts: FakeGoogleSts;
+const WORKLOAD_TOKEN = "eyJ.workload-identity-token.of-this-pod";
 const providers: PushProvider[] = [];
 const logs = recordingLogger();
 
 beforeAll(async () => {
   fcm = await startFakeFcm();
-  [metadata, proxy] = await Promise.all([startFakeGceMetadata({ mintToken: () => fcm.issueAccessToken() }), startConnectProxy()]);
+  [metadata, proxy, sts] = await Promise.all([
+    startFakeGceMetadata({ mintToken: () => fcm.issueAccessToken() }),
+    startConnectProxy(),
+    startFakeGoogleSts({ mintToken: () => fcm.issueAccessToken(), subjectToken: WORKLOAD_TOKEN }),
+  ]);
 });
+let metadataRequestsBefore = 0;
 beforeEach(() => {
+  metadataRequestsBefore = metadata.requests.length;
   // Only the metadata server may answer: no key file named, none in a gcloud config directory.
   vi.stubEnv("GCE_METADATA_HOST", metadata.host);
   vi.stubEnv("HOME", mkdtempSync(join(tmpdir(), "xp-adc-home-")));
@@ -43,7 +52,7 @@ afterEach(async () => {
   proxy.reset();
 });
 afterAll(async () => {
-  await Promise.all([fcm?.stop(), metadata?.stop(), proxy?.stop()]);
+  await Promise.all([fcm?.stop(), metadata?.stop(), proxy?.stop(), sts?.stop()]);
 });
 
 function provider(fcmSettings: Record<string, unknown>, httpsProxy?: string): PushProvider {
@@ -68,6 +77,23 @@ function attempt(): PushAttempt {
     expiresAt: new Date(Date.now() + 600_000),
     signal: AbortSignal.timeout(10_000),
   };
+}
+
+/** GOOGLE_APPLICATION_CREDENTIALS → an external_account file (workload identity federation) whose token_url is the fake STS. */
+function useExternalAccountFile(): void {
+  const dir = mkdtempSync(join(tmpdir(), "xp-adc-file-"));
+  writeFileSync(join(dir, "workload-token"), WORKLOAD_TOKEN);
+  writeFileSync(
+    join(dir, "credentials.json"),
+    JSON.stringify({
+      type: "external_account",
+      audience: "//iam.googleapis.com/projects/123456/locations/global/workloadIdentityPools/pool/providers/cluster",
+      subject_token_type: "urn:ietf:params:oauth:token-type:jwt",
+      token_url: sts.tokenUrl,
+      credential_source: { file: join(dir, "workload-token") },
+    }),
+  );
+  vi.stubEnv("GOOGLE_APPLICATION_CREDENTIALS", join(dir, "credentials.json"));
 }
 
 const googleAuthLoaded = () => Object.keys(createRequire(import.meta.url).cache).some((path) => path.includes(`${"node_modules"}/google-auth-library/`));
@@ -131,5 +157,29 @@ describe("FCM with application default credentials", () => {
     const withMetadata = await p.send(attempt());
     expect(withMetadata.class).toBe("delivered");
     expect(fcm.delivered()[0]!.accessToken).toBe(metadata.issuedTokens.at(-1));
+  });
+
+  it("exchanges the workload's token named by GOOGLE_APPLICATION_CREDENTIALS, through the configured proxy", async () => {
+    useExternalAccountFile();
+
+    const outcome = await provider(adc, proxy.url).send(attempt());
+
+    expect(outcome.class).toBe("delivered");
+    expect(sts.exchanges.at(-1)).toMatchObject({ subject_token: WORKLOAD_TOKEN, scope: FCM_SCOPE });
+    expect(fcm.delivered()[0]!.accessToken).toBe(sts.issuedTokens.at(-1));
+    expect(proxy.tunnelledRequests).toEqual(["POST /v1/token", `POST /v1/projects/${FIREBASE_PROJECT}/messages:send`]);
+    expect(metadata.requests.length).toBe(metadataRequestsBefore);
+  });
+
+  it("exchanges the workload's token directly when no proxy is configured, whatever HTTPS_PROXY says", async () => {
+    useExternalAccountFile();
+    for (const name of ["HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"]) vi.stubEnv(name, proxy.url);
+    for (const name of ["NO_PROXY", "no_proxy"]) vi.stubEnv(name, "");
+
+    const outcome = await provider(adc).send(attempt());
+
+    expect(outcome.class).toBe("delivered");
+    expect(fcm.delivered()[0]!.accessToken).toBe(sts.issuedTokens.at(-1));
+    expect({ connects: proxy.connects, forwarded: proxy.forwarded }).toEqual({ connects: [], forwarded: [] });
   });
 });
