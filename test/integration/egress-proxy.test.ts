@@ -54,7 +54,7 @@ function providers(httpsProxy?: string): ProviderRegistry {
     apps: [
       {
         id: "chat",
-        apns: { bundleId: "org.example.chat", teamId: "TEAM123456", keyId: "KEY1234567", key: testCerts().apnsKey, address: "127.0.0.1", port: apns.port },
+        apns: { bundleId: "org.example.chat", teamId: "TEAM123456", keyId: "KEY1234567", key: testCerts().apnsKey, address: "localhost", port: apns.port },
         jpush: { appKey: JPUSH_APP_KEY, masterSecret: JPUSH_MASTER_SECRET, baseUrl: jpush.url },
         fcm: { serviceAccount: fcm.serviceAccountJson(), baseUrl: fcm.url },
       },
@@ -105,7 +105,7 @@ describe("outbound proxy", () => {
     expect(jpush.delivered()).toHaveLength(1);
     expect(fcm.delivered()).toHaveLength(1);
     // Every provider connection was a CONNECT tunnel to that provider, and nothing was forward-proxied.
-    expect(new Set(proxy.connects)).toEqual(new Set([`127.0.0.1:${apns.port}`, hostPort(jpush.url), hostPort(fcm.url)]));
+    expect(new Set(proxy.connects)).toEqual(new Set([`localhost:${apns.port}`, hostPort(jpush.url), hostPort(fcm.url)]));
     expect(proxy.forwarded).toEqual([]);
     // Inside the plain-HTTP tunnels: the JPush cid fetch and push, the FCM token exchange and send.
     expect(proxy.tunnelledRequests).toEqual(
