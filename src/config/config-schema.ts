@@ -177,15 +177,37 @@ const serviceAccountSchema = z.object({
   token_uri: z.string().optional(),
 });
 
+export const fcmCredentialKinds = ["service-account", "application-default"] as const;
+
 const fcmSchema = z
   .strictObject({
-    serviceAccount: z.string().min(1),
-    projectId: z.string().min(1).optional(),
+    credentials: z
+      .enum(fcmCredentialKinds)
+      .optional()
+      .describe(
+        'Where FCM access tokens come from: "service-account" (the JSON key in serviceAccount, the default) or "application-default" (Google Application Default Credentials: GOOGLE_APPLICATION_CREDENTIALS, workload identity, the GCE/GKE metadata server)',
+      ),
+    serviceAccount: z.string().min(1).optional().describe("The service-account JSON key from the Firebase console (or serviceAccountFile: its path)"),
+    projectId: z.string().min(1).optional().describe("The Firebase project to send to; defaults to the service account's project_id, required with application-default credentials"),
     baseUrl: z.url().default("https://fcm.googleapis.com"),
     tokenUrl: z.url().optional(),
     timeoutMs: positiveInt.default(10_000),
   })
   .transform((f, ctx) => {
+    const base = { baseUrl: f.baseUrl, timeoutMs: f.timeoutMs };
+    if (f.credentials === "application-default") {
+      // The Firebase project is named explicitly: the project the server runs in (what ADC would guess) is
+      // often not the one the apps are registered in.
+      if (f.serviceAccount !== undefined) ctx.addIssue({ code: "custom", path: ["serviceAccount"], message: "give either serviceAccount or credentials: application-default, not both" });
+      if (f.tokenUrl !== undefined) ctx.addIssue({ code: "custom", path: ["tokenUrl"], message: "applies to serviceAccount only (application-default credentials find their own token endpoint)" });
+      if (f.projectId === undefined) ctx.addIssue({ code: "custom", path: ["projectId"], message: "is required with credentials: application-default (the Firebase project to send to)" });
+      if (f.serviceAccount !== undefined || f.tokenUrl !== undefined || f.projectId === undefined) return z.NEVER;
+      return { ...base, projectId: f.projectId, auth: { kind: "application-default" as const } };
+    }
+    if (f.serviceAccount === undefined) {
+      ctx.addIssue({ code: "custom", path: ["serviceAccount"], message: "is required (the service-account JSON key), unless credentials: application-default" });
+      return z.NEVER;
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(f.serviceAccount);
@@ -204,14 +226,49 @@ const fcmSchema = z
       return z.NEVER;
     }
     return {
-      clientEmail: sa.data.client_email,
-      privateKey: sa.data.private_key,
+      ...base,
       projectId,
-      baseUrl: f.baseUrl,
-      tokenUrl: f.tokenUrl ?? sa.data.token_uri ?? "https://oauth2.googleapis.com/token",
-      timeoutMs: f.timeoutMs,
+      auth: {
+        kind: "service-account" as const,
+        clientEmail: sa.data.client_email,
+        privateKey: sa.data.private_key,
+        tokenUrl: f.tokenUrl ?? sa.data.token_uri ?? "https://oauth2.googleapis.com/token",
+      },
     };
   });
+
+/**
+ * The outbound proxy every provider connection goes through as an HTTP CONNECT tunnel. Plain http://
+ * host:port only: @parse/node-apn opens its tunnel with a bare CONNECT over plain HTTP and can send no
+ * Proxy-Authorization, so credentials in the URL would work for JPush and FCM but never for APNs (one
+ * rule for every provider). Messages never echo the value.
+ */
+const httpsProxySchema = z
+  .string()
+  .transform((value, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      ctx.addIssue({ code: "custom", message: "must be a URL such as http://proxy.internal:3128" });
+      return z.NEVER;
+    }
+    const problem =
+      url.protocol !== "http:" ? "must start with http:// (the proxy is spoken to in plain HTTP; the tunnels through it carry TLS)"
+      : url.username !== "" || url.password !== "" ? "must not carry a user name or password (APNs's client cannot authenticate to a proxy: allow this server at the proxy by address instead)"
+      : url.port === "" ? "must name the port, such as http://proxy.internal:3128"
+      : (url.pathname !== "/" && url.pathname !== "") || url.search !== "" || url.hash !== "" ? "must be just http://host:port"
+      : undefined;
+    if (problem !== undefined) {
+      ctx.addIssue({ code: "custom", message: problem });
+      return z.NEVER;
+    }
+    // URL keeps IPv6 literals in brackets; sockets want them bare.
+    return { host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port) };
+  })
+  .describe(
+    "HTTP proxy (http://host:port) for every connection to APNs, JPush and FCM, including FCM's OAuth token requests. Unset: connect directly (HTTPS_PROXY and HTTP_PROXY in the environment are ignored)",
+  );
 
 const strategySchema = z.strictObject({
   providers: z.array(z.enum(providerKinds)).min(1, "needs at least one provider"),
@@ -255,6 +312,7 @@ export const configSchema = z
     delivery: deliverySchema.prefault({}),
     limits: limitsSchema.prefault({}),
     retention: retentionSchema.prefault({}),
+    httpsProxy: httpsProxySchema.optional(),
     // AES-256-GCM key (32 bytes, base64) to encrypt device tokens at rest; optional.
     tokenEncryptionKey: z
       .string()
@@ -262,7 +320,15 @@ export const configSchema = z
       .optional(),
     apps: z.array(appSchema).min(1, "needs at least one app").prefault([{ id: "default", default: true }]),
   })
-  .transform((c) => {
+  .transform((c, ctx) => {
+    if (c.httpsProxy !== undefined) {
+      c.apps.forEach((app, i) => {
+        // node-apn's tunnel verifies APNs against the default CAs only; a ca setting would be ignored silently.
+        if (app.apns?.ca !== undefined) {
+          ctx.addIssue({ code: "custom", path: ["apps", i, "apns", "ca"], message: "cannot be used with httpsProxy (APNs's client ignores it in a tunnel): trust the CA through NODE_EXTRA_CA_CERTS instead" });
+        }
+      });
+    }
     const defaultApp = (c.apps.find((a) => a.default) ?? c.apps[0])!.id;
     // The server that publishes to push.example.org is, unless told otherwise, example.org.
     const domains = c.domains ?? [c.component.domain.split(".").slice(1).join(".") || c.component.domain];
@@ -316,4 +382,5 @@ export type AppConfig = Config["apps"][number];
 export type ApnsConfig = NonNullable<AppConfig["apns"]>;
 export type JpushConfig = NonNullable<AppConfig["jpush"]>;
 export type FcmConfig = NonNullable<AppConfig["fcm"]>;
+export type OutboundProxy = NonNullable<Config["httpsProxy"]>;
 export type ProviderKind = (typeof providerKinds)[number];

@@ -33,6 +33,7 @@ export const ENV_VARS: ReadonlyArray<{ name: string; path: readonly string[]; se
   { name: "XMPP_PUSH_DATA_DIR", path: ["database", "dataDir"] },
   { name: "XMPP_PUSH_MIGRATE_ON_START", path: ["database", "migrateOnStart"] },
   { name: "XMPP_PUSH_TOKEN_ENCRYPTION_KEY", path: ["tokenEncryptionKey"], secret: true },
+  { name: "XMPP_PUSH_HTTPS_PROXY", path: ["httpsProxy"] },
 ];
 const OTHER_KNOWN_VARS = new Set(["XMPP_PUSH_CONFIG"]);
 

@@ -9,6 +9,7 @@ import { raceAbort } from "../shared/race-abort.js";
 import { classifyApns } from "./apns-outcomes.js";
 import { buildApnsRequest, type ApnsRequest } from "./apns-payload.js";
 import { createProvenSetup } from "./proven-setup.js";
+import type { ProviderDeps } from "./provider-deps.js";
 
 // APNs through @parse/node-apn 8.1, behind our own discipline (docs/provider-internals.md "Clients", "APNs"):
 // - connectionRetryLimit 0: its retries ignore Retry-After (Node lowercases the header it looks
@@ -35,7 +36,7 @@ interface Waiter {
   readonly resolve: (c: Connection | undefined) => void;
 }
 
-export function createApnsProvider({ app, config, log, now = Date.now }: { app: string; config: ApnsConfig; log: Logger; now?: () => number }): ApnsProvider {
+export function createApnsProvider({ app, config, log, proxy, now = Date.now }: ProviderDeps<ApnsConfig>): ApnsProvider {
   const pools = new Map<ApnsEnvironment, { connections: Connection[]; waiting: Waiter[] }>();
   const setup = createProvenSetup<ApnsEnvironment>(now);
   let closed = false;
@@ -47,6 +48,8 @@ export function createApnsProvider({ app, config, log, now = Date.now }: { app: 
     ...(config.address !== undefined ? { address: config.address } : {}),
     ...(config.port !== undefined ? { port: config.port } : {}),
     ...(config.ca !== undefined ? { ca: [config.ca] } : {}),
+    // node-apn opens a CONNECT tunnel to address:port through the proxy for every HTTP/2 session.
+    ...(proxy !== undefined ? { proxy: { host: proxy.host, port: proxy.port } } : {}),
     connectionRetryLimit: 0,
     // Longer than any sensible provider timeout: the pipeline's AbortSignal decides when to give up.
     requestTimeout: 30_000,

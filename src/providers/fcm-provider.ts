@@ -3,12 +3,13 @@ import { truncateUtf8 } from "../shared/truncate-utf8.js";
 import { z } from "zod";
 import type { FcmConfig } from "../config/config-schema.js";
 import type { DeliveryOutcome } from "../domain/delivery-outcome.js";
-import type { Logger } from "../observability/logger.js";
 import type { PushAttempt, PushProvider } from "../ports/push-provider.js";
-import { createFcmAuth } from "./fcm-auth.js";
+import { createAdcFcmAuth } from "./fcm-adc-auth.js";
+import { createFcmAuth, type FcmAuth } from "./fcm-auth.js";
 import { classifyFcm, isInvalidTokenVerdict, isStaleAccessToken, type FcmAnswer } from "./fcm-outcomes.js";
 import { createProvenSetup } from "./proven-setup.js";
 import { createHttpClient, headerSeconds, parseJsonBody, scrubToken, transportOutcome } from "./http-transport.js";
+import type { ProviderDeps } from "./provider-deps.js";
 
 // FCM HTTP v1, hand-rolled (docs/provider-internals.md "Clients", "FCM"): firebase-admin hard-codes the host (no fakes) and v14
 // needs Node ≥ 22. Data-only messages: XMPP Android clients (Conversations, p2) wake on the data,
@@ -85,9 +86,13 @@ const errorSchema = z.object({
 });
 const successSchema = z.object({ name: z.string() });
 
-export function createFcmProvider({ app, config, log, now = Date.now }: { app: string; config: FcmConfig; log: Logger; now?: () => number }): PushProvider {
-  const { http, close } = createHttpClient({ timeoutMs: config.timeoutMs });
-  const auth = createFcmAuth({ clientEmail: config.clientEmail, privateKey: config.privateKey, tokenUrl: config.tokenUrl, timeoutMs: config.timeoutMs, http, now });
+export function createFcmProvider({ app, config, log, proxy, now = Date.now }: ProviderDeps<FcmConfig>): PushProvider {
+  const { http, agentFor, close } = createHttpClient({ timeoutMs: config.timeoutMs, proxy });
+  const { auth: credentials, timeoutMs } = config;
+  const auth: FcmAuth =
+    credentials.kind === "application-default"
+      ? createAdcFcmAuth({ agentFor, timeoutMs, projectId: config.projectId })
+      : createFcmAuth({ clientEmail: credentials.clientEmail, privateKey: credentials.privateKey, tokenUrl: credentials.tokenUrl, timeoutMs, http, now });
   const sendUrl = `${config.baseUrl.replace(/\/+$/, "")}/v1/projects/${encodeURIComponent(config.projectId)}/messages:send`;
   let closed = false;
   const setup = createProvenSetup<"send">(now);

@@ -1,16 +1,21 @@
-import http from "node:http";
-import https from "node:https";
-import axios, { type AxiosBasicCredentials, type AxiosInstance } from "axios";
+import type { Agent } from "node:http";
+import axios, { AxiosError, type AxiosBasicCredentials, type AxiosInstance } from "axios";
 import type { DeliveryOutcome } from "../domain/delivery-outcome.js";
+import type { OutboundProxy } from "../config/config-schema.js";
 import { tokenFingerprint } from "../domain/secret.js";
+import { createOutboundAgents } from "./outbound-agents.js";
 
 // The axios setup the JPush and FCM adapters share (docs/provider-internals.md "Clients"): keep-alive agents, a hard
 // timeout, every HTTP status handed back as a value (validateStatus), the body as raw text (JSON.parse
-// would corrupt JPush's msg_id above 2^53, §3.4), no redirects and no retries of its own (one request
-// per attempt; retrying is delivery/retry-policy's job).
+// would corrupt JPush's msg_id above 2^53), no redirects and no retries of its own (one request
+// per attempt; retrying is delivery/retry-policy's job). The proxy is only ever the one configured
+// (httpsProxy): `proxy: false` stops axios from picking up HTTPS_PROXY / HTTP_PROXY from the
+// environment on its own, which @parse/node-apn never does, so no provider silently differs.
 
 export interface HttpClient {
   readonly http: AxiosInstance;
+  /** The agent for a URL, for other HTTP clients that must take the same way out (google-auth-library). */
+  agentFor(url: URL): Agent;
   /** Destroys the keep-alive sockets. */
   close(): void;
 }
@@ -19,9 +24,19 @@ export interface HttpClient {
 const MAX_SOCKETS = 64;
 const MAX_RESPONSE_BYTES = 256 * 1024;
 
-export function createHttpClient({ baseURL, auth, timeoutMs }: { baseURL?: string; auth?: AxiosBasicCredentials; timeoutMs: number }): HttpClient {
-  const httpAgent = new http.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
-  const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
+export function createHttpClient({
+  baseURL,
+  auth,
+  timeoutMs,
+  proxy,
+}: {
+  baseURL?: string;
+  auth?: AxiosBasicCredentials;
+  timeoutMs: number;
+  proxy: OutboundProxy | undefined;
+}): HttpClient {
+  const agents = createOutboundAgents({ proxy, maxSockets: MAX_SOCKETS });
+  const { httpAgent, httpsAgent } = agents;
   const client = axios.create({
     ...(baseURL !== undefined ? { baseURL } : {}),
     ...(auth !== undefined ? { auth } : {}),
@@ -30,6 +45,7 @@ export function createHttpClient({ baseURL, auth, timeoutMs }: { baseURL?: strin
     adapter: "http",
     httpAgent,
     httpsAgent,
+    proxy: false,
     responseType: "text",
     transformResponse: [(data: unknown) => data],
     validateStatus: () => true,
@@ -37,14 +53,20 @@ export function createHttpClient({ baseURL, auth, timeoutMs }: { baseURL?: strin
     maxContentLength: MAX_RESPONSE_BYTES,
     headers: { Accept: "application/json" },
   });
+  // A refused tunnel is no answer from the provider: it becomes a transport error, and nothing was sent.
+  client.interceptors.response.use((res) => {
+    const status = agents.tunnelRefusal(res.request);
+    if (status === undefined) return res;
+    throw new AxiosError(`the outbound proxy refused the tunnel (HTTP ${status})`, PROXY_REFUSED, res.config, res.request);
+  });
   return {
     http: client,
-    close() {
-      httpAgent.destroy();
-      httpsAgent.destroy();
-    },
+    agentFor: (url) => (url.protocol === "https:" ? httpsAgent : httpAgent),
+    close: agents.destroy,
   };
 }
+
+const PROXY_REFUSED = "EPROXYREFUSED";
 
 // Errors that happen before a byte of the request can have reached the provider: nothing was pushed, a
 // retry cannot duplicate. Everything else (timeouts, resets, our own abort) may have been accepted.
@@ -61,6 +83,7 @@ const NOT_SENT_CODES: ReadonlySet<string> = new Set([
   "SELF_SIGNED_CERT_IN_CHAIN",
   "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
   "ERR_TLS_CERT_ALTNAME_INVALID",
+  PROXY_REFUSED,
 ]);
 
 /**

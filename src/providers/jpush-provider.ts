@@ -1,13 +1,13 @@
 import { z } from "zod";
 import type { JpushConfig } from "../config/config-schema.js";
 import type { DeliveryOutcome } from "../domain/delivery-outcome.js";
-import type { Logger } from "../observability/logger.js";
 import type { PushAttempt, PushProvider } from "../ports/push-provider.js";
 import { createHttpClient, headerSeconds, parseJsonBody, scrubToken, transportOutcome } from "./http-transport.js";
 import { createCidPool } from "./jpush-cid-pool.js";
 import { classifyJpush, isMalformedRegistrationId } from "./jpush-outcomes.js";
 import { buildJpushPush, type JpushPushSettings } from "./jpush-payload.js";
 import type { ApnsEnvironment } from "../domain/registration.js";
+import type { ProviderDeps } from "./provider-deps.js";
 
 // JPush REST v3 with a hand-rolled axios client (docs/provider-internals.md "Clients"): the official SDKs sit on the
 // deprecated `request`, never retry, and jpush-async resolves on the first data chunk and never aborts.
@@ -31,20 +31,17 @@ const responseSchema = z.object({
 type JpushResponse = z.infer<typeof responseSchema>;
 const cidListSchema = z.object({ cidlist: z.array(z.string().min(1)).min(1) });
 
-export interface JpushProviderDeps {
-  readonly app: string;
-  readonly config: JpushConfig;
+export interface JpushProviderDeps extends ProviderDeps<JpushConfig> {
   /** The app's APNs default environment, for registrations that name none. */
   readonly defaultEnvironment?: ApnsEnvironment;
-  readonly log: Logger;
-  readonly now?: () => number;
 }
 
-export function createJpushProvider({ app, config, defaultEnvironment, log, now = Date.now }: JpushProviderDeps): PushProvider {
+export function createJpushProvider({ app, config, defaultEnvironment, log, proxy, now = Date.now }: JpushProviderDeps): PushProvider {
   const { http, close } = createHttpClient({
     baseURL: config.baseUrl,
     auth: { username: config.appKey, password: config.masterSecret },
     timeoutMs: config.timeoutMs,
+    proxy,
   });
   let closed = false;
   const settings: JpushPushSettings = {

@@ -32,7 +32,7 @@ export function createJpushReceipts({ config, store, registrations, clock, metri
   const clients: Array<{ close(): void }> = [];
   const apps: ReceiptApp[] = config.apps.flatMap((a) => {
     if (!a.jpush?.receipts.enabled) return [];
-    const lookup = createJpushReportClient({ config: a.jpush });
+    const lookup = createJpushReportClient({ config: a.jpush, proxy: config.httpsProxy });
     clients.push(lookup);
     return [{ app: a.id, lookup, windowMs: a.jpush.receipts.windowSeconds * 1000, pollMs: a.jpush.receipts.pollSeconds * 1000 }];
   });

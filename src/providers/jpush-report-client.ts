@@ -1,6 +1,6 @@
 import type { AxiosResponse } from "axios";
 import { z } from "zod";
-import type { JpushConfig } from "../config/config-schema.js";
+import type { JpushConfig, OutboundProxy } from "../config/config-schema.js";
 import type { DeviceVerdict, ReceiptAnswer, ReceiptLookup } from "../ports/delivery-receipts.js";
 import { createHttpClient, headerSeconds } from "./http-transport.js";
 import { parseKeepingMsgIds } from "./jpush-provider.js";
@@ -33,8 +33,9 @@ const statusSchema = z.record(z.string(), z.looseObject({ status: z.coerce.numbe
 const count = z.union([z.number(), z.string().regex(/^\d+$/).transform(Number), z.null()]).optional();
 const detailSchema = z.array(z.looseObject({ msg_id: z.string() }));
 
-export function createJpushReportClient({ config }: { config: JpushConfig }): ReceiptLookup & { close(): void } {
+export function createJpushReportClient({ config, proxy }: { config: JpushConfig; proxy: OutboundProxy | undefined }): ReceiptLookup & { close(): void } {
   const { http, close } = createHttpClient({
+    proxy,
     baseURL: config.reportBaseUrl,
     auth: { username: config.appKey, password: config.masterSecret },
     timeoutMs: config.timeoutMs,

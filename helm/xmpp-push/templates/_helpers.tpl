@@ -153,7 +153,8 @@ Keys the user already set in config.apps[].<section> (e.g. keyFile pointing at a
 {{- if not (hasKey (get $app "jpush" | default dict) "masterSecretFile") }}{{ $out = append $out (dict "app" $id "section" "jpush" "configKey" "masterSecretFile" "key" (printf "app-%s-jpush-master-secret" $id) "value" ($c.jpushMasterSecret | default "") "required" true "hint" "jpushMasterSecret") }}{{ end -}}
 {{- end -}}
 {{- if hasKey $app "fcm" -}}
-{{- if not (hasKey (get $app "fcm" | default dict) "serviceAccountFile") }}{{ $out = append $out (dict "app" $id "section" "fcm" "configKey" "serviceAccountFile" "key" (printf "app-%s-fcm-service-account" $id) "value" ($c.fcmServiceAccount | default "") "required" true "hint" "fcmServiceAccount (the service-account JSON)") }}{{ end -}}
+{{- $f := get $app "fcm" | default dict -}}
+{{- if not (or (hasKey $f "serviceAccountFile") (eq (toString (get $f "credentials")) "application-default")) }}{{ $out = append $out (dict "app" $id "section" "fcm" "configKey" "serviceAccountFile" "key" (printf "app-%s-fcm-service-account" $id) "value" ($c.fcmServiceAccount | default "") "required" true "hint" "fcmServiceAccount (the service-account JSON)") }}{{ end -}}
 {{- end -}}
 {{- end -}}
 {{- toJson (dict "items" $out) -}}

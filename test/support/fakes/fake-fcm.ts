@@ -37,6 +37,11 @@ export interface FakeFcm {
   script(fn: (req: RecordedFcmRequest) => FcmScript | undefined): void;
   setDefault(s: FcmScript): void;
   setDelayMs(ms: number): void;
+  /**
+   * Mints an access token the fake accepts, as Google's other token sources do (the GCE/GKE metadata
+   * server, workload identity): for fakes of those sources.
+   */
+  issueAccessToken(): { accessToken: string; expiresIn: number };
   /** Invalidates every access token issued so far: sends with them get 401 UNAUTHENTICATED. */
   expireTokens(): void;
   /** Forgets requests, the token-request count, the script and the default; issued tokens stay valid. */
@@ -108,9 +113,14 @@ export async function startFakeFcm(opts: FakeFcmOptions = {}): Promise<FakeFcm> 
     }
     const problem = assertionProblem(form.get("assertion") ?? "");
     if (problem) return { status: 400, body: { error: "invalid_grant", error_description: problem } };
+    const { accessToken, expiresIn } = issueAccessToken();
+    return { status: 200, body: { access_token: accessToken, expires_in: expiresIn, token_type: "Bearer" } };
+  }
+
+  function issueAccessToken(): { accessToken: string; expiresIn: number } {
     const accessToken = `ya29.fake-${randomBytes(24).toString("base64url")}`;
     accessTokens.set(accessToken, Date.now() + ttl * 1000);
-    return { status: 200, body: { access_token: accessToken, expires_in: ttl, token_type: "Bearer" } };
+    return { accessToken, expiresIn: ttl };
   }
 
   /** The RS256 service-account assertion checks of Google's token endpoint (providers.md §4, [S43]). */
@@ -189,6 +199,7 @@ export async function startFakeFcm(opts: FakeFcmOptions = {}): Promise<FakeFcm> 
     setDelayMs: (ms) => {
       delayMs = ms;
     },
+    issueAccessToken,
     expireTokens: () => accessTokens.clear(),
     reset: () => {
       requests.length = 0;
