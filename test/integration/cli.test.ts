@@ -87,7 +87,7 @@ describe("xmpp-push serve", () => {
     expect(code).toBe(0);
     expect(afterMs).toBeLessThan(2000);
     expect(existsSync(join(dir, "data", "xmpp-push.lock"))).toBe(false);
-  });
+  }, 120_000); // the embedded database takes tens of seconds to start on a loaded 2-core machine
 
   it("the literal default (nothing set, component port 5347) also starts and stops", async () => {
     const dir = scratch();
@@ -95,7 +95,7 @@ describe("xmpp-push serve", () => {
     await p.waitFor(/serving push\.localhost for localhost via xmpp:\/\/127\.0\.0\.1:5347/, 60_000);
     p.child.kill("SIGINT");
     expect((await p.exited(10_000)).code).toBe(0);
-  });
+  }, 120_000);
 });
 
 describe("xmpp-push migrate", () => {
@@ -127,7 +127,7 @@ describe("xmpp-push migrate", () => {
     const again = await runCli(["migrate"], { env: env(join(dir, "data")) });
     expect(again.code).toBe(0);
     expect(again.output).toMatch(/database is up to date/);
-  });
+  }, 120_000);
 });
 
 describe("admin commands", () => {
