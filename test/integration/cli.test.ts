@@ -1,6 +1,6 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from "vitest";
 import { cleanEnv, ROOT, runCli, startCli } from "../support/cli.js";
 import { freshTestDatabase, usingPostgres, type TestDatabase } from "../support/db.js";
 
@@ -79,6 +79,7 @@ describe("xmpp-push serve", () => {
     const dir = scratch();
     // A port nothing listens on, so the server is certainly absent.
     const p = startCli(["serve"], { cwd: dir, env: cleanEnv({ XMPP_PUSH_COMPONENT_SERVICE: "xmpp://127.0.0.1:1" }) });
+    onTestFinished(() => void p.child.kill("SIGKILL")); // never leave a server behind, even on a timeout
     await p.waitFor(/serving push\.localhost.*database embedded \.\/data/, 60_000);
     await p.waitFor(/waiting for the XMPP server/, 10_000);
     expect(existsSync(join(dir, "data", "pgdata"))).toBe(true);
@@ -92,6 +93,7 @@ describe("xmpp-push serve", () => {
   it("the literal default (nothing set, component port 5347) also starts and stops", async () => {
     const dir = scratch();
     const p = startCli(["serve"], { cwd: dir, env: cleanEnv() });
+    onTestFinished(() => void p.child.kill("SIGKILL"));
     await p.waitFor(/serving push\.localhost for localhost via xmpp:\/\/127\.0\.0\.1:5347/, 60_000);
     p.child.kill("SIGINT");
     expect((await p.exited(10_000)).code).toBe(0);
