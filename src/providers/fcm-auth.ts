@@ -8,7 +8,7 @@ import { parseJsonBody, transportOutcome } from "./http-transport.js";
 
 // OAuth 2.0 access tokens for FCM from a service account (docs/provider-internals.md "FCM"; Google, "Using OAuth 2.0 for
 // Server to Server Applications"): an RS256 JWT assertion, signed with node:crypto (no jose or
-// google-auth-library: §0), exchanged at the token endpoint, cached until shortly before it expires.
+// google-auth-library: docs/provider-internals.md "Clients"), exchanged at the token endpoint, cached until shortly before it expires.
 
 export const FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging";
 const JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer";

@@ -34,7 +34,7 @@ export const FCM_ERROR_CODES: ReadonlyMap<string, FcmRow> = new Map<string, FcmR
 /** google.rpc status names for answers without an FCM errorCode (e.g. from Google's front end). */
 export const FCM_STATUSES: ReadonlyMap<string, FcmRow> = new Map<string, FcmRow>([
   // 401 without errorCode: a bad or expired OAuth token. The provider refreshes it and tries once more;
-  // if that fails too, our service account is the problem (§4).
+  // if that fails too, our service account is the problem (docs/provider-internals.md "FCM").
   ["UNAUTHENTICATED", { class: "config_error" }],
   // 403 — the service account lacks the FCM permission, or the FCM API is disabled for the project.
   ["PERMISSION_DENIED", { class: "config_error" }],
@@ -108,7 +108,7 @@ export function classifyFcm(answer: FcmAnswer): DeliveryOutcome {
   };
 }
 
-/** A 401 that a fresh access token may cure (§4): UNAUTHENTICATED without an FCM errorCode. */
+/** A 401 that a fresh access token may cure (docs/provider-internals.md "FCM"): UNAUTHENTICATED without an FCM errorCode. */
 export function isStaleAccessToken(answer: FcmAnswer): boolean {
   return answer.httpStatus === 401 && answer.errorCode === undefined;
 }

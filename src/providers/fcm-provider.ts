@@ -18,14 +18,14 @@ import type { ProviderDeps } from "./provider-deps.js";
 
 export interface FcmMessage {
   readonly token: string;
-  /** FCM wants every data value as a string (§4). */
+  /** FCM wants every data value as a string (docs/provider-internals.md "FCM"). */
   readonly data: Readonly<Record<string, string>>;
   readonly android: { readonly priority: "HIGH" | "NORMAL"; readonly ttl: string; readonly collapse_key?: string };
 }
 
-/** The whole message must stay within 4096 bytes (§4). */
+/** The whole message must stay within 4096 bytes (docs/provider-internals.md "FCM"). */
 export const MAX_MESSAGE_BYTES = 4096;
-/** ttl: at most four weeks (§4). */
+/** ttl: at most four weeks (docs/provider-internals.md "FCM"). */
 export const MAX_TTL_S = 4 * 7 * 24 * 3600;
 const ELLIPSIS = "…";
 
@@ -122,7 +122,7 @@ export function createFcmProvider({ app, config, log, proxy, now = Date.now }: P
     const message = buildFcmMessage(attempt, now());
     let result = await post(message, attempt.signal);
     if (result.staleToken !== undefined) {
-      // An expired or revoked access token is an auth refresh, not a delivery retry (§4): once, then config.
+      // An expired or revoked access token is an auth refresh, not a delivery retry (docs/provider-internals.md "FCM"): once, then config.
       auth.invalidate(result.staleToken);
       result = await post(message, attempt.signal);
     }

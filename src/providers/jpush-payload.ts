@@ -10,10 +10,10 @@ import type { JpushThirdPartyChannel } from "../config/jpush-config-schema.js";
 //   audience (one registration_id) already narrows the push to that one device. Both sections are sent;
 //   JPush uses the one for the device's platform.
 // - high priority: a visible notification. iOS gets alert + mutable-content so the app's Notification
-//   Service Extension runs and fetches the real message over XMPP (§5: every active iOS XMPP client works
+//   Service Extension runs and fetches the real message over XMPP (docs/clients.md: every active iOS XMPP client works
 //   this way); Android gets a notification at priority 2 (PRIORITY_MAX, "通知栏展示优先级" −2..2).
 // - low priority (chat state, empty ejabberd notification, keepalive): nothing visible. iOS gets the
-//   documented silent form `{alert: "", "content-available": true}` (§5 table), which JPush turns into an
+//   documented silent form `{alert: "", "content-available": true}` (docs/clients.md table), which JPush turns into an
 //   APNs background push; Android gets a JPush custom message (`message`, "透传"), which reaches the app
 //   without touching the notification shade. A notification with an empty Android alert would be a
 //   no-op there, and a visible one would show a banner for a typing indicator.
@@ -69,11 +69,11 @@ export interface JpushPushBody {
   readonly cid?: string;
 }
 
-/** The `"ios":{…}` section JPush re-packs for APNs must stay within this (§3.3, else error 1005). */
+/** The `"ios":{…}` section JPush re-packs for APNs must stay within this (docs/provider-internals.md "JPush", else error 1005). */
 export const MAX_IOS_BYTES = 2000;
-/** Android notification + message (§3.3). */
+/** Android notification + message (docs/provider-internals.md "JPush"). */
 export const MAX_ANDROID_BYTES = 4000;
-/** time_to_live: at most 10 days (§3.3). */
+/** time_to_live: at most 10 days (docs/provider-internals.md "JPush"). */
 export const MAX_TIME_TO_LIVE_S = 864_000;
 /** What a silent wake-up carries to the Android app: the app only needs to know it should connect. */
 export const WAKEUP_MESSAGE = "wakeup";
@@ -93,7 +93,7 @@ export function buildJpushPush(attempt: PushAttempt, settings: JpushPushSettings
   const options: JpushOptions = {
     sendno: sendnoFor(attempt.pushId, attempt.attempt),
     time_to_live: clamp(Math.floor((attempt.expiresAt.getTime() - nowMs) / 1000), 0, settings.timeToLiveSeconds ?? MAX_TIME_TO_LIVE_S),
-    // The API defaults to production and the official SDKs to sandbox (§3.3): always say it. The
+    // The API defaults to production and the official SDKs to sandbox (docs/provider-internals.md "JPush"): always say it. The
     // registration's own environment decides; one that names none gets the app's APNs default.
     apns_production: (address.environment ?? settings.defaultEnvironment ?? "production") === "production",
     // Generic texts for one device collapse into one notification; real messages must not replace each
@@ -110,7 +110,7 @@ export function buildJpushPush(attempt: PushAttempt, settings: JpushPushSettings
     audience: { registration_id: [address.token] as const },
     options,
     // A retry of this push carries the same cid, and JPush answers it with the first result instead of
-    // pushing again (§3.6): that is what makes retrying after a response timeout safe.
+    // pushing again (docs/provider-internals.md "JPush"): that is what makes retrying after a response timeout safe.
     ...(settings.cid !== undefined ? { cid: settings.cid } : {}),
   };
 
@@ -139,11 +139,11 @@ export function buildJpushPush(attempt: PushAttempt, settings: JpushPushSettings
   return { ...base, notification: { ios: fitIos(ios), android: fitAndroid(android) } };
 }
 
-// Trimming order when a section is too large (JPush rejects it with 1005, §3.3; we never reject):
+// Trimming order when a section is too large (JPush rejects it with 1005, docs/provider-internals.md "JPush"; we never reject):
 // 1. the body, down to a short prefix (the Notification Service Extension fetches the real message anyway);
 // 2. the custom extras, the bulky encrypted payload first;
 // 3. the body, the thread-id and the title, down to nothing (absurdly long senders).
-// An alert without text does not run the NSE (§1.4), so a stub of text outranks a large encrypted payload.
+// An alert without text does not run the NSE (docs/provider-internals.md "APNs"), so a stub of text outranks a large encrypted payload.
 const MIN_TEXT_BYTES = 64;
 
 function fitIos(ios: JpushIosNotification): JpushIosNotification {
@@ -201,7 +201,7 @@ function trimToFit(s: string, overflowBytes: number, floorBytes: number): string
 }
 
 
-/** sendno is echoed back by JPush; it must be a non-zero int (§3.3). Derived, so the builder stays pure. */
+/** sendno is echoed back by JPush; it must be a non-zero int (docs/provider-internals.md "JPush"). Derived, so the builder stays pure. */
 function sendnoFor(pushId: string, attempt: number): number {
   const n = createHash("sha256").update(`${pushId}#${attempt}`, "utf8").digest().readUInt32BE(0);
   return (n % 0x7ffffffe) + 1;

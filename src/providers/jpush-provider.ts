@@ -17,7 +17,7 @@ import type { ProviderDeps } from "./provider-deps.js";
 
 const PUSH_PATH = "/v3/push";
 
-// The response body as JPush documents it (§3.4); everything else in it is ignored.
+// The response body as JPush documents it (docs/provider-internals.md "JPush"); everything else in it is ignored.
 const responseSchema = z.object({
   sendno: z.union([z.string(), z.number()]).optional(),
   msg_id: z.string().optional(),
@@ -105,7 +105,7 @@ export function createJpushProvider({ app, config, defaultEnvironment, log, prox
 }
 
 /**
- * Parses a JPush body without losing msg_id: ids above 2^53 come as bare JSON numbers (§3.4), so the
+ * Parses a JPush body without losing msg_id: ids above 2^53 come as bare JSON numbers (docs/provider-internals.md "JPush"), so the
  * digits are quoted in the raw text first. Anything unreadable (a gateway's HTML page) parses as {}.
  */
 export function parseJpushResponse(data: unknown): JpushResponse {
