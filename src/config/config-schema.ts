@@ -31,6 +31,9 @@ const componentSchema = z.strictObject({
   // exclusive: of several replicas on one Postgres, one connects the component and the others stand
   // by (Prosody accepts one connection per component). shared: all connect (ejabberd balances them).
   mode: z.enum(["exclusive", "shared"]).default("exclusive"),
+  // Largest stanza accepted from the XMPP server; a bigger one closes the stream (policy-violation) and
+  // we reconnect. A publish is a few KiB; the cap keeps one hostile stanza from filling the heap.
+  maxStanzaBytes: positiveInt.default(256 * 1024),
 });
 
 const databaseSchema = z.strictObject({
