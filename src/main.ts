@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import type { Config } from "./config/config-schema.js";
 import { createCircuitBreakers } from "./delivery/circuit-breaker.js";
 import { createDeliveryWorker, type DeliveryWorker } from "./delivery/delivery-worker.js";
@@ -112,10 +111,6 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
         return p.kind === "apns" && expiresAt ? [{ app: p.name.slice("apns:".length), expiresAt }] : [];
       }),
   });
-  const secretKey = Buffer.from(
-    await createPgSettingsStore({ knex: db.knex }).getOrCreate("publish-secret-key", () => randomBytes(32).toString("base64")),
-    "base64",
-  );
   const cache = createRegistrationCache({ store: registrationStore, maxEntries: config.delivery.registrationCacheSize, ttlMs: 60_000, negativeTtlMs: 5000 });
   const apps = new Map(config.apps.map((a) => [a.id, a]));
   const d = config.delivery;
@@ -181,7 +176,6 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     store: registrationStore,
     cache,
     config,
-    secretKey,
     clock,
     isNodeTaken: (err) => err instanceof NodeTakenError,
   });

@@ -150,12 +150,12 @@ export async function sendTestCommand(config: Config, opts: { node: string; body
     const reg = await server.registrationStore.findByNode(opts.node);
     if (!reg) throw new UsageError(`no registration with node ${opts.node}`);
     const fromDomain = reg.ownerJid.includes("@") ? reg.ownerJid.split("@")[1]! : reg.ownerJid || config.domains[0]!;
-    const options = new Map<string, string>(reg.secretHash !== undefined ? [["secret", server.registrations.secretFor(reg.node)]] : []);
     const started = new Date();
     const outcome = await server.publish.publish({
       fromDomain,
       node: reg.node,
-      options,
+      options: new Map(),
+      fromOperator: true,
       notification: { priority: "high", call: false, messageCount: 1, lastMessageBody: opts.body ?? "Test push from xmpp-push" },
     });
     await server.writes.flush();

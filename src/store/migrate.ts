@@ -2,6 +2,7 @@ import type { Knex } from "knex";
 import pg from "pg";
 import * as initialSchema from "../../migrations/20261126000001_initial_schema.js";
 import * as jobReceivedAt from "../../migrations/20261126000002_job_received_at.js";
+import * as keysDropPublishSecretKey from "../../migrations/20261129000100_keys_drop_publish_secret_key.js";
 import type { Database } from "./database.js";
 
 // Migrations are imported statically, not read from a directory: loading .ts migrations from a
@@ -9,6 +10,7 @@ import type { Database } from "./database.js";
 const MIGRATIONS: ReadonlyArray<readonly [string, Knex.Migration]> = [
   ["20261126000001_initial_schema", initialSchema],
   ["20261126000002_job_received_at", jobReceivedAt],
+  ["20261129000100_keys_drop_publish_secret_key", keysDropPublishSecretKey],
 ];
 
 const migrationSource: Knex.MigrationSource<readonly [string, Knex.Migration]> = {

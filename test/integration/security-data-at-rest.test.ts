@@ -1,0 +1,123 @@
+import { createHmac, randomBytes } from "node:crypto";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import * as dropPublishSecretKey from "../../migrations/20261129000100_keys_drop_publish_secret_key.js";
+import type { Notification } from "../../src/domain/notification.js";
+import { hashSecret, tokenFingerprint } from "../../src/domain/secret.js";
+import { createServer, type Server } from "../../src/main.js";
+import { freshTestDatabase, type TestDatabase } from "../support/db.js";
+import { recordingLogger } from "../support/memory/recording-logger.js";
+import { scriptedProviders } from "../support/scripted-provider.js";
+import { chatApp, testConfig } from "../support/test-config.js";
+
+// What the database and the logs hold (issue 11 items 9, 10 and 16): no publish secret can be read or
+// recomputed from the database, message content an app never sends is never stored, and a dead-token
+// log line names the token by its fingerprint, never by itself.
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await freshTestDatabase();
+});
+afterAll(async () => {
+  await db?.dispose();
+});
+
+const servers: Server[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) await s.stop();
+  await db.knex("delivery_jobs").del();
+});
+
+async function setup(app: Record<string, unknown> = {}) {
+  const providers = scriptedProviders();
+  const { log, text, lines } = recordingLogger();
+  const config = testConfig({ delivery: { syncDeadlineMs: 300, providerTimeoutMs: 200, auditFlushMs: 5 }, apps: [chatApp(app)] });
+  const server = await createServer(config, { log, db, providerFactories: [providers.factory] });
+  servers.push(server);
+  return { server, providers, logText: text, logLines: lines };
+}
+
+const hex = (tag: string) => `${Buffer.from(tag).toString("hex")}${randomBytes(32).toString("hex")}`.slice(0, 64);
+const publish = (server: Server, node: string, secret: string | undefined, notification: Notification) =>
+  server.publish.publish({ fromDomain: "localhost", node, options: new Map(secret === undefined ? [] : [["secret", secret]]), notification });
+const withContent: Notification = { priority: "high", call: false, messageCount: 1, lastMessageSender: "bob@localhost/phone", lastMessageBody: "meet me at 6" };
+
+describe("publish secrets (item 9)", () => {
+  it("keeps no key in the database and stores only a hash of a random secret", async () => {
+    const { server } = await setup();
+    const r = await server.registrations.register({ ownerJid: "alice@localhost", deviceId: "d9a", dialect: "p2", provider: "apns", token: hex("a"), withSecret: true });
+    if (!r.ok) throw new Error(r.message);
+    expect(await db.knex("server_settings").where({ name: "publish-secret-key" })).toHaveLength(0);
+    const dump = JSON.stringify(await db.knex.raw("SELECT * FROM registrations r JOIN registration_addresses a USING (node)"));
+    expect(dump).not.toContain(r.secret!);
+    expect(dump).toContain(hashSecret(r.secret!));
+    expect(await publish(server, r.registration.node, r.secret, withContent)).toBe("delivered");
+  });
+
+  it("never hands a reused client-chosen node its earlier secret, and the earlier secret stops working", async () => {
+    const { server } = await setup();
+    const node = `static-device-${randomBytes(4).toString("hex")}`;
+    const reg = () => server.registrations.register({ ownerJid: "alice@localhost", deviceId: node, node, dialect: "appserver", provider: "apns", token: hex("b"), withSecret: true });
+    const first = await reg();
+    if (!first.ok) throw new Error(first.message);
+    expect(await server.registrations.unregister({ ownerJid: "alice@localhost", deviceId: node })).toBe(true);
+    const second = await reg();
+    if (!second.ok) throw new Error(second.message);
+    expect(second.registration.node).toBe(node);
+    expect(second.secret).not.toBe(first.secret);
+    expect(await publish(server, node, first.secret, withContent)).toBe("not-authorized");
+    expect(await publish(server, node, second.secret, withContent)).toBe("delivered");
+  });
+
+  it("keeps registrations made before the upgrade working with the secrets their servers hold", async () => {
+    // Before: secret = HMAC(publish-secret-key, node), its sha256 stored; the key sat in server_settings.
+    const key = randomBytes(32);
+    const node = `old-${randomBytes(4).toString("hex")}`;
+    const oldSecret = createHmac("sha256", key).update(`xmpp-push publish secret\u0000${node}`).digest("base64url").slice(0, 32);
+    await db.knex("server_settings").insert({ name: "publish-secret-key", value: key.toString("base64") }).onConflict("name").merge();
+    await db.knex("registrations").insert({ node, app: "chat", owner_jid: "carol@localhost", device_id: "old-phone", channel: "", dialect: "p2", secret_hash: hashSecret(oldSecret) });
+    await db.knex("registration_addresses").insert({ node, provider: "apns", token: hex("c"), token_hash: hex("c"), environment: "production" });
+    await dropPublishSecretKey.up(db.knex);
+    expect(await db.knex("server_settings").where({ name: "publish-secret-key" })).toHaveLength(0);
+    const { server } = await setup();
+    expect(await publish(server, node, oldSecret, withContent)).toBe("delivered");
+    expect(await publish(server, node, `${oldSecret.slice(0, -1)}x`, withContent)).toBe("not-authorized");
+  });
+});
+
+describe("message content in the queue (item 10)", () => {
+  const queuedNotification = async (app: Record<string, unknown>) => {
+    const { server } = await setup(app);
+    const r = await server.registrations.register({ ownerJid: "alice@localhost", deviceId: `d10-${randomBytes(3).toString("hex")}`, dialect: "p2", provider: "apns", token: hex("down"), withSecret: true });
+    if (!r.ok) throw new Error(r.message);
+    expect(await publish(server, r.registration.node, r.secret, withContent)).toBe("queued"); // APNs 503: the job stays
+    await server.writes.flush();
+    const [job] = await db.knex("delivery_jobs").where({ node: r.registration.node });
+    return JSON.stringify(job.notification);
+  };
+
+  it("stores neither sender nor body for an app that does not send message content", async () => {
+    const stored = await queuedNotification({ strategy: { providers: ["apns"], mode: "fallback" } });
+    expect(stored).not.toContain("meet me at 6");
+    expect(stored).not.toContain("bob@localhost");
+    expect(JSON.parse(stored)).toMatchObject({ priority: "high", messageCount: 1 });
+  });
+
+  it("keeps them for an app that sends message content", async () => {
+    const stored = await queuedNotification({ strategy: { providers: ["apns"], mode: "fallback" }, includeMessageContent: true });
+    expect(JSON.parse(stored)).toMatchObject({ lastMessageBody: "meet me at 6", lastMessageSender: "bob@localhost/phone" });
+  });
+});
+
+describe("the dead-token log line (item 16)", () => {
+  it("shows operators the token's fingerprint under tokenFp, never the token", async () => {
+    const { server, logText, logLines } = await setup({ strategy: { providers: ["apns"], mode: "fallback" } });
+    const token = hex("dead");
+    const r = await server.registrations.register({ ownerJid: "alice@localhost", deviceId: "d16", dialect: "p2", provider: "apns", token, withSecret: true });
+    if (!r.ok) throw new Error(r.message);
+    expect(await publish(server, r.registration.node, r.secret, withContent)).toBe("token-dead");
+    const line = logLines().find((l) => l.msg === "provider reports the device token dead; address disabled");
+    expect(line).toMatchObject({ node: r.registration.node, tokenFp: tokenFingerprint(token) });
+    expect(logText()).not.toContain(token);
+    expect(logText()).not.toContain(r.secret!);
+  });
+});
