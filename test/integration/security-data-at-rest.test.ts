@@ -1,17 +1,23 @@
 import { createHmac, randomBytes } from "node:crypto";
+import { chmodSync, lstatSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import * as dropPublishSecretKey from "../../migrations/20261129000100_keys_drop_publish_secret_key.js";
 import type { Notification } from "../../src/domain/notification.js";
 import { hashSecret, tokenFingerprint } from "../../src/domain/secret.js";
 import { createServer, type Server } from "../../src/main.js";
+import { openDatabase } from "../../src/store/database.js";
+import { migrateLatest } from "../../src/store/migrate.js";
 import { freshTestDatabase, type TestDatabase } from "../support/db.js";
 import { recordingLogger } from "../support/memory/recording-logger.js";
 import { scriptedProviders } from "../support/scripted-provider.js";
 import { chatApp, testConfig } from "../support/test-config.js";
 
-// What the database and the logs hold (issue 11 items 9, 10 and 16): no publish secret can be read or
-// recomputed from the database, message content an app never sends is never stored, and a dead-token
-// log line names the token by its fingerprint, never by itself.
+// What the database and the logs hold (issue 11 items 5, 9, 10 and 16): the embedded database's files
+// are the server user's alone, no publish secret can be read or recomputed from the database, message
+// content an app never sends is never stored, and a dead-token log line names the token by its
+// fingerprint, never by itself.
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -119,5 +125,44 @@ describe("the dead-token log line (item 16)", () => {
     expect(line).toMatchObject({ node: r.registration.node, tokenFp: tokenFingerprint(token) });
     expect(logText()).not.toContain(token);
     expect(logText()).not.toContain(r.secret!);
+  });
+});
+
+describe("the embedded database's files (item 5)", () => {
+  /** Paths under dir (dir included) that group or others may read, write or enter. */
+  const open = (dir: string) =>
+    [dir, ...readdirSync(dir, { recursive: true, withFileTypes: true }).map((e) => join(e.parentPath, e.name))].filter((p) => (lstatSync(p).mode & 0o077) !== 0);
+  const count = (dir: string) => readdirSync(dir, { recursive: true }).length;
+
+  it("are owner-only under umask 022, also after writes, and a world-readable directory from before is locked down", async () => {
+    const umaskBefore = process.umask(0o022);
+    const root = mkdtempSync(join(tmpdir(), "xp-at-rest-"));
+    try {
+      const dataDir = join(root, "data");
+      const first = await openDatabase({ dataDir, poolMax: 1 });
+      await migrateLatest(first);
+      await first.knex("registrations").insert({ node: "n5", app: "chat", owner_jid: "alice@localhost", device_id: "d5", channel: "", dialect: "p2" });
+      await first.knex.raw("CHECKPOINT");
+      expect(lstatSync(dataDir).mode & 0o777).toBe(0o700);
+      expect(open(dataDir)).toEqual([]);
+      await first.close();
+      expect(open(dataDir)).toEqual([]);
+      const files = count(dataDir);
+
+      // A directory left by an earlier version: everything readable and writable by anyone.
+      for (const p of [dataDir, ...readdirSync(dataDir, { recursive: true }).map((n) => join(dataDir, String(n)))]) {
+        chmodSync(p, lstatSync(p).isDirectory() ? 0o777 : 0o666);
+      }
+      const again = await openDatabase({ dataDir, poolMax: 1 });
+      expect(await again.knex("registrations").where({ node: "n5" })).toHaveLength(1);
+      expect(open(dataDir)).toEqual([]);
+      await again.close();
+      // The umask is the process's own again once no embedded database is open.
+      expect(process.umask(0o022)).toBe(0o022);
+      console.log(`[at-rest] embedded database: ${files} files and directories, none open to group or others`);
+    } finally {
+      process.umask(umaskBefore);
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
