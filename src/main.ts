@@ -1,4 +1,5 @@
 import type { Config } from "./config/config-schema.js";
+import { ConfigError } from "./config/load-config.js";
 import { createCircuitBreakers } from "./delivery/circuit-breaker.js";
 import { createDeliveryWorker, type DeliveryWorker } from "./delivery/delivery-worker.js";
 import { createDispatcher } from "./delivery/dispatcher.js";
@@ -22,7 +23,8 @@ import { createPgDeliveryQueue } from "./store/delivery-queue-pg.js";
 import { migrateLatest, pendingMigrations } from "./store/migrate.js";
 import { createPgRegistrationStore, NodeTakenError } from "./store/registration-store-pg.js";
 import { createPgSettingsStore } from "./store/settings-store-pg.js";
-import { createTokenCipher } from "./store/token-cipher.js";
+import { tokenCipherFor } from "./store/token-cipher.js";
+import { checkTokenKey, TokenKeyMismatchError } from "./store/token-key-check.js";
 import { createPgWriteBatchStore } from "./store/write-batch-pg.js";
 import { waitAtMost, waitAtMostOrFail } from "./shared/wait-at-most.js";
 import { createHttpServer, type HttpServer } from "./http/http-server.js";
@@ -98,8 +100,23 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     throw err;
   }
 
-  const cipher = createTokenCipher(config.tokenEncryptionKey);
-  const registrationStore = createPgRegistrationStore({ knex: db.knex, cipher });
+  const cipher = tokenCipherFor(config);
+  try {
+    const keyState = await checkTokenKey(db.knex, cipher);
+    if (keyState === "rotating") {
+      log.warn({ keyId: cipher.keyId }, "a token key rotation has not finished: run \"xmpp-push rotate-key\", then drop the previous key from the config");
+    }
+  } catch (err) {
+    if (ownsDb) await db.close();
+    // Exit status 2, like any other unusable configuration: a wrong or lost key must stop the start.
+    throw err instanceof TokenKeyMismatchError ? new ConfigError([err.message]) : err;
+  }
+  const registrationStore = createPgRegistrationStore({
+    knex: db.knex,
+    cipher,
+    onUnreadable: ({ node, provider, reason }) =>
+      log.error({ node, provider, reason }, "a device token cannot be decrypted; the device is treated as unknown until it registers again"),
+  });
   const queue = createPgDeliveryQueue({ knex: db.knex });
   let providerList: ProviderRegistry | undefined;
   const metrics = createMetrics({

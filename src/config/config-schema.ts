@@ -19,6 +19,10 @@ const pem = (what: string) => z.string().regex(/-----BEGIN [A-Z0-9 ]+-----/, `mu
 export const providerKinds = ["apns", "jpush", "fcm", "log"] as const;
 export const apnsEnvironments = ["sandbox", "production"] as const;
 
+const tokenKey = z
+  .string()
+  .refine((k) => Buffer.from(k, "base64").length === 32, "must be 32 random bytes, base64 encoded (openssl rand -base64 32)");
+
 const componentSchema = z.strictObject({
   service: z
     .string()
@@ -211,10 +215,9 @@ export const configSchema = z
     limits: limitsSchema.prefault({}),
     retention: retentionSchema.prefault({}),
     // AES-256-GCM key (32 bytes, base64) to encrypt device tokens at rest; optional.
-    tokenEncryptionKey: z
-      .string()
-      .refine((k) => Buffer.from(k, "base64").length === 32, "must be 32 random bytes, base64 encoded (openssl rand -base64 32)")
-      .optional(),
+    tokenEncryptionKey: tokenKey.optional(),
+    // During a key rotation: the key being replaced, read-only until `xmpp-push rotate-key` has finished.
+    tokenEncryptionPreviousKey: tokenKey.optional(),
     apps: z.array(appSchema).min(1, "needs at least one app").prefault([{ id: "default", default: true }]),
   })
   .transform((c) => {

@@ -31,13 +31,14 @@ const ENV_VARS: ReadonlyArray<{ name: string; path: readonly string[]; secret?: 
   { name: "XMPP_PUSH_DATA_DIR", path: ["database", "dataDir"] },
   { name: "XMPP_PUSH_MIGRATE_ON_START", path: ["database", "migrateOnStart"] },
   { name: "XMPP_PUSH_TOKEN_ENCRYPTION_KEY", path: ["tokenEncryptionKey"], secret: true },
+  { name: "XMPP_PUSH_TOKEN_ENCRYPTION_PREVIOUS_KEY", path: ["tokenEncryptionPreviousKey"], secret: true },
 ];
 const OTHER_KNOWN_VARS = new Set(["XMPP_PUSH_CONFIG"]);
 
 // Config-file keys whose value may come from a file instead: `fooFile: /path` fills `foo`.
 const FILE_BACKED_KEYS = new Set([
   "secret", "key", "cert", "privateKey", "passphrase", "ca", "masterSecret", "serviceAccount",
-  "adminToken", "registrationToken", "tokenEncryptionKey",
+  "adminToken", "registrationToken", "tokenEncryptionKey", "tokenEncryptionPreviousKey",
 ]);
 
 export interface LoadConfigOptions {
@@ -188,7 +189,7 @@ export function redactedConfig(config: Config): unknown {
   return JSON.parse(JSON.stringify(config, (key, value: unknown) => (isSecretKey(key) && value !== undefined ? "[redacted]" : value)));
 }
 
-const SECRET_KEY = /^(secret|key|privateKey|passphrase|masterSecret|serviceAccount|adminToken|registrationToken|tokenEncryptionKey|url|cert)$/;
+const SECRET_KEY = /^(secret|key|privateKey|passphrase|masterSecret|serviceAccount|adminToken|registrationToken|tokenEncryptionKey|tokenEncryptionPreviousKey|url|cert)$/;
 function isSecretKey(key: string): boolean {
   return SECRET_KEY.test(key);
 }
