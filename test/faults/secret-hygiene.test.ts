@@ -412,7 +412,7 @@ it("keeps every secret, key and device token out of logs, replies, CLI output an
       for (const [column, stored] of [["token", a.token], ["voip_token", a.voip_token]] as const) {
         if (stored === null) continue;
         for (const t of tokens) if (stored.includes(t)) dbProblems.push(`registration_addresses.${column} of ${a.node}/${a.provider} holds a plaintext token`);
-        if (!stored.startsWith("enc1:")) dbProblems.push(`registration_addresses.${column} of ${a.node}/${a.provider} is not encrypted: ${stored.slice(0, 12)}…`);
+        if (!stored.startsWith("enc2:")) dbProblems.push(`registration_addresses.${column} of ${a.node}/${a.provider} is not encrypted: ${stored.slice(0, 12)}…`);
         // Encrypted with the configured key: it opens to one of the tokens we registered.
         else if (!tokens.has(cipher.open(stored))) dbProblems.push(`registration_addresses.${column} of ${a.node}/${a.provider} does not open to a registered token`);
       }

@@ -2,14 +2,14 @@ import { createHmac, randomBytes } from "node:crypto";
 import { chmodSync, lstatSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import * as dropPublishSecretKey from "../../migrations/20261129000100_keys_drop_publish_secret_key.js";
 import type { Notification } from "../../src/domain/notification.js";
 import { hashSecret, tokenFingerprint } from "../../src/domain/secret.js";
 import { createServer, type Server } from "../../src/main.js";
 import { openDatabase } from "../../src/store/database.js";
 import { migrateLatest } from "../../src/store/migrate.js";
-import { freshTestDatabase, type TestDatabase } from "../support/db.js";
+import { databaseWithServers } from "../support/database-with-servers.js";
 import { recordingLogger } from "../support/memory/recording-logger.js";
 import { scriptedProviders } from "../support/scripted-provider.js";
 import { chatApp, testConfig } from "../support/test-config.js";
@@ -19,25 +19,16 @@ import { chatApp, testConfig } from "../support/test-config.js";
 // content an app never sends is never stored, and a dead-token log line names the token by its
 // fingerprint, never by itself.
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await freshTestDatabase();
-});
-afterAll(async () => {
-  await db?.dispose();
-});
-
-const servers: Server[] = [];
-afterEach(async () => {
-  for (const s of servers.splice(0)) await s.stop();
+const ctx = databaseWithServers(async (db) => {
   await db.knex("delivery_jobs").del();
 });
+const servers = ctx.servers;
 
 async function setup(app: Record<string, unknown> = {}) {
   const providers = scriptedProviders();
   const { log, text, lines } = recordingLogger();
   const config = testConfig({ delivery: { syncDeadlineMs: 300, providerTimeoutMs: 200, auditFlushMs: 5 }, apps: [chatApp(app)] });
-  const server = await createServer(config, { log, db, providerFactories: [providers.factory] });
+  const server = await createServer(config, { log, db: ctx.db(), providerFactories: [providers.factory] });
   servers.push(server);
   return { server, providers, logText: text, logLines: lines };
 }
@@ -52,8 +43,8 @@ describe("publish secrets (item 9)", () => {
     const { server } = await setup();
     const r = await server.registrations.register({ ownerJid: "alice@localhost", deviceId: "d9a", dialect: "p2", provider: "apns", token: hex("a"), withSecret: true });
     if (!r.ok) throw new Error(r.message);
-    expect(await db.knex("server_settings").where({ name: "publish-secret-key" })).toHaveLength(0);
-    const dump = JSON.stringify(await db.knex.raw("SELECT * FROM registrations r JOIN registration_addresses a USING (node)"));
+    expect(await ctx.db().knex("server_settings").where({ name: "publish-secret-key" })).toHaveLength(0);
+    const dump = JSON.stringify(await ctx.db().knex.raw("SELECT * FROM registrations r JOIN registration_addresses a USING (node)"));
     expect(dump).not.toContain(r.secret!);
     expect(dump).toContain(hashSecret(r.secret!));
     expect(await publish(server, r.registration.node, r.secret, withContent)).toBe("delivered");
@@ -79,11 +70,11 @@ describe("publish secrets (item 9)", () => {
     const key = randomBytes(32);
     const node = `old-${randomBytes(4).toString("hex")}`;
     const oldSecret = createHmac("sha256", key).update(`xmpp-push publish secret\u0000${node}`).digest("base64url").slice(0, 32);
-    await db.knex("server_settings").insert({ name: "publish-secret-key", value: key.toString("base64") }).onConflict("name").merge();
-    await db.knex("registrations").insert({ node, app: "chat", owner_jid: "carol@localhost", device_id: "old-phone", channel: "", dialect: "p2", secret_hash: hashSecret(oldSecret) });
-    await db.knex("registration_addresses").insert({ node, provider: "apns", token: hex("c"), token_hash: hex("c"), environment: "production" });
-    await dropPublishSecretKey.up(db.knex);
-    expect(await db.knex("server_settings").where({ name: "publish-secret-key" })).toHaveLength(0);
+    await ctx.db().knex("server_settings").insert({ name: "publish-secret-key", value: key.toString("base64") }).onConflict("name").merge();
+    await ctx.db().knex("registrations").insert({ node, app: "chat", owner_jid: "carol@localhost", device_id: "old-phone", channel: "", dialect: "p2", secret_hash: hashSecret(oldSecret) });
+    await ctx.db().knex("registration_addresses").insert({ node, provider: "apns", token: hex("c"), token_hash: hex("c"), environment: "production" });
+    await dropPublishSecretKey.up(ctx.db().knex);
+    expect(await ctx.db().knex("server_settings").where({ name: "publish-secret-key" })).toHaveLength(0);
     const { server } = await setup();
     expect(await publish(server, node, oldSecret, withContent)).toBe("delivered");
     expect(await publish(server, node, `${oldSecret.slice(0, -1)}x`, withContent)).toBe("not-authorized");
@@ -97,7 +88,7 @@ describe("message content in the queue (item 10)", () => {
     if (!r.ok) throw new Error(r.message);
     expect(await publish(server, r.registration.node, r.secret, withContent)).toBe("queued"); // APNs 503: the job stays
     await server.writes.flush();
-    const [job] = await db.knex("delivery_jobs").where({ node: r.registration.node });
+    const [job] = await ctx.db().knex("delivery_jobs").where({ node: r.registration.node });
     return JSON.stringify(job.notification);
   };
 

@@ -1,12 +1,13 @@
 import { createCipheriv, randomBytes } from "node:crypto";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/config/load-config.js";
 import type { Notification } from "../../src/domain/notification.js";
 import { createServer, type Server } from "../../src/main.js";
 import { createTokenCipher, tokenKeyId } from "../../src/store/token-cipher.js";
 import { rotateTokenKey } from "../../src/store/token-rotation.js";
 import { cleanEnv, runCli } from "../support/cli.js";
-import { freshTestDatabase, type TestDatabase } from "../support/db.js";
+import { freshTestDatabase } from "../support/db.js";
+import { databaseWithServers } from "../support/database-with-servers.js";
 import { recordingLogger } from "../support/memory/recording-logger.js";
 import { scriptedProviders } from "../support/scripted-provider.js";
 import { chatApp, testConfig } from "../support/test-config.js";
@@ -20,21 +21,12 @@ const K2 = randomBytes(32).toString("base64");
 const msg: Notification = { priority: "high", call: false, messageCount: 1 };
 const hex = (tag: string) => `${Buffer.from(tag).toString("hex")}${randomBytes(32).toString("hex")}`.slice(0, 64);
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await freshTestDatabase();
-});
-afterAll(async () => {
-  await db?.dispose();
-});
-
-const servers: Server[] = [];
-afterEach(async () => {
-  for (const s of servers.splice(0)) await s.stop();
+const ctx = databaseWithServers(async (db) => {
   // Each test starts from a database no key has touched.
   await db.knex.raw("TRUNCATE registrations, registration_addresses, delivery_jobs");
   await db.knex("server_settings").where({ name: "token-key-canary" }).del();
 });
+const servers = ctx.servers;
 
 async function start(keys: { key?: string; previous?: string }) {
   const providers = scriptedProviders();
@@ -45,7 +37,7 @@ async function start(keys: { key?: string; previous?: string }) {
     ...(keys.key !== undefined ? { tokenEncryptionKey: keys.key } : {}),
     ...(keys.previous !== undefined ? { tokenEncryptionPreviousKey: keys.previous } : {}),
   });
-  const server = await createServer(config, { log, db, providerFactories: [providers.factory] });
+  const server = await createServer(config, { log, db: ctx.db(), providerFactories: [providers.factory] });
   servers.push(server);
   const register = async (deviceId: string, token = hex(deviceId)) => {
     const r = await server.registrations.register({ ownerJid: "alice@localhost", deviceId, dialect: "p2", provider: "apns", token, withSecret: true });
@@ -81,8 +73,8 @@ describe("a wrong or lost key (canary at start)", () => {
   });
 
   it("checks a database encrypted before the canary existed (today's enc1 rows) by one of its rows", async () => {
-    await db.knex("registrations").insert({ node: "legacy-1", app: "chat", owner_jid: "alice@localhost", device_id: "legacy", channel: "", dialect: "p2" });
-    await db.knex("registration_addresses").insert({ node: "legacy-1", provider: "apns", token: legacySeal(K1, hex("legacy")), token_hash: "x", environment: "production" });
+    await ctx.db().knex("registrations").insert({ node: "legacy-1", app: "chat", owner_jid: "alice@localhost", device_id: "legacy", channel: "", dialect: "p2" });
+    await ctx.db().knex("registration_addresses").insert({ node: "legacy-1", provider: "apns", token: legacySeal(K1, hex("legacy")), token_hash: "x", environment: "production" });
     expect(String(await startFails({ key: K2 }))).toMatch(/none of the configured token keys opens it/);
     const ok = await start({ key: K1 });
     expect((await ok.server.registrationStore.findByNode("legacy-1"))?.addresses[0]?.token).toMatch(/^6c6567616379/); // "legacy" in hex
@@ -123,7 +115,7 @@ describe("one unreadable row", () => {
     const healthy = await Promise.all(["h1", "h2", "h3"].map((d) => t.register(d)));
     const broken = await t.register("broken");
     // The row as another key sealed it (a restore from another installation, a damaged row).
-    await db.knex("registration_addresses").where({ node: broken.node }).update({ token: createTokenCipher(K2).seal(hex("broken")) });
+    await ctx.db().knex("registration_addresses").where({ node: broken.node }).update({ token: createTokenCipher(K2).seal(hex("broken")) });
     const outcomes = await Promise.all([...healthy, broken].map((d) => t.publish(d)));
     expect(outcomes).toEqual(["delivered", "delivered", "delivered", "unknown-node"]);
     const report = t.logLines().find((l) => l.msg === "a device token cannot be decrypted; the device is treated as unknown until it registers again");
@@ -137,7 +129,7 @@ describe("one unreadable row", () => {
   it("is replaced when the device registers again (no 500), and the device works again", async () => {
     const t = await start({ key: K1 });
     const before = await t.register("again");
-    await db.knex("registration_addresses").where({ node: before.node }).update({ token: createTokenCipher(K2).seal(hex("again")) });
+    await ctx.db().knex("registration_addresses").where({ node: before.node }).update({ token: createTokenCipher(K2).seal(hex("again")) });
     const after = await t.register("again", hex("again-new"));
     expect(after.node).toBe(before.node);
     expect(await t.publish(after)).toBe("delivered");
@@ -148,7 +140,7 @@ describe("rotate-key", () => {
   it("accepts old and new key while rotating, rewrites every row in bounded batches, then needs only the new key", async () => {
     const old = await start({ key: K1 });
     const devices = await Promise.all(["r1", "r2", "r3", "r4", "r5"].map((d) => old.register(d)));
-    await db.knex("registration_addresses").where({ node: devices[4]!.node }).update({ token: legacySeal(K1, hex("r5")) }); // today's format
+    await ctx.db().knex("registration_addresses").where({ node: devices[4]!.node }).update({ token: legacySeal(K1, hex("r5")) }); // today's format
     await old.stop();
 
     const rotating = await start({ key: K2, previous: K1 });
@@ -156,10 +148,10 @@ describe("rotate-key", () => {
     expect(await rotating.publish(devices[0]!)).toBe("delivered"); // an old row, read with the previous key
     const fresh = await rotating.register("r6"); // a new row, sealed with the new key
     const batches: number[] = [];
-    const result = await rotateTokenKey({ knex: db.knex, cipher: createTokenCipher(K2, [K1]), batchSize: 2, onBatch: (n) => batches.push(n) });
+    const result = await rotateTokenKey({ knex: ctx.db().knex, cipher: createTokenCipher(K2, [K1]), batchSize: 2, onBatch: (n) => batches.push(n) });
     expect(result).toMatchObject({ rewritten: 5, unreadable: 0, batches: 3, complete: true });
     expect(batches).toEqual([2, 4, 5]);
-    const stored = await db.knex("registration_addresses").pluck("token");
+    const stored = await ctx.db().knex("registration_addresses").pluck("token");
     expect(stored.every((t: string) => t.startsWith(`enc2:${tokenKeyId(K2)}:`))).toBe(true);
     await rotating.stop();
 
@@ -172,9 +164,9 @@ describe("rotate-key", () => {
     const t = await start({ key: K1 });
     const lost = await t.register("lost");
     await t.register("kept");
-    await db.knex("registration_addresses").where({ node: lost.node }).update({ token: createTokenCipher(randomBytes(32).toString("base64")).seal(hex("lost")) });
+    await ctx.db().knex("registration_addresses").where({ node: lost.node }).update({ token: createTokenCipher(randomBytes(32).toString("base64")).seal(hex("lost")) });
     await t.stop();
-    const result = await rotateTokenKey({ knex: db.knex, cipher: createTokenCipher(K2, [K1]), batchSize: 100 });
+    const result = await rotateTokenKey({ knex: ctx.db().knex, cipher: createTokenCipher(K2, [K1]), batchSize: 100 });
     expect(result).toMatchObject({ rewritten: 1, unreadable: 1, unreadableNodes: [lost.node], complete: false });
     // Not complete: dropping the previous key now would be refused at start.
     expect(String(await startFails({ key: K2 }))).toMatch(new RegExp(`sealed with token key ${tokenKeyId(K1)}`));
