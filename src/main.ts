@@ -22,7 +22,6 @@ import { openDatabase, type Database } from "./store/database.js";
 import { createPgDeliveryQueue } from "./store/delivery-queue-pg.js";
 import { migrateLatest, pendingMigrations } from "./store/migrate.js";
 import { createPgRegistrationStore, NodeTakenError } from "./store/registration-store-pg.js";
-import { createPgSettingsStore } from "./store/settings-store-pg.js";
 import { tokenCipherFor } from "./store/token-cipher.js";
 import { checkTokenKey, TokenKeyMismatchError } from "./store/token-key-check.js";
 import { createPgWriteBatchStore } from "./store/write-batch-pg.js";
