@@ -202,7 +202,8 @@ export function defineXmppScenarios(kind: "prosody" | "ejabberd"): void {
       const jpushReply = await runCommand(u, domain(), "register-push-jpush", { token: `${kind}jpushregid`, "device-id": "frank-phone" });
       // One device, two channels: same node.
       expect(resultField(jpushReply, "node")).toBe(resultField(apnsReply, "node"));
-      await u.enablePush({ jid: domain(), node: resultField(apnsReply, "node")!, secret: resultField(apnsReply, "secret")! });
+      // Each registration hands out a new secret: the client enables push with the last one.
+      await u.enablePush({ jid: domain(), node: resultField(jpushReply, "node")!, secret: resultField(jpushReply, "secret")! });
       await u.stop();
       await message("frank", "hi frank");
       await waitFor("JPush to receive the push", () => ctx.jpush.delivered().length > 0);
