@@ -205,7 +205,7 @@ it("keeps every secret, key and device token out of logs, replies, CLI output an
     command(USER, "v1-register-push", { FORM_TYPE: "https://github.com/tmolitor-stud-tu/mod_push_appserver/#v1-register-push", type: "apns", node: "monal-device-1", token: T.apnsV1 }),
   );
   const nTigase = await register("register-device", command(USER, "register-device", { provider: TIGASE_PROVIDER, "device-token": T.apnsTigase, "device-second-token": T.voipTigase }), false);
-  // Registering again returns the same node and secret: still a reply to the registering user.
+  // Registering again returns the same node (and a new secret): still a reply to the registering user.
   expect(await register("p2 apns again", command(USER, "register-push-apns", { token: T.apnsOk, "device-id": "phone-ok" }))).toBe(nApnsOk);
 
   // Registrations refused, with real tokens in them: their error replies are scanned.
