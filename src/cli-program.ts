@@ -7,6 +7,7 @@ import { ConfigError, loadConfig, redactedConfig } from "./config/load-config.js
 import { PACKAGE_VERSION } from "./observability/build-info.js";
 import { createLogger } from "./observability/logger.js";
 import { auditCommand, purgeCommand, registerCommand, sendTestCommand, statsCommand, unregisterCommand, UsageError } from "./cli/admin-commands.js";
+import { rotateKeyCommand } from "./cli/rotate-key-command.js";
 import { createServer } from "./main.js";
 import { openDatabase } from "./store/database.js";
 import { migrateLatest } from "./store/migrate.js";
@@ -120,6 +121,13 @@ export function buildCli(): Command {
     .option("--body <text>", "message text (shown only when the app includes message content)")
     .action(async (o: { node: string; body?: string }, cmd: Command) => {
       process.exitCode = await sendTestCommand(configFrom(cmd), o, out);
+    });
+  program
+    .command("rotate-key")
+    .description("re-encrypt every device token with tokenEncryptionKey (old rows read with tokenEncryptionPreviousKey)")
+    .option("--batch-size <n>", "rows per transaction", (v) => positiveInt(v, "--batch-size"), 500)
+    .action(async (o: { batchSize: number }, cmd: Command) => {
+      process.exitCode = await rotateKeyCommand(configFrom(cmd), o, out);
     });
   const config = program.command("config").description("configuration tools");
   config

@@ -1,5 +1,5 @@
-import { randomBytes } from "node:crypto";
 import type { Config } from "./config/config-schema.js";
+import { ConfigError } from "./config/load-config.js";
 import { createCircuitBreakers } from "./delivery/circuit-breaker.js";
 import { createDeliveryWorker, type DeliveryWorker } from "./delivery/delivery-worker.js";
 import { createDispatcher } from "./delivery/dispatcher.js";
@@ -22,8 +22,8 @@ import { openDatabase, type Database } from "./store/database.js";
 import { createPgDeliveryQueue } from "./store/delivery-queue-pg.js";
 import { migrateLatest, pendingMigrations } from "./store/migrate.js";
 import { createPgRegistrationStore, NodeTakenError } from "./store/registration-store-pg.js";
-import { createPgSettingsStore } from "./store/settings-store-pg.js";
-import { createTokenCipher } from "./store/token-cipher.js";
+import { tokenCipherFor } from "./store/token-cipher.js";
+import { checkTokenKey, TokenKeyMismatchError } from "./store/token-key-check.js";
 import { createPgWriteBatchStore } from "./store/write-batch-pg.js";
 import { waitAtMost, waitAtMostOrFail } from "./shared/wait-at-most.js";
 import { createHttpServer, type HttpServer, type NotReadyReason } from "./http/http-server.js";
@@ -105,8 +105,23 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     throw err;
   }
 
-  const cipher = createTokenCipher(config.tokenEncryptionKey);
-  const registrationStore = createPgRegistrationStore({ knex: db.knex, cipher });
+  const cipher = tokenCipherFor(config);
+  try {
+    const keyState = await checkTokenKey(db.knex, cipher);
+    if (keyState === "rotating") {
+      log.warn({ keyId: cipher.keyId }, "a token key rotation has not finished: run \"xmpp-push rotate-key\", then drop the previous key from the config");
+    }
+  } catch (err) {
+    if (ownsDb) await db.close();
+    // Exit status 2, like any other unusable configuration: a wrong or lost key must stop the start.
+    throw err instanceof TokenKeyMismatchError ? new ConfigError([err.message]) : err;
+  }
+  const registrationStore = createPgRegistrationStore({
+    knex: db.knex,
+    cipher,
+    onUnreadable: ({ node, provider, reason }) =>
+      log.error({ node, provider, reason }, "a device token cannot be decrypted; the device is treated as unknown until it registers again"),
+  });
   const queue = createPgDeliveryQueue({ knex: db.knex });
   let providerList: ProviderRegistry | undefined;
   const refreshMs = config.http.metricsRefreshSeconds * 1000;
@@ -121,10 +136,6 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
         return p.kind === "apns" && expiresAt ? [{ app: p.name.slice("apns:".length), expiresAt }] : [];
       }),
   }, { apps: config.apps.map((a) => ({ id: a.id, providers: a.strategy.providers })) });
-  const secretKey = Buffer.from(
-    await createPgSettingsStore({ knex: db.knex }).getOrCreate("publish-secret-key", () => randomBytes(32).toString("base64")),
-    "base64",
-  );
   // Rows made over HTTP before tokens had scopes belong to the single token of that time.
   const legacyRegistrar = registrationScopes(config).legacyRegistrar;
   if (legacyRegistrar !== undefined) await registrationStore.adoptRegistrar("http-legacy", legacyRegistrar);
@@ -202,7 +213,6 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     store: registrationStore,
     cache,
     config,
-    secretKey,
     clock,
     isNodeTaken: (err) => err instanceof NodeTakenError,
   });

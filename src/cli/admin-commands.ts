@@ -8,7 +8,7 @@ import { createPgDeliveryAudit } from "../store/delivery-audit-pg.js";
 import { openDatabase, type Database } from "../store/database.js";
 import { migrateLatest, pendingMigrations } from "../store/migrate.js";
 import { createPgRegistrationStore } from "../store/registration-store-pg.js";
-import { createTokenCipher } from "../store/token-cipher.js";
+import { tokenCipherFor } from "../store/token-cipher.js";
 import { formatTable, parseDuration } from "./format.js";
 
 // The admin commands: each opens what it needs, does one thing, prints for a person, and closes.
@@ -20,7 +20,7 @@ export class UsageError extends Error {}
 type Out = (text: string) => void;
 
 /** Opens the database for a command, applying pending migrations when the config says so (as `serve` does). */
-async function openDb(config: Config): Promise<Database> {
+export async function openDb(config: Config): Promise<Database> {
   const db = await openDatabase({ ...config.database, lockWaitMs: 2000 });
   try {
     if (config.database.migrateOnStart) await migrateLatest(db);
@@ -47,7 +47,7 @@ export async function auditCommand(config: Config, opts: { node: string; limit: 
   if (opts.since !== undefined && sinceMs === undefined) throw new UsageError(`--since takes a duration such as 1h or 7d, not "${opts.since}"`);
   const db = await openDb(config);
   try {
-    const reg = await createPgRegistrationStore({ knex: db.knex, cipher: createTokenCipher(config.tokenEncryptionKey) }).findByNode(opts.node);
+    const reg = await createPgRegistrationStore({ knex: db.knex, cipher: tokenCipherFor(config) }).findByNode(opts.node);
     const rows = await createPgDeliveryAudit({ knex: db.knex }).list({
       node: opts.node,
       limit: opts.limit,
@@ -158,12 +158,12 @@ export async function sendTestCommand(config: Config, opts: { node: string; body
     const reg = await server.registrationStore.findByNode(opts.node);
     if (!reg) throw new UsageError(`no registration with node ${opts.node}`);
     const fromDomain = reg.ownerJid.includes("@") ? reg.ownerJid.split("@")[1]! : reg.ownerJid || config.domains[0]!;
-    const options = new Map<string, string>(reg.secretHash !== undefined ? [["secret", server.registrations.secretFor(reg.node)]] : []);
     const started = new Date();
     const outcome = await server.publish.publish({
       fromDomain,
       node: reg.node,
-      options,
+      options: new Map(),
+      fromOperator: true,
       notification: { priority: "high", call: false, messageCount: 1, lastMessageBody: opts.body ?? "Test push from xmpp-push" },
     });
     await server.writes.flush();

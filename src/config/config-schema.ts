@@ -21,6 +21,10 @@ const pem = (what: string) => z.string().regex(/-----BEGIN [A-Z0-9 ]+-----/, `mu
 export const providerKinds = ["apns", "jpush", "fcm", "log"] as const;
 export const apnsEnvironments = ["sandbox", "production"] as const;
 
+const tokenKey = z
+  .string()
+  .refine((k) => Buffer.from(k, "base64").length === 32, "must be 32 random bytes, base64 encoded (openssl rand -base64 32)");
+
 const componentSchema = z.strictObject({
   service: z
     .string()
@@ -33,6 +37,9 @@ const componentSchema = z.strictObject({
   // exclusive: of several replicas on one Postgres, one connects the component and the others stand
   // by (Prosody accepts one connection per component). shared: all connect (ejabberd balances them).
   mode: z.enum(["exclusive", "shared"]).default("exclusive"),
+  // Largest stanza accepted from the XMPP server; a bigger one closes the stream (policy-violation) and
+  // we reconnect. A publish is a few KiB; the cap keeps one hostile stanza from filling the heap.
+  maxStanzaBytes: positiveInt.default(256 * 1024),
 });
 
 const databaseSchema = z.strictObject({
@@ -314,10 +321,9 @@ export const configSchema = z
     retention: retentionSchema.prefault({}),
     httpsProxy: httpsProxySchema.optional(),
     // AES-256-GCM key (32 bytes, base64) to encrypt device tokens at rest; optional.
-    tokenEncryptionKey: z
-      .string()
-      .refine((k) => Buffer.from(k, "base64").length === 32, "must be 32 random bytes, base64 encoded (openssl rand -base64 32)")
-      .optional(),
+    tokenEncryptionKey: tokenKey.optional(),
+    // During a key rotation: the key being replaced, read-only until `xmpp-push rotate-key` has finished.
+    tokenEncryptionPreviousKey: tokenKey.optional(),
     apps: z.array(appSchema).min(1, "needs at least one app").prefault([{ id: "default", default: true }]),
   })
   .transform((c, ctx) => {

@@ -34,6 +34,7 @@ export const ENV_VARS: ReadonlyArray<{ name: string; path: readonly string[]; se
   { name: "XMPP_PUSH_MIGRATE_ON_START", path: ["database", "migrateOnStart"] },
   { name: "XMPP_PUSH_TOKEN_ENCRYPTION_KEY", path: ["tokenEncryptionKey"], secret: true },
   { name: "XMPP_PUSH_HTTPS_PROXY", path: ["httpsProxy"] },
+  { name: "XMPP_PUSH_TOKEN_ENCRYPTION_PREVIOUS_KEY", path: ["tokenEncryptionPreviousKey"], secret: true },
 ];
 const OTHER_KNOWN_VARS = new Set(["XMPP_PUSH_CONFIG"]);
 
@@ -59,7 +60,7 @@ function isServiceLinkVar(name: string, value: string | undefined): boolean {
 // Config-file keys whose value may come from a file instead: `fooFile: /path` fills `foo`.
 export const FILE_BACKED_KEYS: ReadonlySet<string> = new Set([
   "secret", "key", "cert", "privateKey", "passphrase", "ca", "masterSecret", "serviceAccount",
-  "adminToken", "registrationToken", "tokenEncryptionKey",
+  "adminToken", "registrationToken", "tokenEncryptionKey", "tokenEncryptionPreviousKey",
   "token", "metricsToken",
 ]);
 
@@ -211,7 +212,7 @@ export function redactedConfig(config: Config): unknown {
   return JSON.parse(JSON.stringify(config, (key, value: unknown) => (isSecretKey(key) && value !== undefined ? "[redacted]" : value)));
 }
 
-const SECRET_KEY = /^(secret|key|privateKey|passphrase|masterSecret|serviceAccount|adminToken|registrationToken|tokenEncryptionKey|url|cert|token|metricsToken)$/;
+const SECRET_KEY = /^(secret|key|privateKey|passphrase|masterSecret|serviceAccount|adminToken|registrationToken|tokenEncryptionKey|tokenEncryptionPreviousKey|url|cert|token|metricsToken)$/;
 function isSecretKey(key: string): boolean {
   return SECRET_KEY.test(key);
 }

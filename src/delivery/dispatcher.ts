@@ -138,7 +138,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       if (res.changed) {
         metrics.registrationsDisabled.inc({ app: app.id, provider: target.provider });
         log.info(
-          { node: reg.node, app: app.id, provider: target.provider, token: tokenFingerprint(target.address.token), reason: outcome.reason, registrationDisabled: res.registrationDisabled },
+          { node: reg.node, app: app.id, provider: target.provider, tokenFp: tokenFingerprint(target.address.token), reason: outcome.reason, registrationDisabled: res.registrationDisabled },
           "provider reports the device token dead; address disabled",
         );
       }

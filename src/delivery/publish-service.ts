@@ -36,6 +36,8 @@ export interface PublishInput {
   readonly node: string;
   readonly options: ReadonlyMap<string, string>;
   readonly notification: Notification;
+  /** `xmpp-push send-test`: the operator, not a user's server, so no publish secret (only its hash is stored). */
+  readonly fromOperator?: boolean;
 }
 
 export interface PublishService {
@@ -83,6 +85,7 @@ export function createPublishService(deps: PublishServiceDeps): PublishService {
     if (!reg || (reg.ownerJid !== "" && domainOf(reg.ownerJid) !== input.fromDomain)) return { outcome: "unknown-node" };
     const app = apps.get(reg.app);
     if (!app || !isActive(reg)) return { outcome: "unknown-node" };
+    if (input.fromOperator === true) return { reg, app };
     if (reg.secretHash !== undefined) {
       const secret = input.options.get("secret");
       if (secret === undefined || !secretMatches(secret, reg.secretHash)) return { outcome: "not-authorized" };
@@ -141,7 +144,8 @@ export function createPublishService(deps: PublishServiceDeps): PublishService {
       if ("outcome" in found) return found.outcome;
       const { reg, app } = found;
 
-      const request: PushRequest = { pushId: randomUUID(), node: reg.node, app: app.id, notification: input.notification, receivedAt: started };
+      const notification = app.includeMessageContent ? input.notification : withoutContent(input.notification);
+      const request: PushRequest = { pushId: randomUUID(), node: reg.node, app: app.id, notification, receivedAt: started };
       const expiresAt = new Date(started.getTime() + jobTtlSeconds * 1000);
       const job: QueuedJob = {
         node: reg.node,
@@ -194,6 +198,15 @@ export function createPublishService(deps: PublishServiceDeps): PublishService {
       return isDurable === true ? "queued" : "unavailable";
     },
   };
+}
+
+/**
+ * The notification without sender and body: for an app that never sends them (includeMessageContent
+ * false), they are dropped before anything is stored (the durable job) or handed on.
+ */
+function withoutContent(n: Notification): Notification {
+  const { lastMessageSender: _sender, lastMessageBody: _body, ...rest } = n;
+  return rest;
 }
 
 /** The promise's value if it settles within ms, else undefined. */

@@ -17,7 +17,7 @@ export function createLogProvider({ app, log }: { app: string; log: Logger }): P
           pushId: attempt.pushId,
           attempt: attempt.attempt,
           addressProvider: attempt.address.provider,
-          address: tokenFingerprint(attempt.address.token),
+          tokenFp: tokenFingerprint(attempt.address.token),
           priority: attempt.notification.priority,
           call: attempt.notification.call,
         },

@@ -1,7 +1,6 @@
-import { createHmac } from "node:crypto";
 import type { AppConfig, Config } from "../config/config-schema.js";
 import type { AddressKind, ApnsEnvironment, ApnsPushType, Dialect, Registration } from "../domain/registration.js";
-import { generateNode, hashSecret } from "../domain/secret.js";
+import { generateNode, generateSecret, hashSecret } from "../domain/secret.js";
 import type { Clock } from "../ports/clock.js";
 import type { RegistrationStore } from "../ports/registration-store.js";
 import { hasControlCharacter } from "../shared/control-characters.js";
@@ -56,8 +55,6 @@ export interface RegistrationService {
   unregisterToken(ownerJid: string, provider: AddressKind, token: string): Promise<number>;
   /** Removes a node; with a registrar, only when the registration is that registrar's. */
   removeNode(node: string, registrar?: string): Promise<boolean>;
-  /** The publish secret of a node: derived, never stored, so registering again returns the same one. */
-  secretFor(node: string): string;
   appFor(appId: string | undefined): AppConfig | undefined;
 }
 
@@ -72,23 +69,18 @@ export interface RegistrationServiceDeps {
   readonly store: RegistrationStore;
   readonly cache: RegistrationCache;
   readonly config: Pick<Config, "domains" | "apps" | "defaultApp" | "limits">;
-  /** Key the publish secrets derive from (HMAC); the same in every replica. */
-  readonly secretKey: Buffer;
   readonly clock: Clock;
   /** Maps store errors for a client-chosen node already in use. */
   readonly isNodeTaken: (err: unknown) => boolean;
 }
 
-export function createRegistrationService({ store, cache, config, secretKey, clock, isNodeTaken }: RegistrationServiceDeps): RegistrationService {
+export function createRegistrationService({ store, cache, config, clock, isNodeTaken }: RegistrationServiceDeps): RegistrationService {
   const refuse = (reason: RegistrationRefusal, message: string): RegisterResult => ({ ok: false, reason, message });
   const appFor = (id: string | undefined) => config.apps.find((a) => a.id === (id ?? config.defaultApp));
-  const secretFor = (node: string) =>
-    createHmac("sha256", secretKey).update(`xmpp-push publish secret\u0000${node}`).digest("base64url").slice(0, 32);
   const servesOwner = (ownerJid: string) => ownerJid === "" || config.domains.includes(domainOf(ownerJid));
 
   return {
     appFor,
-    secretFor,
 
     async register(input) {
       if (hasControlCharacter(input.app)) return refuse("invalid", "fields must not contain control characters");
@@ -114,7 +106,10 @@ export function createRegistrationService({ store, cache, config, secretKey, clo
         }
       }
       const node = existing?.node ?? input.node ?? generateNode();
-      const secret = input.withSecret ? secretFor(node) : undefined;
+      // A fresh random secret on every registration, stored only as its hash: a database read yields no
+      // usable secret, and a node that is registered again (a client-chosen one too) never gets an old
+      // secret back. The one who registers hands the new secret to the user's server (XEP-0357 enable).
+      const secret = input.withSecret ? generateSecret() : undefined;
       const token = input.provider === "apns" ? input.token.toLowerCase() : input.token;
       const environment = input.environment ?? (input.provider === "apns" ? app.apns?.defaultEnvironment : undefined);
       try {

@@ -1,4 +1,4 @@
-import { mkdirSync, openSync, closeSync, writeSync, readFileSync, unlinkSync } from "node:fs";
+import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import knexFactory, { type Knex } from "knex";
@@ -72,9 +72,13 @@ function openPostgres(url: string, poolMax: number): Database {
 
 async function openEmbedded(dataDir: string, lockWaitMs: number): Promise<Database> {
   const dir = resolve(dataDir);
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const releaseLock = await lockDirectory(dir, lockWaitMs);
+  const releaseUmask = holdOwnerOnlyUmask();
   try {
+    // Directories made by an earlier version (or by hand) may let others in: the data holds device
+    // tokens and JIDs. The directory alone at 0700 already shuts others out; files follow for backups.
+    restrictToOwner(dir);
     // Loaded only for the embedded database: a server on Postgres never pays for PGlite's memory.
     const [{ PGlite }, { default: ClientPgLite }] = await Promise.all([import("@electric-sql/pglite"), import("knex-pglite")]);
     const pglite = new PGlite(join(dir, "pgdata"), {
@@ -82,6 +86,7 @@ async function openEmbedded(dataDir: string, lockWaitMs: number): Promise<Databa
       postgresqlconf: ["shared_buffers=16MB"],
     });
     await pglite.waitReady;
+    restrictToOwner(dir);
     const knex = knexFactory({ client: ClientPgLite, dialect: "postgres", connection: () => ({ pglite }) as object });
     return {
       knex,
@@ -93,13 +98,50 @@ async function openEmbedded(dataDir: string, lockWaitMs: number): Promise<Databa
           if (!pglite.closed) await pglite.close();
         } finally {
           releaseLock();
+          releaseUmask();
         }
       },
     };
   } catch (err) {
     releaseLock();
+    releaseUmask();
     throw err;
   }
+}
+
+// PGlite (Emscripten's file system over node:fs) creates its files 0666 and directories 0777, less the
+// umask: with the usual 022 the WAL and every table were readable by any local user. While an embedded
+// database is open, this process creates everything owner-only. The umask belongs to the process, so
+// this count (several databases open at once in tests) is the one piece of module state here.
+let ownerOnlyHolders = 0;
+let umaskBefore = 0;
+
+function holdOwnerOnlyUmask(): () => void {
+  if (ownerOnlyHolders === 0) umaskBefore = process.umask(0o077);
+  ownerOnlyHolders += 1;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    ownerOnlyHolders -= 1;
+    if (ownerOnlyHolders === 0) process.umask(umaskBefore);
+  };
+}
+
+/**
+ * Takes group and other permissions off the directory and everything in it that this user owns (a
+ * bounded walk: PGlite's ~1,000 files). A directory we do not own, such as a Kubernetes volume's root
+ * (root:fsGroup), is left as it is: its pgdata directory, which we create, is what holds the data.
+ */
+function restrictToOwner(dir: string): void {
+  const uid = process.getuid?.();
+  const restrict = (path: string) => {
+    const st = lstatSync(path);
+    if (st.isSymbolicLink() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) === 0) return;
+    chmodSync(path, st.mode & 0o700);
+  };
+  restrict(dir);
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) restrict(join(entry.parentPath, entry.name));
 }
 
 // Directories this process has locked. A lock file naming our own pid that is not in here was left by an

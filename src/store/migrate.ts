@@ -3,6 +3,7 @@ import pg from "pg";
 import * as initialSchema from "../../migrations/20261126000001_initial_schema.js";
 import * as jobReceivedAt from "../../migrations/20261126000002_job_received_at.js";
 import * as httpRegistrar from "../../migrations/20261129000010_http_registrar.js";
+import * as keysDropPublishSecretKey from "../../migrations/20261129000100_keys_drop_publish_secret_key.js";
 import * as jpushReceipts from "../../migrations/20261129000200_jpush_receipts.js";
 import type { Database } from "./database.js";
 
@@ -12,6 +13,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Knex.Migration]> = [
   ["20261126000001_initial_schema", initialSchema],
   ["20261126000002_job_received_at", jobReceivedAt],
   ["20261129000010_http_registrar", httpRegistrar],
+  ["20261129000100_keys_drop_publish_secret_key", keysDropPublishSecretKey],
   ["20261129000200_jpush_receipts", jpushReceipts],
 ];
 

@@ -2,7 +2,7 @@ import type { Knex } from "knex";
 import type { AddressKind, DeviceAddress, Dialect, NewRegistration, Registration } from "../domain/registration.js";
 import type { DeviceKey, DisableAddressInput, RegistrationStore } from "../ports/registration-store.js";
 import { affectedRows } from "./affected-rows.js";
-import { tokenLookupHash, type TokenCipher } from "./token-cipher.js";
+import { tokenLookupHash, UnreadableTokenError, type TokenCipher } from "./token-cipher.js";
 
 /** A registration command names a node already used by another device (client-chosen nodes). */
 export class NodeTakenError extends Error {
@@ -50,10 +50,27 @@ const SELECT_WITH_ADDRESSES = `
     FROM registrations r
     LEFT JOIN registration_addresses a ON a.node = r.node`;
 
-export function createPgRegistrationStore({ knex, cipher }: { knex: Knex; cipher: TokenCipher }): RegistrationStore {
-  const toRegistration = (row: RegistrationRow): Registration => {
-    const addresses = (typeof row.addresses === "string" ? (JSON.parse(row.addresses) as AddressRow[]) : row.addresses).map(
-      (a): DeviceAddress => ({
+/** A stored address whose token no configured key opens (wrong or lost tokenEncryptionKey, a damaged row). */
+export interface UnreadableAddress {
+  readonly node: string;
+  readonly provider: AddressKind;
+  readonly reason: string;
+}
+
+export interface PgRegistrationStoreDeps {
+  readonly knex: Knex;
+  readonly cipher: TokenCipher;
+  /** Told about every address left out because its token cannot be decrypted. */
+  readonly onUnreadable?: (address: UnreadableAddress) => void;
+}
+
+export function createPgRegistrationStore({ knex, cipher, onUnreadable }: PgRegistrationStoreDeps): RegistrationStore {
+  // One unreadable row must not fail a whole batched lookup: its address is left out (and reported), and a
+  // registration with no readable address is unknown, as if absent. Registering the device again
+  // overwrites the address with a readable one.
+  const toAddress = (node: string, a: AddressRow): DeviceAddress | undefined => {
+    try {
+      return {
         provider: a.provider,
         token: cipher.open(a.token),
         ...(a.environment ? { environment: a.environment } : {}),
@@ -62,8 +79,18 @@ export function createPgRegistrationStore({ knex, cipher }: { knex: Knex; cipher
         updatedAt: new Date(a.updated_at),
         ...(a.disabled_at ? { disabledAt: new Date(a.disabled_at) } : {}),
         ...(a.disabled_reason ? { disabledReason: a.disabled_reason } : {}),
-      }),
-    );
+      };
+    } catch (err) {
+      if (!(err instanceof UnreadableTokenError)) throw err;
+      onUnreadable?.({ node, provider: a.provider, reason: err.message });
+      return undefined;
+    }
+  };
+
+  const toRegistration = (row: RegistrationRow): Registration | undefined => {
+    const rows = typeof row.addresses === "string" ? (JSON.parse(row.addresses) as AddressRow[]) : row.addresses;
+    const addresses = rows.flatMap((a) => toAddress(row.node, a) ?? []);
+    if (addresses.length === 0 && rows.length > 0) return undefined;
     return {
       node: row.node,
       app: row.app,
@@ -84,7 +111,7 @@ export function createPgRegistrationStore({ knex, cipher }: { knex: Knex; cipher
 
   const selectOne = async (db: Knex | Knex.Transaction, where: string, bindings: readonly unknown[]) => {
     const result = await db.raw<{ rows: RegistrationRow[] }>(`${SELECT_WITH_ADDRESSES} WHERE ${where} GROUP BY r.node`, bindings as Knex.RawBinding[]);
-    return result.rows.map(toRegistration);
+    return result.rows.flatMap((row) => toRegistration(row) ?? []);
   };
 
   return {

@@ -28,6 +28,7 @@ export interface ComponentOptions {
   domain: string;
   secret?: string | undefined;
   reconnectMaxDelayMs: number;
+  maxStanzaBytes: number;
   log: Logger;
 }
 
@@ -35,9 +36,9 @@ const FIRST_RETRY_MS = 100;
 // While the server stays away, log the wait every this often instead of on every attempt.
 const WAITING_LOG_INTERVAL_MS = 60_000;
 
-export function createComponentConnection({ service, domain, secret, reconnectMaxDelayMs, log }: ComponentOptions): ComponentConnection {
+export function createComponentConnection({ service, domain, secret, reconnectMaxDelayMs, maxStanzaBytes, log }: ComponentOptions): ComponentConnection {
   const entity = new Component({ service, domain });
-  guardStreamInput(entity, log);
+  guardStreamInput(entity, log, maxStanzaBytes);
   // Handshake and close timeouts (xmpp.js default 2 s) are fine on a LAN; allow a busy server more.
   entity.timeout = 5000;
   let stanzaHandler: (stanza: Element) => void = () => undefined;

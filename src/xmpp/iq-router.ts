@@ -46,6 +46,13 @@ export function createIqRouter({ send, log }: { send: (el: Element) => Promise<u
       if (stanza.name !== "iq") return; // messages and presences need no answer from a push service
       const type = stanza.attrs.type;
       if (type !== "get" && type !== "set") return; // results and errors are never answered (RFC 6120 §8.2.3)
+      // The XMPP server stamps every stanza it routes to a component with its sender. One without is not
+      // from any account: serving it would register a device to nobody, past the domain check and the cap.
+      const from = stanza.attrs.from ?? "";
+      if (from.split("/")[0] === "") {
+        await answer(stanza, reply.error(stanzaErrors.badRequest("the IQ has no sender address (from)")));
+        return;
+      }
       const children = stanza.getChildElements();
       if (children.length !== 1) {
         await answer(stanza, reply.error(stanzaErrors.badRequest("an IQ get/set carries exactly one payload element")));
@@ -59,7 +66,7 @@ export function createIqRouter({ send, log }: { send: (el: Element) => Promise<u
       }
       let r: IqReply;
       try {
-        r = await handler({ stanza, from: stanza.attrs.from ?? "", to: stanza.attrs.to ?? "", id: stanza.attrs.id ?? "", type, payload });
+        r = await handler({ stanza, from, to: stanza.attrs.to ?? "", id: stanza.attrs.id ?? "", type, payload });
       } catch (err) {
         log.error({ err, ns: payload.attrs.xmlns, name: payload.name }, "IQ handler failed; answered wait");
         r = reply.error(stanzaErrors.internalWait());

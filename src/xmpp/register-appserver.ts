@@ -7,7 +7,7 @@ import { stanzaErrors } from "./stanza-errors.js";
 
 // mod_push_appserver's dialect (old Monal, anchors.md): `v1-register-push` with `type` (apns|fcm),
 // a client-chosen `node` (a static device id that becomes the XEP-0357 node) and `token` → `jid`,
-// `node`, `secret`; registering again keeps the secret. `v1-unregister-push` with `type` and `node`.
+// `node`, `secret`; registering again hands out a new secret (the old one stops working). `v1-unregister-push` with `type` and `node`.
 // We also accept `jpush` as type, and the optional `app` and `environment` fields.
 
 const FORM_TYPE_BASE = "https://github.com/tmolitor-stud-tu/mod_push_appserver/#";

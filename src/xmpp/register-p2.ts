@@ -7,7 +7,7 @@ import { stanzaErrors } from "./stanza-errors.js";
 
 // Conversations' p2 dialect (iNPUTmice/p2 PushController): `register-push-<service>` with `token`,
 // `device-id` (older clients: `android-id`) and an optional `muc` → `jid`, `node`, `secret`; one
-// registration per (account, device, channel), registering again keeps node and secret.
+// registration per (account, device, channel), registering again keeps the node and hands out a new secret.
 // `unregister-push-<service>` with the device id (and `channel`/`muc` for a MUC registration).
 // Our additions, all optional: `app`, `environment` (sandbox|production), `push-type`, `voip-token`.
 

@@ -12,8 +12,11 @@ import type { Logger } from "../observability/logger.js";
 // - text between stanzas (whitespace keepalives) is appended to the stream's root element forever;
 // - after the server closes its stream (</stream:stream>) the socket stays open, and the next data
 //   dereferences the detached parser.
+// - a stanza has no size limit: the parser builds it in memory, so one huge stanza (60 MB) exhausts the
+//   heap and ends the process, and a smaller one (20 MB) holds the stream for seconds.
 // RFC 6120 §11.1 forbids comments, processing instructions and DTDs in a stream, so refusing them
-// (restricted-xml) loses nothing. Every failure ends the connection; the reconnect loop does the rest.
+// (restricted-xml) loses nothing. A stanza over the size cap gets policy-violation (RFC 6120 §4.9.3.14).
+// Every failure ends the connection; the reconnect loop does the rest.
 
 interface ConnectionInternals {
   _onData(data: Buffer | string): void;
@@ -25,14 +28,17 @@ interface ConnectionInternals {
 const RESTRICTED = /<\?|<!(?!\[CDATA\[)/;
 const LOOKBEHIND = 8; // "<![CDATA[" minus one: enough to judge a construct split across reads
 
-export function guardStreamInput(entity: Component, log: Logger): void {
+export function guardStreamInput(entity: Component, log: Logger, maxStanzaBytes: number): void {
   const internals = entity as unknown as ConnectionInternals;
   const parse = internals._onData.bind(entity);
   let decoder = new StringDecoder("utf8");
   let streamOpen = false;
   let carry = "";
+  // Bytes read since the parser was last between two stanzas. Counted per read, so a stanza that starts
+  // in a read with the end of the previous one is over-counted by at most that read (64 KiB).
+  let stanzaBytes = 0;
 
-  const fail = (condition: "bad-format" | "restricted-xml", detail: string) => {
+  const fail = (condition: "bad-format" | "restricted-xml" | "policy-violation", detail: string) => {
     log.warn({ condition, detail: detail.slice(0, 120) }, "the XMPP server sent XML we cannot accept; closing the connection (we reconnect)");
     const socket = internals.socket;
     try {
@@ -47,6 +53,7 @@ export function guardStreamInput(entity: Component, log: Logger): void {
     decoder = new StringDecoder("utf8");
     streamOpen = false;
     carry = "";
+    stanzaBytes = 0;
   });
   entity.on("open", () => {
     streamOpen = true;
@@ -76,6 +83,13 @@ export function guardStreamInput(entity: Component, log: Logger): void {
     // Between stanzas the parser's cursor is the stream root, which collects any text (keepalive
     // whitespace) as children nobody reads: drop it.
     const parser = internals.parser;
-    if (parser?.root && parser.cursor === parser.root) parser.root.children.length = 0;
+    if (parser?.root && parser.cursor === parser.root) {
+      parser.root.children.length = 0;
+      stanzaBytes = 0;
+      return;
+    }
+    // Inside a stanza: the parser holds at most one read (64 KiB) beyond the cap before we give up on it.
+    stanzaBytes += typeof data === "string" ? Buffer.byteLength(data) : data.length;
+    if (stanzaBytes > maxStanzaBytes) fail("policy-violation", `a stanza larger than ${maxStanzaBytes} bytes (component.maxStanzaBytes)`);
   };
 }

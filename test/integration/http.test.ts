@@ -106,7 +106,12 @@ describe("registration over HTTP", () => {
     expect(secret).toMatch(/^[A-Za-z0-9_-]{32}$/);
     expect((await xmpp.iq(publishIq(node!, secret!))).attrs.type).toBe("result");
     const again = await fetch(`${base}/push_appserver/v1/register`, form({ type: "apns", node: "mpa-device-1", token: TOKEN }));
-    expect((await again.text()).trim().split("\n")[2]).toBe(secret);
+    // Registering again: the same node, a new secret (only hashes are stored), and the old one stops working.
+    const renewed = (await again.text()).trim().split("\n");
+    expect(renewed.slice(0, 2)).toEqual(["OK", "mpa-device-1"]);
+    expect(renewed[2]).not.toBe(secret);
+    expect((await xmpp.iq(publishIq(node!, secret!))).getChild("error")?.getChildElements()[0]?.name).toBe("not-authorized");
+    expect((await xmpp.iq(publishIq(node!, renewed[2]!))).attrs.type).toBe("result");
     const un = await fetch(`${base}/push_appserver/v1/unregister`, form({ type: "apns", node: "mpa-device-1" }));
     expect((await un.text()).trim()).toBe("OK\nmpa-device-1");
     const gone = await fetch(`${base}/push_appserver/v1/unregister`, form({ type: "apns", node: "mpa-device-1" }));
@@ -128,7 +133,9 @@ describe("registration over HTTP", () => {
     expect(a.jid).toBe("push.localhost");
     const second = await fetch(`${base}/v1/registrations`, json({ jid: "alice@localhost", deviceId: "d1", provider: "apns", token: TOKEN }));
     expect(second.status).toBe(200);
-    expect(await second.json()).toEqual(a);
+    const b = (await second.json()) as typeof a;
+    expect({ jid: b.jid, node: b.node }).toEqual({ jid: a.jid, node: a.node });
+    expect(b.secret).not.toBe(a.secret); // a new random secret on every registration
     const del = await fetch(`${base}/v1/registrations`, { ...json({ node: a.node }), method: "DELETE" });
     expect(del.status).toBe(204);
     const again = await fetch(`${base}/v1/registrations`, { ...json({ node: a.node }), method: "DELETE" });

@@ -24,7 +24,7 @@ const P8 = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0
 describe("loadConfig", () => {
   it("works with no configuration at all: local component, embedded database, a dry-run app", () => {
     const c = loadConfig({ env: {} });
-    expect(c.component).toEqual({ service: "xmpp://127.0.0.1:5347", domain: "push.localhost", reconnectMaxDelayMs: 1000, mode: "exclusive" });
+    expect(c.component).toEqual({ service: "xmpp://127.0.0.1:5347", domain: "push.localhost", reconnectMaxDelayMs: 1000, mode: "exclusive", maxStanzaBytes: 262_144 });
     expect(c.domains).toEqual(["localhost"]);
     expect(c.database).toEqual({ dataDir: "./data", migrateOnStart: true, poolMax: 10 });
     expect(c.http).toMatchObject({ host: "127.0.0.1", port: 8080 });
