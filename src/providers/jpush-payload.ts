@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { PushAttempt } from "../ports/push-provider.js";
 import type { ApnsEnvironment } from "../domain/registration.js";
 import type { JpushThirdPartyChannel } from "../config/jpush-config-schema.js";
-import { alertText, bareSender, shortHash, trimToFit } from "./payload-text.js";
+import { alertText, revealedContent, shortHash, trimToFit } from "./payload-text.js";
 
 // The JPush REST v3 push body for one attempt (docs/provider-internals.md "JPush"). Pure.
 //
@@ -121,14 +121,14 @@ export function buildJpushPush(attempt: PushAttempt, settings: JpushPushSettings
     };
   }
 
-  const sender = bareSender(attempt);
+  const { sender } = revealedContent(attempt);
   const { title, body } = alertText(attempt);
   const ios: JpushIosNotification = {
     alert: { title, body },
     "mutable-content": true,
     sound: "default",
     ...(n.messageCount !== undefined ? { badge: n.messageCount } : {}),
-    ...(showContent && sender ? { "thread-id": sender } : {}),
+    ...(sender !== undefined ? { "thread-id": sender } : {}),
     extras: { ...extras },
   };
   const android: JpushAndroidNotification = { alert: body, title, priority: 2, extras: { ...extras } };
