@@ -12,8 +12,7 @@ import type { Logger } from "./observability/logger.js";
 import { createMetrics, type Metrics } from "./observability/metrics.js";
 import { systemClock, type Clock } from "./ports/clock.js";
 import type { RegistrationStore } from "./ports/registration-store.js";
-import { apnsFactory } from "./providers/apns-factory.js";
-import { fcmFactory, jpushFactory } from "./providers/http-provider-factories.js";
+import { providerFactories } from "./providers/provider-factories.js";
 import type { ApnsProvider } from "./providers/apns-provider.js";
 import { createProviderRegistry, type ProviderFactory, type ProviderRegistry } from "./providers/provider-registry.js";
 import { createRegistrationCache } from "./registration/registration-cache.js";
@@ -85,7 +84,6 @@ async function readinessProblems(component: ComponentConnection, db: Database, l
   }
   return problems;
 }
-const DEFAULT_PROVIDER_FACTORIES: readonly ProviderFactory[] = [apnsFactory, jpushFactory, fcmFactory];
 
 export async function createServer(config: Config, deps: ServerDeps): Promise<Server> {
   const { log } = deps;
@@ -165,7 +163,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
       }
     },
   });
-  const providers = createProviderRegistry({ config, log: log.child({ module: "providers" }), factories: deps.providerFactories ?? DEFAULT_PROVIDER_FACTORIES });
+  const providers = createProviderRegistry({ config, log: log.child({ module: "providers" }), factories: deps.providerFactories ?? providerFactories, clock });
   providerList = providers;
   const writes = createWriteBuffer({
     store: createPgWriteBatchStore({ knex: db.knex, cipher }),

@@ -1,6 +1,6 @@
-import { createHash } from "node:crypto";
 import type { PushAttempt } from "../ports/push-provider.js";
 import { truncateUtf8 } from "../shared/truncate-utf8.js";
+import { alertText, bareSender, shortHash, trimToFit } from "./payload-text.js";
 
 // What one push looks like on the APNs wire (docs/provider-internals.md "APNs"). Pure.
 //
@@ -70,10 +70,9 @@ export function buildApnsRequest(attempt: PushAttempt, settings: ApnsPayloadSett
     });
   }
 
-  const sender = n.lastMessageSender?.split("/")[0];
+  const sender = bareSender(attempt);
   const showContent = content.includeMessageContent;
-  const title = showContent && sender ? sender : content.title;
-  const body = showContent && n.lastMessageBody ? n.lastMessageBody : content.body;
+  const { title, body } = alertText(attempt);
   const aps: Record<string, unknown> = {
     alert: { title, body },
     sound: "default",
@@ -105,8 +104,7 @@ function fit(req: ApnsRequest): ApnsRequest {
   const payload = structuredClone(req.payload);
   const alert = (payload.aps as { alert?: { title: string; body: string } } | undefined)?.alert;
   if (alert) {
-    alert.body = truncateUtf8(alert.body, Math.max(0, Buffer.byteLength(alert.body) - overflow - 8));
-    if (alert.body !== "") alert.body += "…";
+    alert.body = trimToFit(alert.body, overflow);
     overflow = size(payload) - limit;
     if (overflow > 0) alert.title = truncateUtf8(alert.title, Math.max(0, Buffer.byteLength(alert.title) - overflow));
   }
@@ -117,12 +115,7 @@ function fit(req: ApnsRequest): ApnsRequest {
   return { ...req, payload };
 }
 
-
 /** apns-collapse-id is at most 64 bytes: our nodes fit as they are; a longer client-chosen one is hashed. */
 function collapseIdFor(node: string): string {
   return Buffer.byteLength(node, "utf8") <= 64 ? node : shortHash(`node:${node}`);
-}
-
-function shortHash(s: string): string {
-  return createHash("sha256").update(s, "utf8").digest("hex").slice(0, 32);
 }

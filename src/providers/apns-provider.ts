@@ -4,6 +4,7 @@ import type { ApnsConfig } from "../config/config-schema.js";
 import type { DeliveryOutcome } from "../domain/delivery-outcome.js";
 import type { ApnsEnvironment } from "../domain/registration.js";
 import type { Logger } from "../observability/logger.js";
+import { systemClock } from "../ports/clock.js";
 import type { PushAttempt, PushProvider } from "../ports/push-provider.js";
 import { raceAbort } from "../shared/race-abort.js";
 import { classifyApns } from "./apns-outcomes.js";
@@ -36,9 +37,18 @@ interface Waiter {
   readonly resolve: (c: Connection | undefined) => void;
 }
 
-export function createApnsProvider({ app, config, log, proxy, now = Date.now }: ProviderDeps<ApnsConfig>): ApnsProvider {
+export function createApnsProvider({ app, config, log, proxy, clock = systemClock }: ProviderDeps<ApnsConfig>): ApnsProvider {
   const pools = new Map<ApnsEnvironment, { connections: Connection[]; waiting: Waiter[] }>();
-  const setup = createProvenSetup<ApnsEnvironment>(now);
+  // A wrong defaultEnvironment or bundleId makes Apple call every token bad: blamed on our setup until
+  // this environment has delivered.
+  const setup = createProvenSetup<ApnsEnvironment>({
+    clock,
+    rule: {
+      doubtful: (o) => o.reason === "BadDeviceToken" || o.reason === "DeviceTokenNotForTopic",
+      blame: "config_error",
+      hint: (environment) => `no push to ${environment} has succeeded yet: check bundleId and defaultEnvironment`,
+    },
+  });
   let closed = false;
 
   const options = (environment: ApnsEnvironment): apn.ProviderOptions => ({
@@ -123,30 +133,20 @@ export function createApnsProvider({ app, config, log, proxy, now = Date.now }: 
     // An HTTP answer means the session is up and has told us its stream limit; a transport failure
     // means node-apn will open a fresh session next time, which starts cold again.
     conn.warmed = ok !== undefined || failed[0]?.status !== undefined;
-    if (ok) {
-      setup.succeeded(environment);
-      return { class: "delivered", status: 200, messageId: ok["apns-id"] ?? req.id };
-    }
-    return normalise(failed[0], environment);
+    if (ok) return setup.judge(environment, { class: "delivered", status: 200, messageId: ok["apns-id"] ?? req.id });
+    return setup.judge(environment, normalise(failed[0]));
   };
 
-  const normalise = (f: apn.ResponseFailure | undefined, environment: ApnsEnvironment): DeliveryOutcome => {
+  const normalise = (f: apn.ResponseFailure | undefined): DeliveryOutcome => {
     const status = f?.status !== undefined && Number.isFinite(Number(f.status)) ? Number(f.status) : undefined;
     // node-apn keeps the reason in the response body, or only in the error message (403 ExpiredProviderToken, 500).
     const reason = f?.response?.reason ?? f?.error?.message;
     const timestamp = f?.response?.timestamp !== undefined ? Number(f.response.timestamp) : undefined;
-    const outcome = classifyApns({
+    return classifyApns({
       ...(status !== undefined ? { status } : {}),
       ...(reason !== undefined ? { reason } : {}),
       ...(timestamp !== undefined && Number.isFinite(timestamp) ? { timestamp } : {}),
     });
-    if (outcome.class === "token_dead" && (reason === "BadDeviceToken" || reason === "DeviceTokenNotForTopic")) {
-      // Without a recent success for the environment this may be our wrong defaultEnvironment or bundleId.
-      if (!setup.proven(environment)) {
-        return { ...outcome, class: "config_error", reason: `${reason} (no push to ${environment} has succeeded yet: check bundleId and defaultEnvironment)` };
-      }
-    }
-    return outcome;
   };
 
   const certificateExpiresAt = config.cert !== undefined ? certificateExpiry(config.cert, log) : undefined;
@@ -158,7 +158,7 @@ export function createApnsProvider({ app, config, log, proxy, now = Date.now }: 
     async send(attempt: PushAttempt) {
       if (closed) return { class: "retry", reason: "provider closed" };
       const environment = attempt.address.environment ?? config.defaultEnvironment;
-      const req = buildApnsRequest(attempt, config, Math.floor(now() / 1000));
+      const req = buildApnsRequest(attempt, config, Math.floor(clock.now().getTime() / 1000));
       return send(req, environment, attempt.signal);
     },
     async close() {

@@ -33,7 +33,7 @@ export interface FcmAuthOptions {
   readonly tokenUrl: string;
   readonly timeoutMs: number;
   readonly http: AxiosInstance;
-  readonly now?: () => number;
+  readonly now: () => number;
 }
 
 const tokenSchema = z.object({ access_token: z.string().min(1), expires_in: z.coerce.number().positive() });
@@ -47,7 +47,7 @@ interface Cached {
   readonly expiresAt: number;
 }
 
-export function createFcmAuth({ clientEmail, privateKey, tokenUrl, timeoutMs, http, now = Date.now }: FcmAuthOptions): FcmAuth {
+export function createFcmAuth({ clientEmail, privateKey, tokenUrl, timeoutMs, http, now }: FcmAuthOptions): FcmAuth {
   const key = readRsaKey(privateKey);
   let cached: Cached | undefined;
   // Concurrent sends share one exchange: a burst after expiry must not mint a token per push.

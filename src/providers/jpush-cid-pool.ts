@@ -17,14 +17,14 @@ export interface CidPoolOptions {
   readonly batch?: number;
   /** How long a push waits for a refill before it goes out without a cid. */
   readonly maxWaitMs?: number;
-  readonly now?: () => number;
+  readonly now: () => number;
 }
 
 const CID_LIFETIME_MS = 23 * 3600 * 1000; // JPush: valid for one day; keep a margin
 const REMEMBERED_PUSHES = 20_000;
 const FETCH_BACKOFF_MS = 60_000;
 
-export function createCidPool({ fetch, batch = 100, maxWaitMs = 1000, now = Date.now }: CidPoolOptions): CidPool {
+export function createCidPool({ fetch, batch = 100, maxWaitMs = 1000, now }: CidPoolOptions): CidPool {
   let pool: Array<{ cid: string; fetchedAt: number }> = [];
   const assigned = new Map<string, { cid: string; fetchedAt: number }>();
   let refilling: Promise<void> | undefined;

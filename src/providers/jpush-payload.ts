@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
-import { truncateUtf8 } from "../shared/truncate-utf8.js";
 import type { PushAttempt } from "../ports/push-provider.js";
 import type { ApnsEnvironment } from "../domain/registration.js";
 import type { JpushThirdPartyChannel } from "../config/jpush-config-schema.js";
+import { alertText, revealedContent, shortHash, trimToFit } from "./payload-text.js";
 
 // The JPush REST v3 push body for one attempt (docs/provider-internals.md "JPush"). Pure.
 //
@@ -78,8 +78,6 @@ export const MAX_TIME_TO_LIVE_S = 864_000;
 /** What a silent wake-up carries to the Android app: the app only needs to know it should connect. */
 export const WAKEUP_MESSAGE = "wakeup";
 
-const ELLIPSIS = "…";
-
 /** `cid`: an idempotency key from JPush's cid pool, the same for every attempt of one push (see jpush-cid-pool.ts). */
 export function buildJpushPush(attempt: PushAttempt, settings: JpushPushSettings, nowMs: number): JpushPushBody {
   const { notification: n, content, address } = attempt;
@@ -123,16 +121,14 @@ export function buildJpushPush(attempt: PushAttempt, settings: JpushPushSettings
     };
   }
 
-  const sender = n.lastMessageSender?.split("/")[0];
-  // Privacy: who wrote what leaves for JPush (and Apple) only when the admin opted in (config-schema).
-  const title = showContent && sender ? sender : content.title;
-  const body = showContent && n.lastMessageBody ? n.lastMessageBody : content.body;
+  const { sender } = revealedContent(attempt);
+  const { title, body } = alertText(attempt);
   const ios: JpushIosNotification = {
     alert: { title, body },
     "mutable-content": true,
     sound: "default",
     ...(n.messageCount !== undefined ? { badge: n.messageCount } : {}),
-    ...(showContent && sender ? { "thread-id": sender } : {}),
+    ...(sender !== undefined ? { "thread-id": sender } : {}),
     extras: { ...extras },
   };
   const android: JpushAndroidNotification = { alert: body, title, priority: 2, extras: { ...extras } };
@@ -188,27 +184,10 @@ function dropExtrasToFit(extras: Readonly<Record<string, string>>, fits: (e: Rec
   return out;
 }
 
-/**
- * `s` shortened so its JSON form is `overflowBytes` smaller, but never below `floorBytes` of text, and
- * marked with an ellipsis. Cutting k bytes of text shrinks the JSON by at least k (escapes only grow).
- */
-function trimToFit(s: string, overflowBytes: number, floorBytes: number): string {
-  const length = Buffer.byteLength(s, "utf8");
-  if (overflowBytes <= 0 || length <= floorBytes) return s;
-  const keep = Math.max(floorBytes, length - overflowBytes - Buffer.byteLength(ELLIPSIS, "utf8"));
-  if (keep <= 0) return "";
-  return truncateUtf8(s, keep) + ELLIPSIS;
-}
-
-
 /** sendno is echoed back by JPush; it must be a non-zero int (docs/provider-internals.md "JPush"). Derived, so the builder stays pure. */
 function sendnoFor(pushId: string, attempt: number): number {
   const n = createHash("sha256").update(`${pushId}#${attempt}`, "utf8").digest().readUInt32BE(0);
   return (n % 0x7ffffffe) + 1;
-}
-
-function shortHash(s: string): string {
-  return createHash("sha256").update(s, "utf8").digest("hex").slice(0, 32);
 }
 
 function clamp(n: number, min: number, max: number): number {

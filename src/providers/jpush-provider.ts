@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { JpushConfig } from "../config/config-schema.js";
 import type { DeliveryOutcome } from "../domain/delivery-outcome.js";
+import { systemClock } from "../ports/clock.js";
 import type { PushAttempt, PushProvider } from "../ports/push-provider.js";
 import { createHttpClient, headerSeconds, parseJsonBody, scrubToken, transportOutcome } from "./http-transport.js";
 import { createCidPool } from "./jpush-cid-pool.js";
@@ -36,7 +37,8 @@ export interface JpushProviderDeps extends ProviderDeps<JpushConfig> {
   readonly defaultEnvironment?: ApnsEnvironment;
 }
 
-export function createJpushProvider({ app, config, defaultEnvironment, log, proxy, now = Date.now }: JpushProviderDeps): PushProvider {
+export function createJpushProvider({ app, config, defaultEnvironment, log, proxy, clock = systemClock }: JpushProviderDeps): PushProvider {
+  const now = () => clock.now().getTime();
   const { http, close } = createHttpClient({
     baseURL: config.baseUrl,
     auth: { username: config.appKey, password: config.masterSecret },

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { PushAttempt, PushProvider } from "../../src/ports/push-provider.js";
-import { fcmFactory } from "../../src/providers/http-provider-factories.js";
+import { fcmFactory } from "../../src/providers/provider-factories.js";
 import { startConnectProxy, type ConnectProxy } from "../support/connect-proxy.js";
 import { startFakeFcm, type FakeFcm } from "../support/fakes/fake-fcm.js";
 import { startFakeGceMetadata, type FakeGceMetadata } from "../support/fakes/fake-gce-metadata.js";

@@ -87,6 +87,20 @@ describe("APNs adapter", () => {
     expect(await p.send(attempt(token(3)))).toMatchObject({ class: "token_dead", status: 400, reason: "BadDeviceToken" });
   });
 
+  it("stops believing BadDeviceToken when the environment has not delivered for an hour, by the clock it is given", async () => {
+    let at = Date.now();
+    const clock = { now: () => new Date(at) };
+    const p = createApnsProvider({ app: "chat", config: apnsConfig(), log: recordingLogger().log, clock });
+    providers.push(p);
+    fake.script((r) => (r.token === token(13) ? { status: 400, reason: "BadDeviceToken" } : undefined));
+    expect((await p.send(attempt(token(14)))).class).toBe("delivered");
+    expect(Number(fake.requests[0]!.headers["apns-expiration"])).toBeGreaterThan(at / 1000);
+    at += 59 * 60_000;
+    expect((await p.send(attempt(token(13)))).class).toBe("token_dead");
+    at += 60_000;
+    expect(await p.send(attempt(token(13)))).toMatchObject({ class: "config_error", reason: expect.stringContaining("check bundleId and defaultEnvironment") });
+  });
+
   it("classifies credential, rate-limit and outage answers", async () => {
     const p = provider();
     fake.script((r) => {

@@ -4,7 +4,7 @@ import type { FcmConfig, JpushConfig } from "../../src/config/config-schema.js";
 import type { DeliveryOutcome } from "../../src/domain/delivery-outcome.js";
 import type { PushAttempt, PushProvider } from "../../src/ports/push-provider.js";
 import { createFcmProvider } from "../../src/providers/fcm-provider.js";
-import { fcmFactory, jpushFactory } from "../../src/providers/http-provider-factories.js";
+import { fcmFactory, jpushFactory } from "../../src/providers/provider-factories.js";
 import { createJpushProvider } from "../../src/providers/jpush-provider.js";
 import { startFakeFcm, type FakeFcm } from "../support/fakes/fake-fcm.js";
 import { startFakeJpush, type FakeJpush } from "../support/fakes/fake-jpush.js";

@@ -10,7 +10,7 @@ describe("JPush cid pool", () => {
 
   it("gives every push its own cid from JPush's pool, and the same one on every attempt", async () => {
     const f = fetcher();
-    const pool = createCidPool({ fetch: f.fetch, batch: 4 });
+    const pool = createCidPool({ fetch: f.fetch, batch: 4, now: () => 0 });
     const a = await pool.cidFor("push-a");
     const b = await pool.cidFor("push-b");
     expect(a).toBe("key-1");
@@ -21,7 +21,7 @@ describe("JPush cid pool", () => {
 
   it("tops up before running dry", async () => {
     const f = fetcher();
-    const pool = createCidPool({ fetch: f.fetch, batch: 4 });
+    const pool = createCidPool({ fetch: f.fetch, batch: 4, now: () => 0 });
     for (let i = 0; i < 4; i++) await pool.cidFor(`p${i}`);
     await new Promise((r) => setTimeout(r, 0));
     expect(f.calls.length).toBeGreaterThanOrEqual(2);
