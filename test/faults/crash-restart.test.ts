@@ -66,6 +66,15 @@ it("loses no acknowledged push when the server is killed -9 under load", async (
   const waitReplies = answered.filter(([, r]) => r?.attrs.type === "error").map(([, r]) => r!.getChild("error")!.attrs.type);
   expect(waitReplies.every((t) => t === "wait")).toBe(true);
   expect(acknowledged.length).toBeGreaterThan(50);
+  // What the restarted server will redo: the jobs the killed one left (a push delivered but whose job
+  // deletion had not been group-committed yet is the only way to a duplicate).
+  // A commit the killed server had sent may still be finishing in its backend: count after those end.
+  await waitUntil(
+    "the killed server's queries to end",
+    async () => Number((await db.knex.raw("SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND backend_type = 'client backend'")).rows[0].n) === 0,
+    10_000,
+  );
+  const jobsLeft = Number((await db.knex("delivery_jobs").count({ n: "*" }).first())?.n);
 
   app = startAppProcess({ dir, name: "crash-restarted", config, httpPort });
   await xmpp.waitForComponent(60_000);
@@ -80,9 +89,11 @@ it("loses no acknowledged push when the server is killed -9 under load", async (
     unanswered: answered.filter(([, r]) => r === undefined).length,
     deliveredPushes: deliveredTokens.length,
     lost: lost.length,
+    jobsLeftAtKill: jobsLeft,
     duplicates: deliveredTokens.length - unique.size,
   });
   expect(lost).toEqual([]);
-  // Duplicates come only from pushes in flight at the kill (delivered, then redone from their job).
-  expect(deliveredTokens.length - unique.size).toBeLessThanOrEqual(i - acknowledged.length + 50);
+  // Duplicates come only from jobs the killed server left (delivered, then redone once from their job);
+  // how many those are depends on the machine's speed, so the bound is that count, not a constant.
+  expect(deliveredTokens.length - unique.size).toBeLessThanOrEqual(jobsLeft);
 });
