@@ -1,6 +1,6 @@
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
-import xml, { type Element } from "@xmpp/xml";
+import xml from "@xmpp/xml";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createServer, type Server } from "../../src/main.js";
 import { createPgDeliveryAudit } from "../../src/store/delivery-audit-pg.js";

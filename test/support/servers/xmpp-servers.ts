@@ -174,7 +174,9 @@ async function startServer(flavour: Flavour, opts: StartOptions): Promise<XmppSe
       await startWith(ports, false);
     } catch (second) {
       await runScript(script("stop"), stopEnv, STOP_TIMEOUT_MS).catch(() => undefined);
-      throw new Error(`${flavour.kind} did not start (twice, with fresh ports):\n${errorText(first)}\n---- retry:\n${errorText(second)}`);
+      throw new Error(`${flavour.kind} did not start (twice, with fresh ports):\n${errorText(first)}\n---- retry:\n${errorText(second)}`, {
+        cause: second,
+      });
     }
   }
 
