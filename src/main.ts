@@ -7,6 +7,7 @@ import { createFpushResolver } from "./delivery/fpush-registrations.js";
 import { createPublishService, type PublishService } from "./delivery/publish-service.js";
 import { createPushRateLimiter } from "./delivery/push-rate-limiter.js";
 import { createRetryPolicy } from "./delivery/retry-policy.js";
+import { createSettler } from "./delivery/settle.js";
 import { createWriteBuffer, type WriteBuffer } from "./delivery/write-buffer.js";
 import type { Logger } from "./observability/logger.js";
 import { createMetrics, type Metrics } from "./observability/metrics.js";
@@ -197,14 +198,14 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     providerTimeoutMs: d.providerTimeoutMs,
     confirmations: receipts.confirmations,
   });
-  const retry = createRetryPolicy({ baseMs: d.retryBaseMs, maxMs: d.retryMaxMs });
+  const settler = createSettler({ writes, retry: createRetryPolicy({ baseMs: d.retryBaseMs, maxMs: d.retryMaxMs }), clock, metrics, log: log.child({ module: "settle" }) });
   const publish = createPublishService({
     config,
     cache,
     fpush: createFpushResolver({ config, store: registrationStore, cache, clock }),
     dispatcher,
     writes,
-    retry,
+    settler,
     rateLimiter: createPushRateLimiter(config.limits.pushIntervalSeconds * 1000),
     clock,
     log: log.child({ module: "publish" }),
@@ -220,11 +221,9 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     queue,
     cache,
     dispatcher,
-    writes,
-    retry,
+    settler,
     apps,
     clock,
-    metrics,
     log: log.child({ module: "worker" }),
     concurrency: d.workerConcurrency,
     pollMs: d.workerPollMs,

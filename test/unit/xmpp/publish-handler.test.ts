@@ -1,6 +1,7 @@
 import type { Element } from "@xmpp/xml";
 import { describe, expect, it } from "vitest";
-import type { PublishInput, PublishOutcome, PublishService } from "../../../src/delivery/publish-service.js";
+import type { PublishInput, PublishService } from "../../../src/delivery/publish-service.js";
+import type { PublishOutcome } from "../../../src/domain/delivery-outcome.js";
 import { createMetrics } from "../../../src/observability/metrics.js";
 import { createIqRouter } from "../../../src/xmpp/iq-router.js";
 import { createPublishHandler } from "../../../src/xmpp/publish-handler.js";
@@ -16,7 +17,6 @@ function harness(outcome: PublishOutcome | (() => never)) {
       inputs.push(input);
       return typeof outcome === "function" ? outcome() : outcome;
     },
-    inFlight: () => 0,
     drain: async () => {},
   };
   const router = createIqRouter({ send: async (el) => void sent.push(el), log });
