@@ -140,13 +140,14 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
   // Rows made over HTTP before tokens had scopes belong to the single token of that time.
   const legacyRegistrar = registrationScopes(config).legacyRegistrar;
   if (legacyRegistrar !== undefined) await registrationStore.adoptRegistrar("http-legacy", legacyRegistrar);
-  const cache = createRegistrationCache({ store: registrationStore, maxEntries: config.delivery.registrationCacheSize, ttlMs: 60_000, negativeTtlMs: 5000 });
+  const cache = createRegistrationCache({ store: registrationStore, maxEntries: config.delivery.registrationCacheSize, ttlMs: 60_000, negativeTtlMs: 5000, clock });
   const apps = new Map(config.apps.map((a) => [a.id, a]));
   const d = config.delivery;
 
   const breakers = createCircuitBreakers({
     threshold: d.breakerFailureThreshold,
     cooldownMs: d.breakerCooldownMs,
+    clock,
     onChange: (c) => {
       metrics.circuitOpen.set({ app: c.app, provider: c.provider }, c.state === "closed" ? 0 : 1);
       if (c.state === "open" && c.reopened) {
@@ -174,6 +175,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     maxBatch: d.auditBatchSize,
     maxPendingAudits: 100_000,
     touchIntervalMs: 60_000,
+    clock,
     log: log.child({ module: "writes" }),
     onFlush: (seconds) => metrics.writeFlushSeconds.observe(seconds),
     onAuditDropped: (n) => metrics.auditDropped.inc(n),

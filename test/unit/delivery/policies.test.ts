@@ -39,7 +39,7 @@ describe("circuit breaker", () => {
   const setup = () => {
     let now = 0;
     const changes: BreakerChange[] = [];
-    const b = createCircuitBreakers({ threshold: 3, cooldownMs: 1000, now: () => now, onChange: (c) => changes.push(c) });
+    const b = createCircuitBreakers({ threshold: 3, cooldownMs: 1000, clock: { now: () => new Date(now) }, onChange: (c) => changes.push(c) });
     return { b, changes, tick: (ms: number) => (now += ms) };
   };
 
