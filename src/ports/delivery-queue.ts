@@ -29,7 +29,6 @@ export interface DeliveryQueue {
   claim(workerId: string, max: number, now: Date, leaseUntil: Date): Promise<readonly QueuedJob[]>;
   /** Deletes jobs, but only the version named by pushId: a newer push for the node stays. */
   complete(jobs: readonly JobRef[]): Promise<void>;
-  reschedule(job: JobRef, nextAttemptAt: Date, lastError: string): Promise<void>;
   /** Deletes and returns jobs past their expiry. */
   takeExpired(now: Date, max: number): Promise<readonly QueuedJob[]>;
   stats(now: Date): Promise<{ depth: number; oldestAgeMs: number }>;

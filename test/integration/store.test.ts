@@ -3,7 +3,6 @@ import type { NewRegistration } from "../../src/domain/registration.js";
 import { createPgRegistrationStore, NodeTakenError } from "../../src/store/registration-store-pg.js";
 import { createPgDeliveryAudit } from "../../src/store/delivery-audit-pg.js";
 import { createPgDeliveryQueue } from "../../src/store/delivery-queue-pg.js";
-import { createPgSettingsStore } from "../../src/store/settings-store-pg.js";
 import { createTokenCipher } from "../../src/store/token-cipher.js";
 import type { DeliveryRecord } from "../../src/ports/delivery-audit.js";
 import type { QueuedJob } from "../../src/ports/delivery-queue.js";
@@ -196,11 +195,11 @@ describe("delivery queue", () => {
     await queue().complete(retaken);
   });
 
-  it("does not hand out a job before its next attempt time, and reschedules with the error", async () => {
+  it("does not hand out a job before its next attempt time, and takes a retry with its error", async () => {
     await queue().put([job({ node: "later", pushId: "P", nextAttemptAt: t(30) })]);
     expect((await queue().claim("w", 10, t(29), t(40))).some((j) => j.node === "later")).toBe(false);
     const [claimed] = (await queue().claim("w", 10, t(30), t(40))).filter((j) => j.node === "later");
-    await queue().reschedule(claimed!, t(45), "ServiceUnavailable");
+    await queue().put([{ ...claimed!, nextAttemptAt: t(45), lastError: "ServiceUnavailable" }]);
     expect((await queue().claim("w", 10, t(44), t(50))).some((j) => j.node === "later")).toBe(false);
     const [again] = (await queue().claim("w", 10, t(45), t(50))).filter((j) => j.node === "later");
     expect(again).toMatchObject({ attempts: 2, lastError: "ServiceUnavailable" });
@@ -226,10 +225,3 @@ describe("delivery queue", () => {
   });
 });
 
-describe("settings", () => {
-  it("keeps the first value written", async () => {
-    const settings = createPgSettingsStore({ knex: db.knex });
-    expect(await settings.getOrCreate("k", () => "one")).toBe("one");
-    expect(await settings.getOrCreate("k", () => "two")).toBe("one");
-  });
-});
