@@ -23,7 +23,7 @@ import { memoryWriteBatchStore } from "./memory-write-batch-store.js";
 import { recordingLogger } from "./recording-logger.js";
 
 /** What the fake providers answer, per provider kind; the default delivers. */
-export type Answer = (attempt: PushAttempt) => DeliveryOutcome;
+export type Answer = (attempt: PushAttempt) => DeliveryOutcome | Promise<DeliveryOutcome>;
 
 export const message: Notification = { priority: "high", call: false, messageCount: 1, lastMessageBody: "hi" };
 
