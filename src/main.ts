@@ -7,6 +7,7 @@ import { createFpushResolver } from "./delivery/fpush-registrations.js";
 import { createPublishService, type PublishService } from "./delivery/publish-service.js";
 import { createPushRateLimiter } from "./delivery/push-rate-limiter.js";
 import { createRetryPolicy } from "./delivery/retry-policy.js";
+import { createSettler } from "./delivery/settle.js";
 import { createWriteBuffer, type WriteBuffer } from "./delivery/write-buffer.js";
 import type { Logger } from "./observability/logger.js";
 import { createMetrics, type Metrics } from "./observability/metrics.js";
@@ -137,13 +138,14 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
   // Rows made over HTTP before tokens had scopes belong to the single token of that time.
   const legacyRegistrar = registrationScopes(config).legacyRegistrar;
   if (legacyRegistrar !== undefined) await registrationStore.adoptRegistrar("http-legacy", legacyRegistrar);
-  const cache = createRegistrationCache({ store: registrationStore, maxEntries: config.delivery.registrationCacheSize, ttlMs: 60_000, negativeTtlMs: 5000 });
+  const cache = createRegistrationCache({ store: registrationStore, maxEntries: config.delivery.registrationCacheSize, ttlMs: 60_000, negativeTtlMs: 5000, clock });
   const apps = new Map(config.apps.map((a) => [a.id, a]));
   const d = config.delivery;
 
   const breakers = createCircuitBreakers({
     threshold: d.breakerFailureThreshold,
     cooldownMs: d.breakerCooldownMs,
+    clock,
     onChange: (c) => {
       metrics.circuitOpen.set({ app: c.app, provider: c.provider }, c.state === "closed" ? 0 : 1);
       if (c.state === "open" && c.reopened) {
@@ -171,6 +173,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     maxBatch: d.auditBatchSize,
     maxPendingAudits: 100_000,
     touchIntervalMs: 60_000,
+    clock,
     log: log.child({ module: "writes" }),
     onFlush: (seconds) => metrics.writeFlushSeconds.observe(seconds),
     onAuditDropped: (n) => metrics.auditDropped.inc(n),
@@ -195,14 +198,14 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     providerTimeoutMs: d.providerTimeoutMs,
     confirmations: receipts.confirmations,
   });
-  const retry = createRetryPolicy({ baseMs: d.retryBaseMs, maxMs: d.retryMaxMs });
+  const settler = createSettler({ writes, retry: createRetryPolicy({ baseMs: d.retryBaseMs, maxMs: d.retryMaxMs }), clock, metrics, log: log.child({ module: "settle" }) });
   const publish = createPublishService({
     config,
     cache,
     fpush: createFpushResolver({ config, store: registrationStore, cache, clock }),
     dispatcher,
     writes,
-    retry,
+    settler,
     rateLimiter: createPushRateLimiter(config.limits.pushIntervalSeconds * 1000),
     clock,
     log: log.child({ module: "publish" }),
@@ -218,11 +221,9 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     queue,
     cache,
     dispatcher,
-    writes,
-    retry,
+    settler,
     apps,
     clock,
-    metrics,
     log: log.child({ module: "worker" }),
     concurrency: d.workerConcurrency,
     pollMs: d.workerPollMs,

@@ -46,7 +46,7 @@ export const SETTING_DOCS: Readonly<Record<string, SettingDoc>> = {
   "delivery.providerTimeoutMs": { description: "Timeout of one provider request." },
   "delivery.jobTtlSeconds": { description: "A push not delivered by then is dropped (a stale push is worse than none)." },
   "delivery.retryBaseMs": { description: "First retry delay; doubles per attempt, with jitter." },
-  "delivery.retryMaxMs": { description: "Longest retry delay." },
+  "delivery.retryMaxMs": { description: "Longest retry delay, jitter included (only a provider's Retry-After may ask for longer)." },
   "delivery.workerConcurrency": { description: "Queued pushes delivered at once per process." },
   "delivery.workerPollMs": { description: "How often the queue worker looks for due pushes." },
   "delivery.breakerFailureThreshold": { description: "Failures in a row that open a provider's circuit breaker for an app (a configuration error opens it at once)." },

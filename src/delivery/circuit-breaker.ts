@@ -1,4 +1,5 @@
 import type { DeliveryOutcome } from "../domain/delivery-outcome.js";
+import { systemClock, type Clock } from "../ports/clock.js";
 
 // One breaker per app × provider. A configuration error (revoked key, wrong topic, bad certificate)
 // opens it at once; an outage opens it after `threshold` provider-wide failures in a row. While open,
@@ -35,14 +36,15 @@ interface Breaker {
 export function createCircuitBreakers({
   threshold,
   cooldownMs,
-  now = Date.now,
+  clock = systemClock,
   onChange,
 }: {
   threshold: number;
   cooldownMs: number;
-  now?: () => number;
+  clock?: Clock;
   onChange: (change: BreakerChange) => void;
 }): CircuitBreakers {
+  const now = () => clock.now().getTime();
   const breakers = new Map<string, Breaker>();
   const get = (app: string, provider: string) => {
     const key = `${app}\u0000${provider}`;

@@ -5,15 +5,13 @@ import { isActive } from "../domain/registration.js";
 import type { Clock } from "../ports/clock.js";
 import type { DeliveryQueue, QueuedJob } from "../ports/delivery-queue.js";
 import type { Logger } from "../observability/logger.js";
-import type { Metrics } from "../observability/metrics.js";
 import type { RegistrationCache } from "../registration/registration-cache.js";
 import { waitAtMost } from "../shared/wait-at-most.js";
 import type { Dispatcher } from "./dispatcher.js";
-import type { RetryPolicy } from "./retry-policy.js";
-import type { WriteBuffer } from "./write-buffer.js";
+import type { Settler } from "./settle.js";
 
 // Delivers what the synchronous attempt could not: claims due jobs (FOR UPDATE SKIP LOCKED, so any
-// number of processes can share the queue), dispatches them, and completes or reschedules them.
+// number of processes can share the queue), dispatches them, and settles them (settle.ts).
 // A claimed job is leased; if this process dies, another takes it over when the lease runs out.
 
 export interface DeliveryWorker {
@@ -28,11 +26,9 @@ export interface DeliveryWorkerDeps {
   readonly queue: DeliveryQueue;
   readonly cache: RegistrationCache;
   readonly dispatcher: Dispatcher;
-  readonly writes: WriteBuffer;
-  readonly retry: RetryPolicy;
+  readonly settler: Settler;
   readonly apps: ReadonlyMap<string, AppConfig>;
   readonly clock: Clock;
-  readonly metrics: Metrics;
   readonly log: Logger;
   readonly concurrency: number;
   readonly pollMs: number;
@@ -43,7 +39,7 @@ const EXPIRY_SWEEP_MS = 10_000;
 const STOP_WAIT_MS = 5000;
 
 export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
-  const { queue, cache, dispatcher, writes, retry, apps, clock, metrics, log, concurrency, pollMs, leaseMs } = deps;
+  const { queue, cache, dispatcher, settler, apps, clock, log, concurrency, pollMs, leaseMs } = deps;
   const workerId = `worker-${randomUUID()}`;
   const running = new Set<Promise<void>>();
   let stopping = false;
@@ -56,32 +52,18 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     const app = apps.get(job.app);
     const reg = await cache.get(job.node);
     if (!app || !reg || !isActive(reg)) {
-      // The device went away (unregistered or dead) while its push waited.
-      writes.completeJob(job, { persisted: true });
+      settler.abandon(job);
       return;
     }
     const result = await dispatcher.dispatch(reg, app, { pushId: job.pushId, node: job.node, app: job.app, notification: job.notification, receivedAt: job.receivedAt }, job.attempts, job.expiresAt);
-    if (result.final === "transient") {
-      const next = retry.nextAttemptAt(job.attempts, result, clock.now());
-      if (next < job.expiresAt) {
-        void writes.putJob({ ...job, nextAttemptAt: next, lastError: result.reason ?? "transient" });
-        return;
-      }
-      metrics.jobsExpired.inc({ app: job.app });
-      log.info({ node: job.node, pushId: job.pushId, attempts: job.attempts, reason: result.reason }, "push expired undelivered");
-    } else if (result.final === "delivered") {
-      writes.touch(job.node);
-    }
-    writes.completeJob(job, { persisted: true });
+    settler.settle(job, result, { persisted: true });
   };
 
   const sweepExpired = async () => {
     const now = clock.now();
     if (now.getTime() - lastSweep < EXPIRY_SWEEP_MS) return;
     lastSweep = now.getTime();
-    const expired = await queue.takeExpired(now, 1000);
-    for (const j of expired) metrics.jobsExpired.inc({ app: j.app });
-    if (expired.length > 0) log.info({ count: expired.length }, "dropped pushes that expired in the queue");
+    settler.expiredInQueue(await queue.takeExpired(now, 1000));
   };
 
   const runOnce = async (): Promise<number> => {
@@ -108,7 +90,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
         failingSince = undefined;
       } catch (err) {
         if (failingSince === undefined) log.warn({ err: { message: (err as Error).message } }, "cannot read the delivery queue; will keep trying");
-        failingSince ??= Date.now();
+        failingSince ??= clock.now().getTime();
       }
       // A full batch means more may be due: go again at once. Otherwise wait for the next poll.
       if (claimed > 0 && running.size < concurrency) continue;

@@ -1,5 +1,5 @@
 import type { AppConfig } from "../config/config-schema.js";
-import type { DeliveryOutcome } from "../domain/delivery-outcome.js";
+import type { DeliveryOutcome, PushResult } from "../domain/delivery-outcome.js";
 import type { PushRequest } from "../domain/notification.js";
 import type { Registration } from "../domain/registration.js";
 import { tokenFingerprint } from "../domain/secret.js";
@@ -18,22 +18,6 @@ import type { WriteBuffer } from "./write-buffer.js";
 // One delivery attempt of one push: walk the app's provider chain over the device's addresses,
 // audit every provider call, disable addresses the provider declares dead, and sum up.
 
-export type DispatchFinal =
-  /** At least one provider accepted the push. */
-  | "delivered"
-  /** Every address of the device is dead: the registration is disabled. */
-  | "token_dead"
-  /** Nothing delivered, something may work later (provider down, rate limit, our config). */
-  | "transient"
-  /** Only our own request was refused: retrying the same payload is pointless. */
-  | "payload_error";
-
-export interface DispatchResult {
-  readonly final: DispatchFinal;
-  readonly retryAfterMs?: number;
-  readonly reason?: string;
-}
-
 export type ProviderLookup = (app: string, kind: ProviderKind) => PushProvider | undefined;
 
 export interface DispatcherDeps {
@@ -51,7 +35,7 @@ export interface DispatcherDeps {
 }
 
 export interface Dispatcher {
-  dispatch(reg: Registration, app: AppConfig, request: PushRequest, attempt: number, expiresAt: Date): Promise<DispatchResult>;
+  dispatch(reg: Registration, app: AppConfig, request: PushRequest, attempt: number, expiresAt: Date): Promise<PushResult>;
 }
 
 const CIRCUIT_OPEN: DeliveryOutcome = { class: "retry", reason: "circuit-open" };
@@ -171,7 +155,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   return {
     async dispatch(reg, app, request, attempt, expiresAt) {
       const targets = planTargets(reg, app.strategy);
-      if (targets.length === 0) return { final: "token_dead", reason: "no live address" };
+      if (targets.length === 0) return { class: "token_dead", reason: "no live address" };
       const outcomes: DeliveryOutcome[] = [];
       if (app.strategy.mode === "all") {
         outcomes.push(...(await Promise.all(targets.map((t) => attemptOne(reg, app, request, attempt, expiresAt, t)))));
@@ -192,15 +176,15 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
 
 const TIMED_OUT: DeliveryOutcome = { class: "retry", reason: "timeout", maybeDelivered: true };
 
-function summarise(outcomes: readonly DeliveryOutcome[]): DispatchResult {
-  if (outcomes.some((o) => o.class === "delivered")) return { final: "delivered" };
+function summarise(outcomes: readonly DeliveryOutcome[]): PushResult {
+  if (outcomes.some((o) => o.class === "delivered")) return { class: "delivered" };
   const transient = outcomes.filter((o) => o.class === "retry" || o.class === "config_error");
   if (transient.length > 0) {
     const retryAfterMs = Math.max(0, ...transient.map((o) => o.retryAfterMs ?? 0));
-    return { final: "transient", reason: transient.map((o) => o.reason ?? String(o.status ?? o.class)).join("; "), ...(retryAfterMs > 0 ? { retryAfterMs } : {}) };
+    return { class: "retry", reason: transient.map((o) => o.reason ?? String(o.status ?? o.class)).join("; "), ...(retryAfterMs > 0 ? { retryAfterMs } : {}) };
   }
   if (outcomes.some((o) => o.class === "payload_error")) {
-    return { final: "payload_error", reason: outcomes.map((o) => o.reason ?? o.class).join("; ") };
+    return { class: "payload_error", reason: outcomes.map((o) => o.reason ?? o.class).join("; ") };
   }
-  return { final: "token_dead", reason: outcomes.map((o) => o.reason ?? o.class).join("; ") };
+  return { class: "token_dead", reason: outcomes.map((o) => o.reason ?? o.class).join("; ") };
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { AppConfig, Config } from "../config/config-schema.js";
+import { publishOutcomeOf, type PublishOutcome, type PushResult } from "../domain/delivery-outcome.js";
 import type { Notification, PushRequest } from "../domain/notification.js";
 import { isActive, type Registration } from "../domain/registration.js";
 import { secretMatches } from "../domain/secret.js";
@@ -8,28 +9,16 @@ import type { QueuedJob } from "../ports/delivery-queue.js";
 import type { Logger } from "../observability/logger.js";
 import type { RegistrationCache } from "../registration/registration-cache.js";
 import { domainOf } from "../registration/registration-service.js";
-import type { Dispatcher, DispatchResult } from "./dispatcher.js";
+import type { Dispatcher } from "./dispatcher.js";
 import type { FpushResolver } from "./fpush-registrations.js";
 import type { PushRateLimiter } from "./push-rate-limiter.js";
-import type { RetryPolicy } from "./retry-policy.js";
+import type { Settler } from "./settle.js";
 import type { WriteBuffer } from "./write-buffer.js";
 
 // What a publish from a user's server means, independent of XMPP: check it, try to deliver within the
-// deadline, and say how it went. The reply decides whether the user's server keeps the registration
-// (docs/xmpp-server-setup.md), so every transient trouble must come out as `queued` (reply result) or `unavailable`
-// (reply wait), never as a rejection.
-
-export type PublishOutcome =
-  | "delivered" // result
-  | "queued" // result: durable job, delivered later
-  | "coalesced" // result: merged into a pending push for the same node (rate limit)
-  | "forbidden" // auth/forbidden: not a server we serve
-  | "unknown-node" // cancel/item-not-found
-  | "token-dead" // cancel/item-not-found: the provider says the device is gone
-  | "not-authorized" // auth/not-authorized: wrong or missing secret
-  | "payload-error" // wait: our own bug, not the user's fault
-  | "unavailable" // wait: database down, or not even queued in time
-  | "overloaded"; // wait/resource-constraint
+// deadline, and say how it went (a PublishOutcome, domain/delivery-outcome.ts). The reply decides whether
+// the user's server keeps the registration (docs/xmpp-server-setup.md), so every transient trouble must
+// come out as `queued` (reply result) or `unavailable` (reply wait), never as a rejection.
 
 export interface PublishInput {
   readonly fromDomain: string;
@@ -42,8 +31,6 @@ export interface PublishInput {
 
 export interface PublishService {
   publish(input: PublishInput): Promise<PublishOutcome>;
-  /** Publishes received and not yet finished (their background attempt included). */
-  inFlight(): number;
   /** Resolves when every attempt started so far has finished (bounded by the caller). */
   drain(): Promise<void>;
 }
@@ -54,7 +41,7 @@ export interface PublishServiceDeps {
   readonly fpush: FpushResolver;
   readonly dispatcher: Dispatcher;
   readonly writes: WriteBuffer;
-  readonly retry: RetryPolicy;
+  readonly settler: Settler;
   readonly rateLimiter: PushRateLimiter;
   readonly clock: Clock;
   readonly log: Logger;
@@ -63,7 +50,7 @@ export interface PublishServiceDeps {
 type Lookup = { reg: Registration; app: AppConfig } | { outcome: PublishOutcome };
 
 export function createPublishService(deps: PublishServiceDeps): PublishService {
-  const { config, cache, fpush, dispatcher, writes, retry, rateLimiter, clock, log } = deps;
+  const { config, cache, fpush, dispatcher, writes, settler, rateLimiter, clock, log } = deps;
   const apps = new Map(config.apps.map((a) => [a.id, a]));
   const { syncDeadlineMs, providerTimeoutMs, jobTtlSeconds, maxInFlight } = config.delivery;
   // A write-ahead job is not due before its own first attempt can have finished (or timed out):
@@ -95,28 +82,6 @@ export function createPublishService(deps: PublishServiceDeps): PublishService {
     return { reg, app };
   };
 
-  const settle = (request: PushRequest, job: QueuedJob, result: DispatchResult): void => {
-    switch (result.final) {
-      case "delivered":
-        writes.completeJob(job);
-        writes.touch(request.node);
-        return;
-      case "token_dead":
-      case "payload_error":
-        writes.completeJob(job);
-        return;
-      case "transient": {
-        const next = retry.nextAttemptAt(job.attempts, result, clock.now());
-        if (next >= job.expiresAt) {
-          writes.completeJob(job);
-          return;
-        }
-        void writes.putJob({ ...job, nextAttemptAt: next, lastError: result.reason ?? "transient" });
-        return;
-      }
-    }
-  };
-
   const track = <T>(p: Promise<T>): Promise<T> => {
     running.add(p);
     void p.finally(() => running.delete(p)).catch(() => undefined);
@@ -124,8 +89,6 @@ export function createPublishService(deps: PublishServiceDeps): PublishService {
   };
 
   return {
-    inFlight: () => running.size + arriving,
-
     async drain() {
       while (running.size > 0) await Promise.allSettled([...running]);
     },
@@ -169,30 +132,20 @@ export function createPublishService(deps: PublishServiceDeps): PublishService {
       const attempt = track(
         dispatcher.dispatch(reg, app, request, 1, expiresAt).then(
           (result) => {
-            settle(request, job, result);
+            settler.settle(job, result, { persisted: false });
             return result;
           },
-          (err: unknown) => {
+          (err: unknown): PushResult => {
             log.error({ err, node: reg.node }, "dispatch failed; the write-ahead job will retry it");
-            return { final: "transient", reason: "internal error" } satisfies DispatchResult as DispatchResult;
+            return { class: "retry", reason: "internal error" };
           },
         ),
       );
 
       const remaining = () => Math.max(0, syncDeadlineMs - (clock.now().getTime() - started.getTime()));
       const result = await withDeadline(attempt, remaining());
-      if (result !== undefined) {
-        switch (result.final) {
-          case "delivered":
-            return "delivered";
-          case "token_dead":
-            return "token-dead";
-          case "payload_error":
-            return "payload-error";
-          case "transient":
-            break;
-        }
-      }
+      const settled = result === undefined ? undefined : publishOutcomeOf(result);
+      if (settled !== undefined) return settled;
       // Not delivered (yet): the answer is `result` only if the push is safe in the queue.
       const isDurable = await withDeadline(durable, Math.max(remaining(), 50));
       return isDurable === true ? "queued" : "unavailable";

@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from "../ports/clock.js";
 import type { DeliveryRecord } from "../ports/delivery-audit.js";
 import type { JobRef, QueuedJob } from "../ports/delivery-queue.js";
 import type { WriteBatchStore } from "../ports/write-batch.js";
@@ -30,7 +31,7 @@ export interface WriteBufferOptions {
   /** A node's last-push time is written at most this often. */
   readonly touchIntervalMs: number;
   readonly log: Logger;
-  readonly now?: () => number;
+  readonly clock?: Clock;
   readonly onFlush?: (seconds: number, ok: boolean) => void;
   readonly onAuditDropped?: (count: number) => void;
 }
@@ -45,7 +46,8 @@ interface PendingPut {
 }
 
 export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
-  const { store, flushMs, maxBatch, maxPendingAudits, touchIntervalMs, log, now = Date.now } = options;
+  const { store, flushMs, maxBatch, maxPendingAudits, touchIntervalMs, log, clock = systemClock } = options;
+  const now = () => clock.now().getTime();
   let puts = new Map<string, PendingPut>();
   let completes = new Map<string, JobRef>();
   let audits: DeliveryRecord[] = [];

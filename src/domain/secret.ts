@@ -1,7 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 
-// Nodes and secrets are random (CSPRNG), URL-safe and high-entropy. Secrets are stored only as a
-// sha256 hash: a 192-bit random secret needs no slow KDF, and the hash is checked on every publish.
+// Generated nodes and publish secrets are random (CSPRNG), URL-safe and high-entropy; a dialect may
+// bring its own node (mod_push_appserver, fpush), never its own secret. A secret is handed out once, at
+// registration, and stored only as a sha256 hash: a 192-bit random secret needs no slow KDF, and the hash
+// is checked on every publish.
 
 export function generateNode(): string {
   return randomBytes(15).toString("base64url"); // 20 characters

@@ -1,6 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { PublishOutcome } from "../delivery/publish-service.js";
-import { outcomeClasses } from "../domain/delivery-outcome.js";
+import { outcomeClasses, publishOutcomes } from "../domain/delivery-outcome.js";
 import { buildInfo } from "./build-info.js";
 
 // Every instrument in one typed object on a registry of our own (no prom-client global), created by
@@ -23,7 +22,6 @@ export interface Metrics {
   readonly circuitOpen: Gauge<"app" | "provider">;
   readonly circuitTrips: Counter<"app" | "provider" | "cause">;
   readonly apnsCertificateExpiry: Gauge<"app">;
-  readonly inFlightPublishes: Gauge;
   readonly httpRequests: Counter<"route" | "status">;
   readonly jpushReceipts: Counter<"app" | "result">;
   readonly confirmFallbacks: Counter<"app" | "result">;
@@ -44,11 +42,8 @@ export interface KnownLabels {
   readonly apps: ReadonlyArray<{ readonly id: string; readonly providers: readonly string[] }>;
 }
 
-// Every answer a publish can get, as the publish handler labels it (the Record makes the list complete).
-const PUBLISH_RESULTS = Object.keys({
-  delivered: 0, queued: 0, coalesced: 0, forbidden: 0, "unknown-node": 0, "token-dead": 0, "not-authorized": 0,
-  "payload-error": 0, unavailable: 0, overloaded: 0, "bad-request": 0,
-} satisfies Record<PublishOutcome | "bad-request", 0>);
+// Every answer a publish can get, as the publish handler labels it (a malformed one is a bad-request).
+const PUBLISH_RESULTS = [...publishOutcomes, "bad-request"];
 const BREAKER_CAUSES = ["config_error", "outage"] as const;
 
 export function createMetrics(sources?: MetricSources, known: KnownLabels = { apps: [] }): Metrics {
@@ -109,7 +104,6 @@ export function createMetrics(sources?: MetricSources, known: KnownLabels = { ap
         for (const c of sources?.apnsCertificates() ?? []) this.set({ app: c.app }, c.expiresAt.getTime() / 1000);
       },
     }),
-    inFlightPublishes: new Gauge({ name: "xmpp_push_publishes_in_flight", help: "Publishes received and not yet answered", registers: r }),
     jpushReceipts: new Counter({
       name: "xmpp_push_jpush_receipts_total",
       help: "JPush deliveries settled by the receipt poller: received (JPush confirmed it reached the phone), not_received (JPush says it did not), unconfirmed (JPush could not say)",

@@ -25,11 +25,10 @@ export interface DeliveryQueue {
    * a new publish supersedes a pending one (coalescing), and a retry of an old push never overwrites a new one.
    */
   put(jobs: readonly QueuedJob[]): Promise<void>;
-  /** Claims up to `max` due jobs (FOR UPDATE SKIP LOCKED), leased to `workerId` until `leaseUntil`; attempts is incremented. */
+  /** Claims up to `max` due jobs, none to two claimers at once, leased to `workerId` until `leaseUntil`; attempts is incremented. */
   claim(workerId: string, max: number, now: Date, leaseUntil: Date): Promise<readonly QueuedJob[]>;
   /** Deletes jobs, but only the version named by pushId: a newer push for the node stays. */
   complete(jobs: readonly JobRef[]): Promise<void>;
-  reschedule(job: JobRef, nextAttemptAt: Date, lastError: string): Promise<void>;
   /** Deletes and returns jobs past their expiry. */
   takeExpired(now: Date, max: number): Promise<readonly QueuedJob[]>;
   stats(now: Date): Promise<{ depth: number; oldestAgeMs: number }>;

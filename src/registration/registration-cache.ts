@@ -1,4 +1,5 @@
 import type { Registration } from "../domain/registration.js";
+import { systemClock, type Clock } from "../ports/clock.js";
 import type { RegistrationStore } from "../ports/registration-store.js";
 
 // Publishes look up their registration on every push; most nodes push again soon (a conversation), so a
@@ -21,10 +22,11 @@ export interface RegistrationCacheOptions {
   readonly ttlMs: number;
   /** Unknown nodes are remembered this long, so a server hammering a dead node does not hammer the database. */
   readonly negativeTtlMs: number;
-  readonly now?: () => number;
+  readonly clock?: Clock;
 }
 
-export function createRegistrationCache({ store, maxEntries, ttlMs, negativeTtlMs, now = Date.now }: RegistrationCacheOptions): RegistrationCache {
+export function createRegistrationCache({ store, maxEntries, ttlMs, negativeTtlMs, clock = systemClock }: RegistrationCacheOptions): RegistrationCache {
+  const now = () => clock.now().getTime();
   const entries = new Map<string, { reg: Registration | undefined; expires: number }>();
   const inFlight = new Map<string, Promise<Registration | undefined>>();
   let generation = 0;

@@ -90,12 +90,6 @@ export function createPgDeliveryQueue({ knex }: { knex: Knex }): DeliveryQueue {
       );
     },
 
-    async reschedule(job, nextAttemptAt, lastError) {
-      await knex("delivery_jobs")
-        .where({ node: job.node, push_id: job.pushId })
-        .update({ next_attempt_at: nextAttemptAt, last_error: lastError.slice(0, 500), locked_by: null, locked_until: null, updated_at: knex.fn.now() });
-    },
-
     async takeExpired(now, max) {
       const result = await knex.raw<{ rows: JobRow[] }>(
         `DELETE FROM delivery_jobs

@@ -1,4 +1,5 @@
 import xml, { type Element } from "@xmpp/xml";
+import type { PublishOutcome } from "../domain/delivery-outcome.js";
 import { NS } from "./namespaces.js";
 
 // The one table of error replies. The *type* is what the user's server acts on (docs/xmpp-server-setup.md):
@@ -28,14 +29,29 @@ export const stanzaErrors = {
   conflict: (text: string): StanzaErrorSpec => ({ type: "cancel", condition: "conflict", text }),
   /** Unknown namespace or command (RFC 6120 §8.3.3.19). */
   serviceUnavailable: (): StanzaErrorSpec => ({ type: "cancel", condition: "service-unavailable" }),
-  featureNotImplemented: (text?: string): StanzaErrorSpec => ({ type: "cancel", condition: "feature-not-implemented", ...(text ? { text } : {}) }),
   /** Our own trouble (database down, provider outage, our misconfiguration): try again later. */
   internalWait: (text?: string): StanzaErrorSpec => ({ type: "wait", condition: "internal-server-error", ...(text ? { text } : {}) }),
   /** Overloaded or rate-limited. */
   resourceConstraint: (text?: string): StanzaErrorSpec => ({ type: "wait", condition: "resource-constraint", ...(text ? { text } : {}) }),
-  /** The provider did not answer in time. */
-  remoteTimeout: (text?: string): StanzaErrorSpec => ({ type: "wait", condition: "remote-server-timeout", ...(text ? { text } : {}) }),
 } as const;
+
+/**
+ * XEP-0357 §5: the reply to every publish outcome (undefined: an IQ result). The type is the contract with
+ * the user's server: cancel only for a dead device or unknown node, auth for a bad sender or secret, wait
+ * for everything transient (a bad request, modify, is answered before there is an outcome).
+ */
+export const publishReplies: Readonly<Record<PublishOutcome, StanzaErrorSpec | undefined>> = {
+  delivered: undefined,
+  queued: undefined,
+  coalesced: undefined,
+  forbidden: stanzaErrors.forbidden("this push service does not serve your domain"),
+  "unknown-node": stanzaErrors.itemNotFound("no such push registration"),
+  "token-dead": stanzaErrors.itemNotFound("the device is no longer registered with its push provider"),
+  "not-authorized": stanzaErrors.notAuthorized(),
+  "payload-error": stanzaErrors.internalWait("the push provider refused our request; we are looking into it"),
+  unavailable: stanzaErrors.internalWait("temporarily unable to deliver; try again later"),
+  overloaded: stanzaErrors.resourceConstraint("too many pushes in progress; try again later"),
+};
 
 /** An error reply carrying our error element only: the request's payload (and its publish secret) is never echoed. */
 export function errorReply(request: Element, spec: StanzaErrorSpec): Element {

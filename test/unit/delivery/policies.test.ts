@@ -12,11 +12,21 @@ describe("retry policy", () => {
   it("backs off exponentially with jitter, capped", () => {
     const mid = createRetryPolicy({ baseMs: 1000, maxMs: 60_000, random: () => 0.5 });
     expect([1, 2, 3, 4].map((n) => later(mid.nextAttemptAt(n, {}, at)))).toEqual([1000, 2000, 4000, 8000]);
-    expect(later(mid.nextAttemptAt(20, {}, at))).toBe(60_000);
+    expect(later(mid.nextAttemptAt(20, {}, at))).toBe(45_000);
     const low = createRetryPolicy({ baseMs: 1000, maxMs: 60_000, random: () => 0 });
     const high = createRetryPolicy({ baseMs: 1000, maxMs: 60_000, random: () => 0.999 });
     expect(later(low.nextAttemptAt(3, {}, at))).toBe(2000);
     expect(later(high.nextAttemptAt(3, {}, at))).toBe(5996);
+  });
+
+  it("never waits longer than retryMaxMs, whatever the jitter, unless the provider asked", () => {
+    for (const r of [0, 0.25, 0.5, 0.75, 0.9999]) {
+      const p = createRetryPolicy({ baseMs: 1000, maxMs: 60_000, random: () => r });
+      for (let attempt = 1; attempt <= 40; attempt++) expect(later(p.nextAttemptAt(attempt, {}, at))).toBeLessThanOrEqual(60_000);
+    }
+    // At the cap the delays still spread (half to all of retryMaxMs), so replicas do not retry in lockstep.
+    expect(later(createRetryPolicy({ baseMs: 1000, maxMs: 60_000, random: () => 0 }).nextAttemptAt(30, {}, at))).toBe(30_000);
+    expect(later(createRetryPolicy({ baseMs: 1000, maxMs: 60_000, random: () => 0.9999 }).nextAttemptAt(7, {}, at))).toBe(59_997);
   });
 
   it("never retries sooner than the provider asked", () => {
@@ -29,7 +39,7 @@ describe("circuit breaker", () => {
   const setup = () => {
     let now = 0;
     const changes: BreakerChange[] = [];
-    const b = createCircuitBreakers({ threshold: 3, cooldownMs: 1000, now: () => now, onChange: (c) => changes.push(c) });
+    const b = createCircuitBreakers({ threshold: 3, cooldownMs: 1000, clock: { now: () => new Date(now) }, onChange: (c) => changes.push(c) });
     return { b, changes, tick: (ms: number) => (now += ms) };
   };
 

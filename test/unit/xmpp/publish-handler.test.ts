@@ -1,9 +1,11 @@
 import type { Element } from "@xmpp/xml";
 import { describe, expect, it } from "vitest";
-import type { PublishInput, PublishOutcome, PublishService } from "../../../src/delivery/publish-service.js";
+import type { PublishInput, PublishService } from "../../../src/delivery/publish-service.js";
+import { publishOutcomes, type PublishOutcome } from "../../../src/domain/delivery-outcome.js";
 import { createMetrics } from "../../../src/observability/metrics.js";
 import { createIqRouter } from "../../../src/xmpp/iq-router.js";
 import { createPublishHandler } from "../../../src/xmpp/publish-handler.js";
+import { publishReplies } from "../../../src/xmpp/stanza-errors.js";
 import { recordingLogger } from "../../support/memory/recording-logger.js";
 import { captured, CAPTURED_PUBLISHES, parseXml } from "../../support/stanzas.js";
 
@@ -16,7 +18,6 @@ function harness(outcome: PublishOutcome | (() => never)) {
       inputs.push(input);
       return typeof outcome === "function" ? outcome() : outcome;
     },
-    inFlight: () => 0,
     drain: async () => {},
   };
   const router = createIqRouter({ send: async (el) => void sent.push(el), log });
@@ -30,19 +31,27 @@ const errorOf = (el: Element) => {
 };
 
 describe("publish replies: the error type is what the user's server acts on", () => {
-  const table: Array<[PublishOutcome, string]> = [
-    ["delivered", "result"],
-    ["queued", "result"],
-    ["coalesced", "result"],
-    ["unknown-node", "cancel/item-not-found"],
-    ["token-dead", "cancel/item-not-found"],
-    ["not-authorized", "auth/not-authorized"],
-    ["forbidden", "auth/forbidden"],
-    ["payload-error", "wait/internal-server-error"],
-    ["unavailable", "wait/internal-server-error"],
-    ["overloaded", "wait/resource-constraint"],
-  ];
-  for (const [outcome, expected] of table) {
+  // A Record: the compiler refuses this table when an outcome is added without its expected reply.
+  const table: Record<PublishOutcome, string> = {
+    delivered: "result",
+    queued: "result",
+    coalesced: "result",
+    "unknown-node": "cancel/item-not-found",
+    "token-dead": "cancel/item-not-found",
+    "not-authorized": "auth/not-authorized",
+    forbidden: "auth/forbidden",
+    "payload-error": "wait/internal-server-error",
+    unavailable: "wait/internal-server-error",
+    overloaded: "wait/resource-constraint",
+  };
+
+  it("has a reply for every publish outcome of the domain, and cancels only for a gone device", () => {
+    expect(Object.keys(publishReplies).sort()).toEqual([...publishOutcomes].sort());
+    const cancels = publishOutcomes.filter((o) => publishReplies[o]?.type === "cancel");
+    expect(cancels).toEqual(["unknown-node", "token-dead"]);
+  });
+
+  for (const [outcome, expected] of Object.entries(table) as Array<[PublishOutcome, string]>) {
     it(`${outcome} → ${expected}`, async () => {
       const h = harness(outcome);
       await h.router.handle(captured("prosody-default-body"));
