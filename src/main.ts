@@ -3,7 +3,7 @@ import { ConfigError } from "./config/load-config.js";
 import { createCircuitBreakers } from "./delivery/circuit-breaker.js";
 import { createDeliveryWorker, type DeliveryWorker } from "./delivery/delivery-worker.js";
 import { createDispatcher } from "./delivery/dispatcher.js";
-import { createFpushResolver } from "./delivery/fpush-registrations.js";
+import { createFpushResolver } from "./dialects/fpush/fpush-resolver.js";
 import { createPublishService, type PublishService } from "./delivery/publish-service.js";
 import { createPushRateLimiter } from "./delivery/push-rate-limiter.js";
 import { createRetryPolicy } from "./delivery/retry-policy.js";
@@ -197,24 +197,24 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     providerTimeoutMs: d.providerTimeoutMs,
     confirmations: receipts.confirmations,
   });
-  const retry = createRetryPolicy({ baseMs: d.retryBaseMs, maxMs: d.retryMaxMs });
-  const publish = createPublishService({
-    config,
-    cache,
-    fpush: createFpushResolver({ config, store: registrationStore, cache, clock }),
-    dispatcher,
-    writes,
-    retry,
-    rateLimiter: createPushRateLimiter(config.limits.pushIntervalSeconds * 1000),
-    clock,
-    log: log.child({ module: "publish" }),
-  });
   const registrations = createRegistrationService({
     store: registrationStore,
     cache,
     config,
     clock,
     isNodeTaken: (err) => err instanceof NodeTakenError,
+  });
+  const retry = createRetryPolicy({ baseMs: d.retryBaseMs, maxMs: d.retryMaxMs });
+  const publish = createPublishService({
+    config,
+    cache,
+    fpush: createFpushResolver({ config, registrations, cache }),
+    dispatcher,
+    writes,
+    retry,
+    rateLimiter: createPushRateLimiter(config.limits.pushIntervalSeconds * 1000),
+    clock,
+    log: log.child({ module: "publish" }),
   });
   const worker = createDeliveryWorker({
     queue,

@@ -1,4 +1,5 @@
 import type { Config } from "../config/config-schema.js";
+import { domainOf } from "../domain/jid.js";
 import type { AddressKind, ApnsEnvironment } from "../domain/registration.js";
 import { tokenFingerprint } from "../domain/secret.js";
 import { createServer, type Server } from "../main.js";
@@ -157,7 +158,7 @@ export async function sendTestCommand(config: Config, opts: { node: string; body
   return withServer(config, async (server) => {
     const reg = await server.registrationStore.findByNode(opts.node);
     if (!reg) throw new UsageError(`no registration with node ${opts.node}`);
-    const fromDomain = reg.ownerJid.includes("@") ? reg.ownerJid.split("@")[1]! : reg.ownerJid || config.domains[0]!;
+    const fromDomain = domainOf(reg.ownerJid) || config.domains[0]!;
     const started = new Date();
     const outcome = await server.publish.publish({
       fromDomain,
