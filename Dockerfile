@@ -29,7 +29,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY migrations ./migrations
 RUN npm run build \
- && test -f dist/src/cli.js \
+ && test -f dist/src/cli/main.js \
  && test -d dist/migrations
 
 # ---- deps: production node_modules only --------------------------------------------------------------
@@ -92,5 +92,5 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.XMPP_PUSH_HTTP_PORT||8080)+'/healthz',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 
 # The server handles SIGTERM itself (drains, closes the component connection) and runs as PID 1 fine.
-ENTRYPOINT ["node", "/app/dist/src/cli.js"]
+ENTRYPOINT ["node", "/app/dist/src/cli/main.js"]
 CMD ["serve"]

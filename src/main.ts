@@ -1,9 +1,8 @@
 import type { Config } from "./config/config-schema.js";
-import { ConfigError } from "./config/load-config.js";
 import { createCircuitBreakers } from "./delivery/circuit-breaker.js";
 import { createDeliveryWorker, type DeliveryWorker } from "./delivery/delivery-worker.js";
 import { createDispatcher } from "./delivery/dispatcher.js";
-import { createFpushResolver } from "./delivery/fpush-registrations.js";
+import { createFpushResolver } from "./dialects/fpush/fpush-resolver.js";
 import { createPublishService, type PublishService } from "./delivery/publish-service.js";
 import { createPushRateLimiter } from "./delivery/push-rate-limiter.js";
 import { createRetryPolicy } from "./delivery/retry-policy.js";
@@ -14,21 +13,23 @@ import { createMetrics, type Metrics } from "./observability/metrics.js";
 import { systemClock, type Clock } from "./ports/clock.js";
 import type { RegistrationStore } from "./ports/registration-store.js";
 import { providerFactories } from "./providers/provider-factories.js";
-import type { ApnsProvider } from "./providers/apns-provider.js";
 import { createProviderRegistry, type ProviderFactory, type ProviderRegistry } from "./providers/provider-registry.js";
 import { createRegistrationCache } from "./registration/registration-cache.js";
 import { createRegistrationService, type RegistrationService } from "./registration/registration-service.js";
 import { openDatabase, type Database } from "./store/database.js";
 import { createPgDeliveryQueue } from "./store/delivery-queue-pg.js";
-import { migrateLatest, pendingMigrations } from "./store/migrate.js";
+import { passMigrationGate } from "./store/migrate.js";
 import { createPgRegistrationStore, NodeTakenError } from "./store/registration-store-pg.js";
 import { tokenCipherFor } from "./store/token-cipher.js";
-import { checkTokenKey, TokenKeyMismatchError } from "./store/token-key-check.js";
+import { passTokenKeyGate } from "./store/token-key-check.js";
 import { createPgWriteBatchStore } from "./store/write-batch-pg.js";
 import { waitAtMost, waitAtMostOrFail } from "./shared/wait-at-most.js";
 import { createHttpServer, type HttpServer, type NotReadyReason } from "./http/http-server.js";
 import { registrationScopes } from "./http/registration-scopes.js";
+import { breakerAlarms } from "./observability/breaker-alarms.js";
 import { periodicValue } from "./observability/periodic-value.js";
+import { logStartup } from "./observability/startup-log.js";
+import { createAuditRetention } from "./store/audit-retention.js";
 import { createPgDeliveryAudit } from "./store/delivery-audit-pg.js";
 import { createPgReceiptStore } from "./store/receipt-store-pg.js";
 import { createJpushReceipts, type JpushReceipts } from "./providers/jpush-receipts.js";
@@ -92,13 +93,8 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
   const ownsDb = deps.db === undefined;
   const db = deps.db ?? (await openDatabase({ ...config.database, lockWaitMs: 10_000 }));
   try {
-    if (config.database.migrateOnStart) {
-      const applied = await migrateLatest(db);
-      if (applied.length > 0) log.info({ applied }, "database migrated");
-    } else {
-      const pending = await pendingMigrations(db);
-      if (pending.length > 0) throw new Error(`the database needs migrations (${pending.join(", ")}): run "xmpp-push migrate"`);
-    }
+    const applied = await passMigrationGate(db, config.database.migrateOnStart);
+    if (applied.length > 0) log.info({ applied }, "database migrated");
   } catch (err) {
     if (ownsDb) await db.close();
     throw err;
@@ -106,14 +102,10 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
 
   const cipher = tokenCipherFor(config);
   try {
-    const keyState = await checkTokenKey(db.knex, cipher);
-    if (keyState === "rotating") {
-      log.warn({ keyId: cipher.keyId }, "a token key rotation has not finished: run \"xmpp-push rotate-key\", then drop the previous key from the config");
-    }
+    await passTokenKeyGate(db.knex, cipher, log);
   } catch (err) {
     if (ownsDb) await db.close();
-    // Exit status 2, like any other unusable configuration: a wrong or lost key must stop the start.
-    throw err instanceof TokenKeyMismatchError ? new ConfigError([err.message]) : err;
+    throw err;
   }
   const registrationStore = createPgRegistrationStore({
     knex: db.knex,
@@ -131,7 +123,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     registrationCounts: registrationCounts.read,
     apnsCertificates: () =>
       (providerList?.all() ?? []).flatMap((p) => {
-        const expiresAt = (p as ApnsProvider).certificateExpiresAt;
+        const expiresAt = p.credentialExpiresAt?.();
         return p.kind === "apns" && expiresAt ? [{ app: p.name.slice("apns:".length), expiresAt }] : [];
       }),
   }, { apps: config.apps.map((a) => ({ id: a.id, providers: a.strategy.providers })) });
@@ -146,24 +138,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     threshold: d.breakerFailureThreshold,
     cooldownMs: d.breakerCooldownMs,
     clock,
-    onChange: (c) => {
-      metrics.circuitOpen.set({ app: c.app, provider: c.provider }, c.state === "closed" ? 0 : 1);
-      if (c.state === "open" && c.reopened) {
-        log.debug({ app: c.app, provider: c.provider, reason: c.reason }, `${c.provider} still failing for app ${c.app}; breaker open again`);
-      } else if (c.state === "open") {
-        metrics.circuitTrips.inc({ app: c.app, provider: c.provider, cause: c.cause ?? "outage" });
-        if (c.cause === "config_error") {
-          log.error(
-            { app: c.app, provider: c.provider, reason: c.reason },
-            `${c.provider} rejects the credentials or setup of app ${c.app} (${c.reason ?? "config error"}): pushes are queued and every registration is kept; fix the ${c.provider} settings of this app`,
-          );
-        } else {
-          log.warn({ app: c.app, provider: c.provider, reason: c.reason }, `${c.provider} is failing for app ${c.app}; pausing requests and queueing pushes`);
-        }
-      } else if (c.state === "closed") {
-        log.info({ app: c.app, provider: c.provider }, `${c.provider} works again for app ${c.app}`);
-      }
-    },
+    onChange: breakerAlarms({ metrics, log }),
   });
   const providers = createProviderRegistry({ config, log: log.child({ module: "providers" }), factories: deps.providerFactories ?? providerFactories, clock });
   providerList = providers;
@@ -199,23 +174,23 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     confirmations: receipts.confirmations,
   });
   const settler = createSettler({ writes, retry: createRetryPolicy({ baseMs: d.retryBaseMs, maxMs: d.retryMaxMs }), clock, metrics, log: log.child({ module: "settle" }) });
-  const publish = createPublishService({
-    config,
-    cache,
-    fpush: createFpushResolver({ config, store: registrationStore, cache, clock }),
-    dispatcher,
-    writes,
-    settler,
-    rateLimiter: createPushRateLimiter(config.limits.pushIntervalSeconds * 1000),
-    clock,
-    log: log.child({ module: "publish" }),
-  });
   const registrations = createRegistrationService({
     store: registrationStore,
     cache,
     config,
     clock,
     isNodeTaken: (err) => err instanceof NodeTakenError,
+  });
+  const publish = createPublishService({
+    config,
+    cache,
+    fpush: createFpushResolver({ config, registrations, cache }),
+    dispatcher,
+    writes,
+    settler,
+    rateLimiter: createPushRateLimiter(config.limits.pushIntervalSeconds * 1000),
+    clock,
+    log: log.child({ module: "publish" }),
   });
   const worker = createDeliveryWorker({
     queue,
@@ -255,15 +230,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     audit,
   });
   let httpAddress: string | undefined;
-  let retentionTimer: NodeJS.Timeout | undefined;
-  const purge = async () => {
-    try {
-      const n = await audit.purgeOlderThan(new Date(clock.now().getTime() - config.retention.auditDays * 86_400_000));
-      if (n > 0) log.info({ deleted: n, keepDays: config.retention.auditDays }, "purged old delivery records");
-    } catch (err) {
-      log.warn({ err: { message: (err as Error).message } }, "audit retention purge failed; will try again");
-    }
-  };
+  const retention = createAuditRetention({ audit, clock, log, keepDays: config.retention.auditDays, intervalMinutes: config.retention.purgeIntervalMinutes });
 
   return {
     db,
@@ -294,25 +261,12 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
       queueStats.start();
       registrationCounts.start();
       receipts.start();
-      retentionTimer = setInterval(() => void purge(), config.retention.purgeIntervalMinutes * 60_000);
-      retentionTimer.unref();
-      void purge();
-      log.info(
-        {
-          component: config.component.domain,
-          service: config.component.service,
-          domains: config.domains,
-          apps: config.apps.map((a) => `${a.id}(${a.strategy.providers.join(">")})`),
-          database: db.description,
-          http: httpAddress,
-        },
-        `serving ${config.component.domain} for ${config.domains.join(", ")} via ${config.component.service}; ` +
-          `apps ${config.apps.map((a) => `${a.id}: ${a.strategy.providers.join(" > ")}`).join("; ")}; database ${db.description}; http ${httpAddress}`,
-      );
+      retention.start();
+      logStartup(log, config, { database: db.description, http: httpAddress });
     },
     async stop() {
       // Stop taking work, let what was accepted finish (bounded), then persist what is pending.
-      clearInterval(retentionTimer);
+      retention.stop();
       queueStats.stop();
       registrationCounts.stop();
       await component.stop();

@@ -1,17 +1,25 @@
 import type { Config } from "../config/config-schema.js";
+import { restDialect } from "../dialects/rest/rest-dialect.js";
+import { bareJid, domainOf } from "../domain/jid.js";
 import type { AddressKind, ApnsEnvironment } from "../domain/registration.js";
 import { tokenFingerprint } from "../domain/secret.js";
 import { createServer, type Server } from "../main.js";
 import { createLogger, type Logger } from "../observability/logger.js";
+import { systemClock } from "../ports/clock.js";
 import type { DeliveryRecord } from "../ports/delivery-audit.js";
+import { createRegistrationCache } from "../registration/registration-cache.js";
+import { createRegistrationService, type RegistrationService } from "../registration/registration-service.js";
 import { createPgDeliveryAudit } from "../store/delivery-audit-pg.js";
+import { createPgDeliveryQueue } from "../store/delivery-queue-pg.js";
 import { openDatabase, type Database } from "../store/database.js";
-import { migrateLatest, pendingMigrations } from "../store/migrate.js";
-import { createPgRegistrationStore } from "../store/registration-store-pg.js";
+import { passMigrationGate } from "../store/migrate.js";
+import { createPgRegistrationStore, NodeTakenError } from "../store/registration-store-pg.js";
+import { passTokenKeyGate } from "../store/token-key-check.js";
 import { tokenCipherFor } from "../store/token-cipher.js";
 import { formatTable, parseDuration } from "./format.js";
 
-// The admin commands: each opens what it needs, does one thing, prints for a person, and closes.
+// The admin commands: each opens what it needs (only send-test boots the whole server: it pushes
+// through the real pipeline), does one thing, prints for a person, and closes.
 // They talk to the database directly (a Postgres server may be shared with a running xmpp-push; the
 // embedded database can be opened by one process at a time, so stop the server or use its HTTP API).
 
@@ -23,8 +31,7 @@ type Out = (text: string) => void;
 export async function openDb(config: Config): Promise<Database> {
   const db = await openDatabase({ ...config.database, lockWaitMs: 2000 });
   try {
-    if (config.database.migrateOnStart) await migrateLatest(db);
-    else if ((await pendingMigrations(db)).length > 0) throw new Error('the database needs migrations: run "xmpp-push migrate"');
+    await passMigrationGate(db, config.database.migrateOnStart);
     return db;
   } catch (err) {
     await db.close();
@@ -32,8 +39,31 @@ export async function openDb(config: Config): Promise<Database> {
   }
 }
 
+/**
+ * The registration side alone (store, cache, service) on a database that passed both gates: what
+ * `register` and `unregister` need, without the providers, the XMPP component and the HTTP server.
+ */
+async function withRegistrations<T>(config: Config, fn: (registrations: RegistrationService) => Promise<T>): Promise<T> {
+  const db = await openDb(config);
+  try {
+    const cipher = tokenCipherFor(config);
+    await passTokenKeyGate(db.knex, cipher, quietLogger(config));
+    const store = createPgRegistrationStore({ knex: db.knex, cipher });
+    // One command, one lookup: nothing worth caching.
+    const cache = createRegistrationCache({ store, maxEntries: 1, ttlMs: 0, negativeTtlMs: 0 });
+    return await fn(createRegistrationService({ store, cache, config, clock: systemClock, isNodeTaken: (err) => err instanceof NodeTakenError }));
+  } finally {
+    await db.close();
+  }
+}
+
+/** Commands print for a person: the server's info lines would only be noise. */
+function quietLogger(config: Config): Logger {
+  return createLogger({ level: config.log.level === "info" ? "warn" : config.log.level });
+}
+
 async function withServer<T>(config: Config, fn: (server: Server, log: Logger) => Promise<T>): Promise<T> {
-  const log = createLogger({ level: config.log.level === "info" ? "warn" : config.log.level });
+  const log = quietLogger(config);
   const server = await createServer(config, { log });
   try {
     return await fn(server, log);
@@ -99,22 +129,15 @@ export async function purgeCommand(config: Config, opts: { olderThan: string }, 
 export async function statsCommand(config: Config, out: Out): Promise<void> {
   const db = await openDb(config);
   try {
-    const k = db.knex;
-    const regs = (await k("registrations as r")
-      .join("registration_addresses as a", "a.node", "r.node")
-      .groupBy("r.app", "a.provider")
-      .select("r.app", "a.provider")
-      .count({ total: "*" })
-      .select(k.raw("count(*) FILTER (WHERE r.disabled_at IS NULL AND a.disabled_at IS NULL) AS live"))
-      .orderBy(["r.app", "a.provider"])) as Array<{ app: string; provider: string; total: number; live: number }>;
+    const now = new Date();
+    const regs = await createPgRegistrationStore({ knex: db.knex, cipher: tokenCipherFor(config) }).countAddresses();
     out("registrations (device addresses)");
     out(formatTable(["app", "provider", "live", "total"], regs.map((r) => [r.app, r.provider, String(r.live), String(r.total)])));
-    const day = new Date(Date.now() - 86_400_000);
-    const outcomes = (await k("deliveries").where("created_at", ">=", day).groupBy("app", "provider", "outcome").select("app", "provider", "outcome").count({ n: "*" }).orderBy(["app", "provider", "outcome"])) as Array<{ app: string; provider: string; outcome: string; n: number }>;
+    const outcomes = await createPgDeliveryAudit({ knex: db.knex }).countOutcomesSince(new Date(now.getTime() - 86_400_000));
     out("\ndelivery attempts, last 24 h");
-    out(formatTable(["app", "provider", "outcome", "count"], outcomes.map((r) => [r.app, r.provider, r.outcome, String(r.n)])));
-    const q = (await k("delivery_jobs").count({ n: "*" }).min({ oldest: "created_at" }).first()) as { n: number; oldest: Date | null };
-    out(`\nqueue: ${q.n} push(es) waiting${q.oldest ? `, oldest since ${iso(new Date(q.oldest))}` : ""}`);
+    out(formatTable(["app", "provider", "outcome", "count"], outcomes.map((r) => [r.app, r.provider, r.outcome, String(r.count)])));
+    const q = await createPgDeliveryQueue({ knex: db.knex }).stats(now);
+    out(`\nqueue: ${q.depth} push(es) waiting${q.depth > 0 ? `, oldest since ${iso(new Date(now.getTime() - q.oldestAgeMs))}` : ""}`);
   } finally {
     await db.close();
   }
@@ -127,11 +150,11 @@ export async function registerCommand(
 ): Promise<void> {
   if (!["apns", "jpush", "fcm"].includes(opts.provider)) throw new UsageError("--provider is apns, jpush or fcm");
   if (opts.environment !== undefined && opts.environment !== "sandbox" && opts.environment !== "production") throw new UsageError("--environment is sandbox or production");
-  await withServer(config, async (server) => {
-    const r = await server.registrations.register({
-      ownerJid: opts.jid.toLowerCase(),
+  await withRegistrations(config, async (registrations) => {
+    const r = await registrations.register({
+      ownerJid: bareJid(opts.jid) ?? opts.jid.toLowerCase(),
       deviceId: opts.device,
-      dialect: "rest",
+      dialect: restDialect.name,
       provider: opts.provider as AddressKind,
       token: opts.token,
       withSecret: true,
@@ -146,8 +169,8 @@ export async function registerCommand(
 }
 
 export async function unregisterCommand(config: Config, opts: { node: string }, out: Out): Promise<void> {
-  await withServer(config, async (server) => {
-    const removed = await server.registrations.removeNode(opts.node);
+  await withRegistrations(config, async (registrations) => {
+    const removed = await registrations.removeNode(opts.node);
     if (!removed) throw new UsageError(`no registration with node ${opts.node}`);
     out(`removed ${opts.node}`);
   });
@@ -157,7 +180,7 @@ export async function sendTestCommand(config: Config, opts: { node: string; body
   return withServer(config, async (server) => {
     const reg = await server.registrationStore.findByNode(opts.node);
     if (!reg) throw new UsageError(`no registration with node ${opts.node}`);
-    const fromDomain = reg.ownerJid.includes("@") ? reg.ownerJid.split("@")[1]! : reg.ownerJid || config.domains[0]!;
+    const fromDomain = domainOf(reg.ownerJid) || config.domains[0]!;
     const started = new Date();
     const outcome = await server.publish.publish({
       fromDomain,

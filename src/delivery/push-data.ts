@@ -1,9 +1,21 @@
-import { createHash } from "node:crypto";
-import type { Registration } from "../domain/registration.js";
+import type { DialectProfile } from "../domain/dialect-profile.js";
+import type { Dialect, Registration } from "../domain/registration.js";
+import { appserverDialect } from "../dialects/appserver/appserver-dialect.js";
+import { fpushDialect } from "../dialects/fpush/fpush-dialect.js";
+import { p2Dialect } from "../dialects/p2/p2-dialect.js";
+import { restDialect } from "../dialects/rest/rest-dialect.js";
+import { tigaseDialect } from "../dialects/tigase/tigase-dialect.js";
 
-// The custom keys a client app reads from the push to know which account woke it. Each client family
-// expects its own: Conversations (p2) matches sha1(bare JID "\0" device id) and sends a channel hash
-// for MUC registrations (p2 Utils.combineAndHash); Siskin/Snikket (Tigase) read the account JID.
+// The custom keys a client app reads from the push to know which account woke it: each dialect says
+// its own (src/dialects/<name>/<name>-dialect.ts). A Record, so a new dialect without a profile does
+// not build.
+const profiles: Readonly<Record<Dialect, DialectProfile>> = {
+  p2: p2Dialect,
+  appserver: appserverDialect,
+  tigase: tigaseDialect,
+  fpush: fpushDialect,
+  rest: restDialect,
+};
 
 // Computed once per loaded registration (the same object serves every push until the cache drops it).
 const computed = new WeakMap<Registration, Readonly<Record<string, string>>>();
@@ -11,30 +23,8 @@ const computed = new WeakMap<Registration, Readonly<Record<string, string>>>();
 export function pushDataFor(reg: Registration): Readonly<Record<string, string>> {
   let data = computed.get(reg);
   if (data === undefined) {
-    data = build(reg);
+    data = profiles[reg.dialect].pushData(reg);
     computed.set(reg, data);
   }
   return data;
-}
-
-function build(reg: Registration): Record<string, string> {
-  switch (reg.dialect) {
-    case "p2":
-      return {
-        account: sha1Hex(`${reg.ownerJid}\u0000${reg.deviceId}`),
-        ...(reg.channel !== "" ? { channel: sha1Hex(`${reg.channel}\u0000${reg.deviceId}`) } : {}),
-      };
-    case "tigase":
-      return { account: reg.ownerJid };
-    case "appserver":
-    case "rest":
-      return { node: reg.node };
-    case "fpush":
-      // Monal's extension knows its account from the app group; fpush sends nothing either.
-      return {};
-  }
-}
-
-function sha1Hex(s: string): string {
-  return createHash("sha1").update(s, "utf8").digest("hex");
 }

@@ -1,9 +1,10 @@
+import { NODE_RULE, NODE_RULE_TEXT } from "../domain/device-token.js";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { tokenFingerprint } from "../domain/secret.js";
 import type { HttpDeps } from "./http-server.js";
-import { HttpError } from "./http-server.js";
+import { HttpError } from "./http-error.js";
 
 // The admin API (admin bearer token) under /admin/v1: look at a registration and its delivery history.
 // It never returns a secret (only its existence) nor a whole device token (a fingerprint).
@@ -16,7 +17,7 @@ const DEPRECATED_PREFIX = "/v1";
 const MAX_SINCE_MS = 100 * 365 * 86_400_000;
 const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
-export const nodeParams = z.object({ node: z.string().regex(/^[A-Za-z0-9._~:@+=-]{1,256}$/, "must be 1 to 256 URL-safe characters") });
+export const nodeParams = z.object({ node: z.string().regex(NODE_RULE, NODE_RULE_TEXT) });
 export const deliveriesQuery = z.object({
   node: nodeParams.shape.node.optional(),
   since: z.string().max(64).optional().describe("an ISO time, or a duration back from now such as 1h or 7d"),

@@ -6,6 +6,7 @@ import swagger from "@fastify/swagger";
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { Config } from "../config/config-schema.js";
 import { tokensEqual } from "../domain/secret.js";
+import { HttpError, presentedBearer } from "./http-error.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { DeliveryAudit } from "../ports/delivery-audit.js";
@@ -50,15 +51,6 @@ export interface HttpServer {
 }
 
 /** An error whose message is ours (never client input) and safe to send. */
-export class HttpError extends Error {
-  constructor(
-    readonly statusCode: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 // fastify's own 4xx messages may quote the request (a content type, a JSON parser's excerpt of the body):
 // answered with fixed texts instead.
 const FASTIFY_MESSAGES: Readonly<Record<string, string>> = {
@@ -153,11 +145,6 @@ export function createHttpServer(deps: HttpDeps): HttpServer {
 }
 
 /** The bearer token of a request, or undefined. */
-export function presentedBearer(req: FastifyRequest): string | undefined {
-  const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "");
-  return m ? m[1]!.trim() : undefined;
-}
-
 /**
  * A hook that requires `Authorization: Bearer <token>`; the routes are off when no token is configured.
  * Routes run it as preParsing: after the rate limit (an onRequest hook the plugin appends behind a

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Config } from "../config/config-schema.js";
 import { tokensEqual } from "../domain/secret.js";
-import { domainOf } from "../registration/registration-service.js";
+import { domainOf } from "../domain/jid.js";
 
 // What an HTTP registration token may do. Each token has its own space of registrations, named by a
 // fingerprint of the token (the token itself is stored nowhere): it creates, sees and deletes only

@@ -35,4 +35,6 @@ export interface DeliveryAudit {
   /** Newest first. */
   list(query: AuditQuery): Promise<readonly DeliveryRecord[]>;
   purgeOlderThan(cutoff: Date): Promise<number>;
+  /** Attempts since an instant per app, provider and outcome (`xmpp-push stats`). */
+  countOutcomesSince(since: Date): Promise<readonly { app: string; provider: string; outcome: string; count: number }[]>;
 }

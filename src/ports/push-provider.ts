@@ -39,4 +39,9 @@ export interface PushProvider {
   readonly name: string;
   send(attempt: PushAttempt): Promise<DeliveryOutcome>;
   close(): Promise<void>;
+  /**
+   * When the credential this provider signs in with stops working (an APNs client certificate), for
+   * the expiry metric and alert; absent, or undefined, when it has no such date (tokens, keys).
+   */
+  credentialExpiresAt?(): Date | undefined;
 }

@@ -44,4 +44,6 @@ export interface RegistrationStore {
   disableAddress(input: DisableAddressInput): Promise<{ changed: boolean; registrationDisabled: boolean }>;
   touchLastPush(nodes: readonly string[], at: Date): Promise<void>;
   countActiveByApp(): Promise<readonly { app: string; provider: AddressKind; count: number }[]>;
+  /** Device addresses per app and provider, live (neither it nor its registration disabled) and in all (`xmpp-push stats`). */
+  countAddresses(): Promise<readonly { app: string; provider: AddressKind; live: number; total: number }[]>;
 }

@@ -155,6 +155,7 @@ export function createApnsProvider({ app, config, log, proxy, clock = systemCloc
     kind: "apns",
     name: `apns:${app}`,
     ...(certificateExpiresAt !== undefined ? { certificateExpiresAt } : {}),
+    credentialExpiresAt: () => certificateExpiresAt,
     async send(attempt: PushAttempt) {
       if (closed) return { class: "retry", reason: "provider closed" };
       const environment = attempt.address.environment ?? config.defaultEnvironment;

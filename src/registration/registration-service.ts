@@ -1,4 +1,6 @@
 import type { AppConfig, Config } from "../config/config-schema.js";
+import { isWellFormedToken, NODE_RULE, NODE_RULE_TEXT, normalizeToken } from "../domain/device-token.js";
+import { domainOf } from "../domain/jid.js";
 import type { AddressKind, ApnsEnvironment, ApnsPushType, Dialect, Registration } from "../domain/registration.js";
 import { generateNode, generateSecret, hashSecret } from "../domain/secret.js";
 import type { Clock } from "../ports/clock.js";
@@ -29,6 +31,12 @@ export interface RegisterInput {
   readonly registrar?: string;
   /** Cap on the registrar's registrations that name no account (accounts are capped by limits.devicesPerJid). */
   readonly withoutJidLimit?: number;
+  /**
+   * fpush: the owner is the publishing server's domain, and the device registers itself by its first
+   * publish. The per-account cap does not apply (a server has any number of users), and an app's
+   * secret requirement is told to that publish (not-authorized) instead of refusing the registration.
+   */
+  readonly ownerIsServer?: boolean;
 }
 
 export type RegisterResult =
@@ -58,13 +66,6 @@ export interface RegistrationService {
   appFor(appId: string | undefined): AppConfig | undefined;
 }
 
-const TOKEN_PATTERNS: Record<AddressKind, RegExp> = {
-  // Apple: hex device tokens (32 bytes today; Apple says do not assume the length).
-  apns: /^[0-9a-fA-F]{16,400}$/,
-  jpush: /^[A-Za-z0-9_-]{1,128}$/,
-  fcm: /^[A-Za-z0-9_:.-]{16,4096}$/,
-};
-
 export interface RegistrationServiceDeps {
   readonly store: RegistrationStore;
   readonly cache: RegistrationCache;
@@ -88,7 +89,7 @@ export function createRegistrationService({ store, cache, config, clock, isNodeT
       if (!app) return refuse("app", "unknown app");
       // The domain is the client's input: not echoed back (it could be markup in someone's admin page).
       if (!servesOwner(input.ownerJid)) return refuse("domain", "this push service does not serve the JID's domain");
-      if (!input.withSecret && app.requireSecret) return refuse("secret-required", `app ${app.id} requires a registration that hands out a publish secret`);
+      if (!input.withSecret && app.requireSecret && input.ownerIsServer !== true) return refuse("secret-required", `app ${app.id} requires a registration that hands out a publish secret`);
       const providers = app.strategy.providers;
       if (!providers.includes(input.provider) && !providers.includes("log")) {
         return refuse("app", `app ${app.id} does not deliver through ${input.provider} (it uses ${providers.join(", ")})`);
@@ -99,7 +100,7 @@ export function createRegistrationService({ store, cache, config, clock, isNodeT
       const channel = input.channel ?? "";
       const registrar = input.registrar ?? "";
       const existing = await store.findByDevice({ app: app.id, ownerJid: input.ownerJid, deviceId: input.deviceId, channel, registrar });
-      if (!existing) {
+      if (!existing && input.ownerIsServer !== true) {
         const limit = input.ownerJid !== "" ? config.limits.devicesPerJid : input.withoutJidLimit;
         if (limit !== undefined && (await store.countByOwner(input.ownerJid, registrar)) >= limit) {
           return refuse("limit", input.ownerJid !== "" ? `at most ${limit} devices per account` : `at most ${limit} registrations without a JID`);
@@ -110,7 +111,7 @@ export function createRegistrationService({ store, cache, config, clock, isNodeT
       // usable secret, and a node that is registered again (a client-chosen one too) never gets an old
       // secret back. The one who registers hands the new secret to the user's server (XEP-0357 enable).
       const secret = input.withSecret ? generateSecret() : undefined;
-      const token = input.provider === "apns" ? input.token.toLowerCase() : input.token;
+      const token = normalizeToken(input.provider, input.token);
       const environment = input.environment ?? (input.provider === "apns" ? app.apns?.defaultEnvironment : undefined);
       try {
         const { registration, created } = await store.register(
@@ -155,7 +156,7 @@ export function createRegistrationService({ store, cache, config, clock, isNodeT
     },
 
     async unregisterToken(ownerJid, provider, token) {
-      const normalized = provider === "apns" ? token.toLowerCase() : token;
+      const normalized = normalizeToken(provider, token);
       const regs = (await store.findByToken(provider, normalized)).filter((r) => r.ownerJid === ownerJid && r.registrar === undefined);
       for (const r of regs) {
         await store.remove(r.node);
@@ -175,16 +176,13 @@ export function createRegistrationService({ store, cache, config, clock, isNodeT
 function validate(input: RegisterInput): string | undefined {
   if (input.deviceId.length === 0 || input.deviceId.length > 256) return "device-id must be 1 to 256 characters";
   if (hasControlCharacter(input.deviceId, input.ownerJid, input.channel)) return "fields must not contain control characters";
-  if (!TOKEN_PATTERNS[input.provider].test(input.token)) return `the ${input.provider} token is not well-formed`;
-  if (input.voipToken !== undefined && !TOKEN_PATTERNS.apns.test(input.voipToken)) return "the VoIP (PushKit) token is not well-formed";
+  if (!isWellFormedToken(input.provider, input.token)) return `the ${input.provider} token is not well-formed`;
+  if (input.voipToken !== undefined && !isWellFormedToken("apns", input.voipToken)) return "the VoIP (PushKit) token is not well-formed";
   if (input.voipToken !== undefined && input.provider !== "apns") return "a VoIP token goes with an APNs registration";
-  if (input.node !== undefined && !/^[A-Za-z0-9._~:@+=-]{1,256}$/.test(input.node)) return "the node must be 1 to 256 URL-safe characters";
+  if (input.node !== undefined && !NODE_RULE.test(input.node)) return `the node ${NODE_RULE_TEXT}`;
   if ((input.channel ?? "").length > 3071) return "the channel is too long";
   return undefined;
 }
 
-export function domainOf(jid: string): string {
-  const withoutResource = jid.split("/")[0] ?? "";
-  const at = withoutResource.lastIndexOf("@");
-  return (at >= 0 ? withoutResource.slice(at + 1) : withoutResource).toLowerCase();
-}
+// Kept for callers that still import it from here (delivery/publish-service.ts); the rule is domain/jid.ts.
+export { domainOf } from "../domain/jid.js";

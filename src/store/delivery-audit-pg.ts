@@ -89,6 +89,16 @@ export function createPgDeliveryAudit({ knex }: { knex: Knex }): DeliveryAudit {
       );
     },
 
+    async countOutcomesSince(since) {
+      const rows = (await knex("deliveries")
+        .where("created_at", ">=", since)
+        .groupBy("app", "provider", "outcome")
+        .select("app", "provider", "outcome")
+        .count({ n: "*" })
+        .orderBy(["app", "provider", "outcome"])) as Array<{ app: string; provider: string; outcome: string; n: number | string }>;
+      return rows.map((r) => ({ app: r.app, provider: r.provider, outcome: r.outcome, count: Number(r.n) }));
+    },
+
     async purgeOlderThan(cutoff) {
       // In slices, so a purge of millions of rows never holds one long transaction over the audit.
       let total = 0;

@@ -53,3 +53,15 @@ export async function pendingMigrations(db: Database): Promise<string[]> {
   const [, pending] = (await db.knex.migrate.list({ migrationSource })) as [unknown[], Array<readonly [string, Knex.Migration]>];
   return pending.map(([name]) => name);
 }
+
+/**
+ * The gate every process passes before it uses the database (`serve` and the admin commands): with
+ * `database.migrateOnStart` pending migrations are applied, otherwise a database that needs them is
+ * refused, so no process works on a schema it was not written for. Returns the names applied.
+ */
+export async function passMigrationGate(db: Database, migrateOnStart: boolean): Promise<string[]> {
+  if (migrateOnStart) return migrateLatest(db);
+  const pending = await pendingMigrations(db);
+  if (pending.length > 0) throw new Error(`the database needs migrations (${pending.join(", ")}): run "xmpp-push migrate"`);
+  return [];
+}

@@ -252,5 +252,16 @@ export function createPgRegistrationStore({ knex, cipher, onUnreadable }: PgRegi
         .count({ n: "*" })) as Array<{ app: string; provider: AddressKind; n: number }>;
       return rows.map((r) => ({ app: r.app, provider: r.provider, count: Number(r.n) }));
     },
+
+    async countAddresses() {
+      const rows = (await knex("registrations as r")
+        .join("registration_addresses as a", "a.node", "r.node")
+        .groupBy("r.app", "a.provider")
+        .select("r.app", "a.provider")
+        .count({ total: "*" })
+        .select(knex.raw("count(*) FILTER (WHERE r.disabled_at IS NULL AND a.disabled_at IS NULL) AS live"))
+        .orderBy(["r.app", "a.provider"])) as Array<{ app: string; provider: AddressKind; total: number | string; live: number | string }>;
+      return rows.map((r) => ({ app: r.app, provider: r.provider, live: Number(r.live), total: Number(r.total) }));
+    },
   };
 }

@@ -1,4 +1,6 @@
 import type { Knex } from "knex";
+import { ConfigError } from "../config/load-config.js";
+import type { Logger } from "../observability/logger.js";
 import { UnreadableTokenError, type TokenCipher } from "./token-cipher.js";
 
 // The key canary: a known text sealed with the token key, kept in server_settings. Checked at start, it
@@ -58,4 +60,19 @@ export async function sealCanaryWithCurrentKey(knex: Knex, cipher: TokenCipher):
     return;
   }
   await knex("server_settings").insert({ name: CANARY, value: cipher.seal(CANARY_TEXT) }).onConflict("name").merge(["value"]);
+}
+
+/**
+ * The start-up check of every process that reads or writes device tokens (`serve`, `register`): a
+ * wrong or lost key stops it as an unusable configuration (exit status 2), so nothing is written under
+ * a key that cannot read the rest; an unfinished rotation is logged.
+ */
+export async function passTokenKeyGate(knex: Knex, cipher: TokenCipher, log: Pick<Logger, "warn">): Promise<void> {
+  try {
+    if ((await checkTokenKey(knex, cipher)) === "rotating") {
+      log.warn({ keyId: cipher.keyId }, "a token key rotation has not finished: run \"xmpp-push rotate-key\", then drop the previous key from the config");
+    }
+  } catch (err) {
+    throw err instanceof TokenKeyMismatchError ? new ConfigError([err.message]) : err;
+  }
 }

@@ -1,5 +1,7 @@
 import { randomBytes } from "node:crypto";
 import xml, { type Element } from "@xmpp/xml";
+import { bareJid as bareOf } from "../domain/jid.js";
+import type { Dialect } from "../domain/registration.js";
 import { buildForm, findForms, type DataForm, type FormField } from "./data-form.js";
 import { reply, type IncomingIq, type IqHandler } from "./iq-router.js";
 import { NS } from "./namespaces.js";
@@ -20,6 +22,8 @@ export type CommandResult =
   | { readonly error: StanzaErrorSpec };
 
 export interface AdhocCommand {
+  /** The dialect it belongs to: the `dialect` label of its metric. */
+  readonly dialect: Dialect;
   readonly node: string;
   readonly name: string;
   /** The form a client fills in; shown when it executes the command without one. */
@@ -55,7 +59,9 @@ export function createAdhocCommands(commands: readonly AdhocCommand[]): AdhocCom
           ]),
         );
       }
-      const bareJid = iq.from.split("/")[0]!.toLowerCase();
+      // The router refused IQs whose sender is not a JID, so this is the account's bare JID.
+      const bareJid = bareOf(iq.from) ?? "";
+      if (bareJid === "") return reply.error(stanzaErrors.badRequest("the IQ's sender is not a JID"));
       const result = await command.execute({ bareJid, form });
       if ("error" in result) return reply.error(result.error);
       return reply.result(

@@ -1,4 +1,5 @@
 import type { Element } from "@xmpp/xml";
+import { bareJid } from "../domain/jid.js";
 import type { Logger } from "../observability/logger.js";
 import { errorReply, resultReply, stanzaErrors, type StanzaErrorSpec } from "./stanza-errors.js";
 
@@ -49,7 +50,7 @@ export function createIqRouter({ send, log }: { send: (el: Element) => Promise<u
       // The XMPP server stamps every stanza it routes to a component with its sender. One without is not
       // from any account: serving it would register a device to nobody, past the domain check and the cap.
       const from = stanza.attrs.from ?? "";
-      if (from.split("/")[0] === "") {
+      if (bareJid(from) === undefined) {
         await answer(stanza, reply.error(stanzaErrors.badRequest("the IQ has no sender address (from)")));
         return;
       }

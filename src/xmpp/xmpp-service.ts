@@ -5,15 +5,15 @@ import { PACKAGE_VERSION } from "../observability/build-info.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { RegistrationService } from "../registration/registration-service.js";
+import { appserverCommands } from "../dialects/appserver/appserver-commands.js";
+import { p2Commands } from "../dialects/p2/p2-commands.js";
+import { tigaseCommands } from "../dialects/tigase/tigase-commands.js";
 import { createAdhocCommands } from "./adhoc-commands.js";
 import type { ComponentConnection } from "./component.js";
 import { discoHandlers } from "./disco.js";
 import { createIqRouter, reply } from "./iq-router.js";
 import { NS } from "./namespaces.js";
 import { createPublishHandler } from "./publish-handler.js";
-import { appserverCommands } from "./register-appserver.js";
-import { p2Commands } from "./register-p2.js";
-import { tigaseCommands } from "./register-tigase.js";
 
 export const VERSION = PACKAGE_VERSION;
 
@@ -46,8 +46,8 @@ export function attachXmppService({
   router.route("set", NS.commands, "command", async (iq) => {
     const r = await commands.handler(iq);
     // Label values come from our own command list only: a client cannot grow the metric's cardinality.
-    const node = commands.list.some((c) => c.node === iq.payload.attrs.node) ? iq.payload.attrs.node! : "unknown";
-    metrics.registrationCommands.inc({ dialect: dialectOf(node), action: node, result: "error" in r ? r.error.condition : "ok" });
+    const command = commands.list.find((c) => c.node === iq.payload.attrs.node);
+    metrics.registrationCommands.inc({ dialect: command?.dialect ?? "unknown", action: command?.node ?? "unknown", result: "error" in r ? r.error.condition : "ok" });
     return r;
   });
   router.route("get", NS.discoInfo, "query", disco.info);
@@ -60,12 +60,4 @@ export function attachXmppService({
   component.onStanza((stanza) => {
     router.handle(stanza).catch((err: unknown) => log.error({ err }, "failed to answer a stanza"));
   });
-}
-
-function dialectOf(node: string | undefined): string {
-  if (node === undefined) return "unknown";
-  if (node.startsWith("register-push-") || node.startsWith("unregister-push-")) return "p2";
-  if (node.startsWith("v1-")) return "appserver";
-  if (node.endsWith("-device")) return "tigase";
-  return "unknown";
 }

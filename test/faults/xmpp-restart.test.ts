@@ -101,7 +101,7 @@ for (const kind of ["prosody", "ejabberd"] as const) {
       await bob?.stop();
       // Users whose registration survived the restart are pushed for what came after it. On ejabberd a
       // message that arrives between the server's return and our reconnect is answered by ejabberd
-      // itself with auth/forbidden, which deletes that user's registration (servers.md): count them.
+      // itself with auth/forbidden, which deletes that user's registration (docs/xmpp-server-setup.md): count them.
       await new Promise((r) => setTimeout(r, 2000));
       const lost = USERS.filter((u) => pushesTo(u) <= before.get(u)!);
       // A client re-enables push when it logs in again; from then on it is pushed as before.

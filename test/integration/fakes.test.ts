@@ -9,7 +9,7 @@ import { startFakeJpush, type FakeJpush } from "../support/fakes/fake-jpush.js";
 import { testCerts } from "../support/fakes/test-certs.js";
 
 // Tests for the loopback provider fakes themselves: each answers with the documented bodies of
-// ../shared/spec/providers.md (§1.5 APNs, §3.4-3.6 JPush, §4 FCM), so adapter tests can trust them.
+// docs/provider-internals.md (APNs, JPush, FCM), so adapter tests can trust them.
 
 const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
 

@@ -15,7 +15,7 @@ it("npm pack builds a package that installs and runs: --version, config check, c
   const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", dir], { cwd: ROOT, timeout: 240_000, maxBuffer: 16 * 1024 * 1024 });
   const [packed] = JSON.parse(stdout.slice(stdout.indexOf("["))) as Array<{ filename: string; files: Array<{ path: string }> }>;
   const paths = packed!.files.map((f) => f.path);
-  expect(paths).toContain("dist/src/cli.js");
+  expect(paths).toContain("dist/src/cli/main.js");
   expect(paths.some((p) => p.startsWith("dist/migrations/"))).toBe(true);
   expect(paths.filter((p) => p.startsWith("src/") || p.startsWith("test/") || p.startsWith("dist/test/"))).toEqual([]);
 

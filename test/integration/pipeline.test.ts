@@ -267,6 +267,22 @@ describe("fpush: the node is the APNs token", () => {
     expect(await p()).toBe("unknown-node");
   });
 
+  it("registers through the registration service, but a server's devices are not capped like an account's", async () => {
+    const t = await setup({ app: fpushApp, config: { limits: { devicesPerJid: 1 } } });
+    const p = (tag: string) => t.server.publish.publish({ fromDomain: "localhost", node: hex(tag), options: new Map([["pushModule", "monalProdiOS"]]), notification: msg });
+    expect([await p("fa"), await p("fb"), await p("fc")]).toEqual(["delivered", "delivered", "delivered"]);
+    const reg = await t.server.registrationStore.findByNode(t.providers.sent[2]!.attempt.node);
+    expect(reg).toMatchObject({ dialect: "fpush", ownerJid: "localhost" });
+    expect(reg?.secretHash).toBeUndefined();
+  });
+
+  it("is told not-authorized by an app that requires publish secrets", async () => {
+    const t = await setup({ app: { ...fpushApp, requireSecret: true } });
+    const outcome = await t.server.publish.publish({ fromDomain: "localhost", node: hex("f3"), options: new Map([["pushModule", "monalProdiOS"]]), notification: msg });
+    expect(outcome).toBe("not-authorized");
+    expect(t.providers.sent).toEqual([]);
+  });
+
   it("is off unless an app configures it", async () => {
     const t = await setup();
     const outcome = await t.server.publish.publish({ fromDomain: "localhost", node: hex("f2"), options: new Map([["pushModule", "monalProdiOS"]]), notification: msg });

@@ -5,7 +5,7 @@ import { DEFAULT_THIRD_PARTY_CHANNEL } from "../../src/config/jpush-config-schem
 import { createServer, type Server } from "../../src/main.js";
 import type { Clock } from "../../src/ports/clock.js";
 import { createPgDeliveryAudit } from "../../src/store/delivery-audit-pg.js";
-import { p2Commands } from "../../src/xmpp/register-p2.js";
+import { p2Commands } from "../../src/dialects/p2/p2-commands.js";
 import { cleanEnv, runCli } from "../support/cli.js";
 import { freshTestDatabase, type TestDatabase } from "../support/db.js";
 import { startFakeApns, type FakeApns } from "../support/fakes/fake-apns.js";

@@ -155,7 +155,7 @@ describe.each(servers)("XMPP harness on %s", (kind, start) => {
     expect(bodies).toEqual(["hello alice", "after restart"]);
 
     // Logging in and out again without <enable/> does not remove the registration, on either server
-    // (ejabberd's "the same session must re-enable" rule, servers.md, is about hibernated sessions only).
+    // (ejabberd's "the same session must re-enable" rule, docs/xmpp-server-setup.md, is about hibernated sessions only).
     await alice2.stop();
     const since = component.received.length;
     await bob.sendMessage(`alice@${server.domain}`, "third");

@@ -4,7 +4,7 @@ import { pathToFileURL } from "node:url";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 const TSX_LOADER = pathToFileURL(join(ROOT, "node_modules/tsx/dist/loader.mjs")).href;
-const CLI = join(ROOT, "src/cli.ts");
+const CLI = join(ROOT, "src/cli/main.ts");
 
 /** The parent's environment without anything that would configure the server under test. */
 export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {

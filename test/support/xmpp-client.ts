@@ -119,7 +119,7 @@ export async function connectUser(
     client: entity,
     iq,
     enablePush: ({ jid, node, secret, extraFields = {} }) => {
-      // Shape of spec/captured/client-enable-iq.xml: publish-options form with FORM_TYPE + secret.
+      // Shape of test/fixtures/captured/client-enable-iq.xml: publish-options form with FORM_TYPE + secret.
       const fields = { ...(secret !== undefined && { secret }), ...extraFields };
       const form =
         Object.keys(fields).length === 0

@@ -56,7 +56,7 @@ export interface FakeApns {
 }
 
 export interface FakeApnsOptions {
-  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS; default 1000, the value seen from APNs (providers.md §1.6). */
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS; default 1000, the value seen from APNs (docs/provider-internals.md, APNs). */
   maxConcurrentStreams?: number;
   delayMs?: number;
   /** SPKI PEM public key: when set, provider tokens are verified and bad ones get 403. */
@@ -70,17 +70,17 @@ export interface FakeApnsOptions {
 
 // Bodies are recorded up to this size; larger ones are still counted so 413 stays exact.
 const MAX_RECORDED_BODY = 64 * 1024;
-// APNs payload limits (providers.md §1.4).
+// APNs payload limits (docs/provider-internals.md, APNs).
 const MAX_PAYLOAD = 4096;
 const MAX_VOIP_PAYLOAD = 5120;
-// Apple: a provider token older than one hour is rejected (providers.md §1.2).
+// Apple: a provider token older than one hour is rejected (docs/provider-internals.md, APNs).
 const JWT_MAX_AGE_S = 3600;
 const PUSH_TYPES = new Set([
   "alert", "background", "voip", "location", "complication", "fileprovider", "mdm",
   "liveactivity", "pushtotalk", "controls", "widgets",
 ]);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-// Used when a script gives a status but no reason, so error bodies always carry one (providers.md §1.5).
+// Used when a script gives a status but no reason, so error bodies always carry one (docs/provider-internals.md, APNs).
 const DEFAULT_REASONS: ReadonlyMap<number, string> = new Map([
   [400, "BadDeviceToken"], [403, "Forbidden"], [404, "BadPath"], [405, "MethodNotAllowed"],
   [410, "Unregistered"], [413, "PayloadTooLarge"], [429, "TooManyRequests"],
@@ -138,7 +138,7 @@ export async function startFakeApns(opts: FakeApnsOptions = {}): Promise<FakeApn
     const s = (opts.lean ? undefined : protocolError(headers, size, jwt, verifyKey)) ?? scriptFn?.(rec) ?? defaultScript;
     if (s.hang) return;
     // Counted when accepted, not when the answer leaves: a client that times out on a delayed 200
-    // still caused a delivery, as with real APNs (providers.md §1.5, "a timeout may have been delivered").
+    // still caused a delivery, as with real APNs (docs/provider-internals.md, APNs, "a timeout may have been delivered").
     if (s.status === 200) accepted.add(rec);
     const apnsId = headerValue(headers["apns-id"]) ?? randomUUID();
     answerAfter(timers, delayMs + (s.delayMs ?? 0), () => answer(stream, s, apnsId));
@@ -161,7 +161,7 @@ export async function startFakeApns(opts: FakeApnsOptions = {}): Promise<FakeApn
     if (s.status === 200) {
       stream.respond({ ":status": 200, "apns-id": apnsId, ...retryAfter }, { endStream: true });
     } else {
-      // The 410 body carries the time APNs learnt the token was invalid (providers.md §1.5).
+      // The 410 body carries the time APNs learnt the token was invalid (docs/provider-internals.md, APNs).
       const timestamp = s.timestamp ?? (s.status === 410 ? Date.now() : undefined);
       stream.respond({ ":status": s.status, "content-type": "application/json", "apns-id": apnsId, ...retryAfter });
       stream.end(JSON.stringify(timestamp === undefined ? { reason } : { reason, timestamp }));
@@ -201,13 +201,13 @@ export async function startFakeApns(opts: FakeApnsOptions = {}): Promise<FakeApn
   };
 }
 
-/** APNs sends its reason as GOAWAY opaque data (providers.md §1.5). */
+/** APNs sends its reason as GOAWAY opaque data (docs/provider-internals.md, APNs). */
 function sendGoaway(session: Http2Session | undefined, lastStreamId: number, reason: string): void {
   if (!session || session.closed || session.destroyed) return;
   session.goaway(constants.NGHTTP2_NO_ERROR, lastStreamId, Buffer.from(JSON.stringify({ reason })));
 }
 
-/** Request-level checks APNs makes before looking at the token (providers.md §1.3-§1.5). */
+/** Request-level checks APNs makes before looking at the token (docs/provider-internals.md, APNs). */
 function protocolError(
   headers: IncomingHttpHeaders,
   size: number,

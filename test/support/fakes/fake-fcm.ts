@@ -59,9 +59,9 @@ export interface FakeFcmOptions {
 
 const MAX_BODY = 1024 * 1024;
 const JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer";
-// Either scope grants FCM sends (providers.md §4).
+// Either scope grants FCM sends (docs/provider-internals.md, FCM).
 const FCM_SCOPES = ["https://www.googleapis.com/auth/firebase.messaging", "https://www.googleapis.com/auth/cloud-platform"];
-// Google caps assertion lifetime at one hour (providers.md §4, [S43]); the slack absorbs clock skew.
+// Google caps assertion lifetime at one hour (docs/provider-internals.md, FCM); the slack absorbs clock skew.
 const MAX_ASSERTION_LIFETIME_S = 3600;
 const CLOCK_SLACK_S = 60;
 const SEND_PATH = /^\/v1\/projects\/([^/]+)\/messages:send$/;
@@ -123,7 +123,7 @@ export async function startFakeFcm(opts: FakeFcmOptions = {}): Promise<FakeFcm> 
     return { accessToken, expiresIn: ttl };
   }
 
-  /** The RS256 service-account assertion checks of Google's token endpoint (providers.md §4, [S43]). */
+  /** The RS256 service-account assertion checks of Google's token endpoint (docs/provider-internals.md, FCM). */
   function assertionProblem(assertion: string): string | undefined {
     const jwt = decodeJwt(assertion);
     if (!jwt || jwt.header.alg !== "RS256") return "Invalid JWT";
@@ -156,7 +156,7 @@ export async function startFakeFcm(opts: FakeFcmOptions = {}): Promise<FakeFcm> 
     }
     const s = scriptFn?.(rec) ?? defaultScript;
     if (s.httpStatus !== 200) return errorReply(s);
-    // validate_only checks the message without sending it (providers.md §4, [S42]).
+    // validate_only checks the message without sending it (docs/provider-internals.md, FCM).
     if (body.validate_only !== true) accepted.add(rec);
     messageSeq += 1;
     const name = `projects/${rec.projectId}/messages/0:${Date.now()}%${messageSeq.toString(16).padStart(16, "0")}`;
@@ -233,7 +233,7 @@ export async function startFakeFcm(opts: FakeFcmOptions = {}): Promise<FakeFcm> 
   };
 }
 
-/** Google API error body; FCM puts its own code in `details[].errorCode` (providers.md §4, [S46]). */
+/** Google API error body; FCM puts its own code in `details[].errorCode` (docs/provider-internals.md, FCM). */
 function errorReply(s: FcmScript): Reply {
   const error = {
     code: s.httpStatus,

@@ -72,15 +72,15 @@ export interface FakeJpushOptions {
 
 // Bodies above this get 1005 (JPush's "body too large"); also bounds the fake's memory.
 const MAX_BODY = 1024 * 1024;
-// The sample id from providers.md §3.4: above 2^53, so JSON.parse would corrupt it.
+// The sample id from docs/provider-internals.md, JPush: above 2^53, so JSON.parse would corrupt it.
 const MSG_ID_BASE = 18103083292408631n;
-// The free-tier push quota, 600 per minute (providers.md §3.6).
+// The free-tier push quota, 600 per minute (docs/provider-internals.md, JPush).
 const DEFAULT_QUOTA = 600;
 const DEFAULT_RESET_S = 60;
 // The Report API's free-tier quota, 2400 per minute (docs/providers.md, Quotas), and its batch limit.
 const REPORT_QUOTA = 2400;
 const MAX_REPORT_IDS = 100;
-// Default code per HTTP status for scripts that give only `httpStatus` (providers.md §3.5).
+// Default code per HTTP status for scripts that give only `httpStatus` (docs/provider-internals.md, JPush).
 const DEFAULT_CODES: ReadonlyMap<number, number> = new Map([
   [400, 1003], [401, 1004], [403, 2003], [404, 1020], [405, 1001], [429, 2002], [500, 1000], [503, 1030],
 ]);
@@ -224,7 +224,7 @@ export async function startFakeJpush(opts: FakeJpushOptions): Promise<FakeJpush>
   function cidReply(method: string | undefined, url: URL): Reply {
     if (method !== "GET") return { status: 405, text: errorText(1001, "Only support HTTP GET method", undefined) };
     const count = Number(url.searchParams.get("count") ?? "1");
-    // JPush hands out 1..1000 cids per call (providers.md §3.6).
+    // JPush hands out 1..1000 cids per call (docs/provider-internals.md, JPush).
     if (!Number.isInteger(count) || count < 1 || count > 1000) {
       return { status: 400, text: errorText(1003, undefined, undefined) };
     }
@@ -237,7 +237,7 @@ export async function startFakeJpush(opts: FakeJpushOptions): Promise<FakeJpush>
     if (res.destroyed) return;
     res.writeHead(reply.status, {
       "Content-Type": "application/json",
-      // Every JPush response carries these (providers.md §3.6).
+      // Every JPush response carries these (docs/provider-internals.md, JPush).
       "X-Rate-Limit-Quota": String(reply.quota ?? DEFAULT_QUOTA),
       "X-Rate-Limit-Remaining": String(reply.script?.rateLimitRemaining ?? (reply.quota ?? DEFAULT_QUOTA) - 1),
       "X-Rate-Limit-Reset": String(reply.script?.rateLimitReset ?? DEFAULT_RESET_S),
@@ -306,7 +306,7 @@ export async function startFakeJpush(opts: FakeJpushOptions): Promise<FakeJpush>
   };
 }
 
-/** Digits go in unquoted, as JPush writes big msg_ids (providers.md §3.4); anything else is quoted. */
+/** Digits go in unquoted, as JPush writes big msg_ids (docs/provider-internals.md, JPush); anything else is quoted. */
 function rawNumber(id: string): string {
   return /^\d+$/.test(id) ? id : JSON.stringify(id);
 }

@@ -38,7 +38,7 @@ function generateTestCerts(): TestCerts {
   const keyPath = join(dir, "tls-key.pem");
   const certPath = join(dir, "tls-cert.pem");
   // node:crypto cannot issue X.509 certificates. @parse/node-apn connects to `https://<address>` with
-  // address 127.0.0.1 or localhost, so the SAN must name both or TLS verification fails (providers.md §6).
+  // address 127.0.0.1 or localhost, so the SAN must name both or TLS verification fails (docs/provider-internals.md, "Local fakes").
   execFileSync(
     "openssl",
     [

@@ -2,7 +2,9 @@ import type { Config } from "../../../src/config/config-schema.js";
 import { createCircuitBreakers, type BreakerChange } from "../../../src/delivery/circuit-breaker.js";
 import { createDeliveryWorker } from "../../../src/delivery/delivery-worker.js";
 import { createDispatcher } from "../../../src/delivery/dispatcher.js";
-import { createFpushResolver } from "../../../src/delivery/fpush-registrations.js";
+import { createFpushResolver } from "../../../src/dialects/fpush/fpush-resolver.js";
+import { createRegistrationService } from "../../../src/registration/registration-service.js";
+import { NodeTakenError } from "../../../src/store/registration-store-pg.js";
 import { createPublishService } from "../../../src/delivery/publish-service.js";
 import { createPushRateLimiter } from "../../../src/delivery/push-rate-limiter.js";
 import { createRetryPolicy } from "../../../src/delivery/retry-policy.js";
@@ -77,7 +79,11 @@ export function deliveryCore(over: { delivery?: Record<string, unknown>; strateg
   const publish = createPublishService({
     config,
     cache,
-    fpush: createFpushResolver({ config, store: registrations, cache, clock }),
+    fpush: createFpushResolver({
+      config,
+      registrations: createRegistrationService({ store: registrations, cache, config, clock, isNodeTaken: (err) => err instanceof NodeTakenError }),
+      cache,
+    }),
     dispatcher,
     writes,
     settler,

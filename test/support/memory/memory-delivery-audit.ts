@@ -17,6 +17,18 @@ export function memoryDeliveryAudit(): DeliveryAudit & { readonly rows: readonly
         .slice(0, limit)
         .map(({ r }) => r);
     },
+    async countOutcomesSince(since) {
+      const counts = new Map<string, { app: string; provider: string; outcome: string; count: number }>();
+      for (const r of rows) {
+        if (r.createdAt < since) continue;
+        const k = `${r.app}\u0000${r.provider}\u0000${r.outcome}`;
+        const c = counts.get(k) ?? { app: r.app, provider: r.provider, outcome: r.outcome, count: 0 };
+        c.count += 1;
+        counts.set(k, c);
+      }
+      const key = (c: { app: string; provider: string; outcome: string }) => `${c.app}\u0000${c.provider}\u0000${c.outcome}`;
+      return [...counts.values()].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+    },
     async purgeOlderThan(cutoff) {
       const before = rows.length;
       const kept = rows.filter((r) => r.createdAt >= cutoff);

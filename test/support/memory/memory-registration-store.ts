@@ -124,6 +124,19 @@ export function memoryRegistrationStore(): RegistrationStore {
       }
     },
 
+    async countAddresses() {
+      const counts = new Map<string, { app: string; provider: AddressKind; live: number; total: number }>();
+      for (const r of rows.values()) {
+        for (const a of r.addresses) {
+          const k = `${r.app}\u0000${a.provider}`;
+          const c = counts.get(k) ?? { app: r.app, provider: a.provider, live: 0, total: 0 };
+          c.total += 1;
+          if (r.disabledAt === undefined && a.disabledAt === undefined) c.live += 1;
+          counts.set(k, c);
+        }
+      }
+      return [...counts.values()].sort((a, b) => a.app.localeCompare(b.app) || a.provider.localeCompare(b.provider));
+    },
     async countActiveByApp() {
       const counts = new Map<string, { app: string; provider: AddressKind; count: number }>();
       for (const r of rows.values()) {

@@ -144,22 +144,22 @@ describe("Dockerfile", () => {
     expect(read("src/config/config-schema.ts")).toMatch(/port: [^\n]*\.default\(8080\)/);
   });
 
-  it("starts the file `npm run build` produces: ENTRYPOINT node /app/dist/src/cli.js, CMD serve", () => {
-    expect(runtime("ENTRYPOINT").map(jsonArgs)).toEqual([["node", "/app/dist/src/cli.js"]]);
+  it("starts the file `npm run build` produces: ENTRYPOINT node /app/dist/src/cli/main.js, CMD serve", () => {
+    expect(runtime("ENTRYPOINT").map(jsonArgs)).toEqual([["node", "/app/dist/src/cli/main.js"]]);
     expect(runtime("CMD").map(jsonArgs)).toEqual([["serve"]]);
     // The package's bin is the same file, relative to /app.
-    expect(posix.join("/app", pkg.bin["xmpp-push"]!)).toBe("/app/dist/src/cli.js");
-    // tsc maps src/cli.ts to <outDir>/<path relative to rootDir>.js; the build config compiles src/.
+    expect(posix.join("/app", pkg.bin["xmpp-push"]!)).toBe("/app/dist/src/cli/main.js");
+    // tsc maps src/cli/main.ts to <outDir>/<path relative to rootDir>.js; the build config compiles src/.
     const ts = JSON.parse(read("tsconfig.json")) as { compilerOptions: { outDir: string; rootDir: string } };
     const tsBuild = JSON.parse(read("tsconfig.build.json")) as { extends: string; include: string[] };
     expect(tsBuild.extends).toBe("./tsconfig.json");
     expect(tsBuild.include).toEqual(expect.arrayContaining(["src", "migrations"]));
-    expect(existsSync(join(root, "src/cli.ts"))).toBe(true);
-    const out = posix.join(ts.compilerOptions.outDir, posix.relative(ts.compilerOptions.rootDir, "src/cli.ts")).replace(/\.ts$/, ".js");
+    expect(existsSync(join(root, "src/cli/main.ts"))).toBe(true);
+    const out = posix.join(ts.compilerOptions.outDir, posix.relative(ts.compilerOptions.rootDir, "src/cli/main.ts")).replace(/\.ts$/, ".js");
     expect(out).toBe(pkg.bin["xmpp-push"]);
     expect(read("package.json")).toMatch(/"build":\s*"tsc -p tsconfig.build.json"/);
     // The build stage fails early if that file is missing.
-    expect(dockerfile).toContain("test -f dist/src/cli.js");
+    expect(dockerfile).toContain("test -f dist/src/cli/main.js");
   });
 
   it("carries OCI labels matching package.json", () => {
@@ -266,12 +266,12 @@ describe(".dockerignore", () => {
       expect(existsSync(join(root, s)), `${s} exists`).toBe(true);
       expect(ignoredByDockerignore(ignore, s), `${s} is in the build context`).toBe(false);
     }
-    expect(ignoredByDockerignore(ignore, "src/cli.ts")).toBe(false);
+    expect(ignoredByDockerignore(ignore, "src/cli/main.ts")).toBe(false);
     expect(ignoredByDockerignore(ignore, "migrations/20261126000001_initial_schema.ts")).toBe(false);
   });
 
   it("keeps out build output, local data, VCS, tests, scratch and secrets-looking files", () => {
-    for (const p of ["node_modules", "node_modules/pg/package.json", "dist/src/cli.js", "data/pgdata", ".git/HEAD", ".test-runs/x", "scratch/notes.md", "test/fixtures/captured", "test/unit/deploy/dockerfile.test.ts", "helm/xmpp-push/values.yaml", ".env", "Dockerfile"]) {
+    for (const p of ["node_modules", "node_modules/pg/package.json", "dist/src/cli/main.js", "data/pgdata", ".git/HEAD", ".test-runs/x", "scratch/notes.md", "test/fixtures/captured", "test/unit/deploy/dockerfile.test.ts", "helm/xmpp-push/values.yaml", ".env", "Dockerfile"]) {
       expect(ignoredByDockerignore(ignore, p), p).toBe(true);
     }
   });

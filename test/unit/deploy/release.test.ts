@@ -31,6 +31,6 @@ describe("release metadata", () => {
   it("npm pack builds first and ships the compiled binary", () => {
     expect(pkg.scripts.prepack).toBe("npm run build");
     expect(pkg.files).toContain("dist");
-    expect(pkg.bin["xmpp-push"]).toBe("dist/src/cli.js");
+    expect(pkg.bin["xmpp-push"]).toBe("dist/src/cli/main.js");
   });
 });

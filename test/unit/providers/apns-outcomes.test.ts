@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { APNS_REASONS, classifyApns } from "../../../src/providers/apns-outcomes.js";
 
 // Apple, "Handling notification responses from APNs", every documented (status, reason) row
-// (providers.md §1.5) and the class we give it.
+// (docs/provider-internals.md, APNs) and the class we give it.
 const ROWS: Array<[number, string, string]> = [
   [400, "BadCollapseId", "payload_error"],
   [400, "BadDeviceToken", "token_dead"],

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { classifyFcm, classifyTokenError, FCM_ERROR_CODES, isStaleAccessToken, OAUTH_ERRORS } from "../../../src/providers/fcm-outcomes.js";
 
-// FCM HTTP v1 ErrorCode reference, every documented (HTTP status, errorCode) row (providers.md §4).
+// FCM HTTP v1 ErrorCode reference, every documented (HTTP status, errorCode) row (docs/provider-internals.md, FCM).
 const ROWS: Array<[number, string, string]> = [
   [404, "UNREGISTERED", "token_dead"],
   [400, "INVALID_ARGUMENT", "payload_error"],

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { classifyJpush, isMalformedRegistrationId, JPUSH_CODES } from "../../../src/providers/jpush-outcomes.js";
 
-// JPush "Push API v3" error table, every documented (HTTP status, code) row (providers.md §3.5) and the
+// JPush "Push API v3" error table, every documented (HTTP status, code) row (docs/provider-internals.md, JPush) and the
 // class we give it.
 const ROWS: Array<[number, number, string]> = [
   [500, 1000, "retry"],

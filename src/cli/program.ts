@@ -1,16 +1,16 @@
 import { Command, CommanderError } from "commander";
-import { readDeviceToken } from "./cli/device-token.js";
-import { EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE } from "./cli/exit-codes.js";
-import { configJsonSchema } from "./config/config-json-schema.js";
-import type { Config } from "./config/config-schema.js";
-import { ConfigError, loadConfig, redactedConfig } from "./config/load-config.js";
-import { PACKAGE_VERSION } from "./observability/build-info.js";
-import { createLogger } from "./observability/logger.js";
-import { auditCommand, purgeCommand, registerCommand, sendTestCommand, statsCommand, unregisterCommand, UsageError } from "./cli/admin-commands.js";
-import { rotateKeyCommand } from "./cli/rotate-key-command.js";
-import { createServer } from "./main.js";
-import { openDatabase } from "./store/database.js";
-import { migrateLatest } from "./store/migrate.js";
+import { readDeviceToken } from "./device-token.js";
+import { EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE } from "./exit-codes.js";
+import { configJsonSchema } from "../config/config-json-schema.js";
+import type { Config } from "../config/config-schema.js";
+import { ConfigError, loadConfig, redactedConfig } from "../config/load-config.js";
+import { PACKAGE_VERSION } from "../observability/build-info.js";
+import { createLogger } from "../observability/logger.js";
+import { auditCommand, purgeCommand, registerCommand, sendTestCommand, statsCommand, unregisterCommand, UsageError } from "./admin-commands.js";
+import { rotateKeyCommand } from "./rotate-key-command.js";
+import { createServer } from "../main.js";
+import { openDatabase } from "../store/database.js";
+import { migrateLatest } from "../store/migrate.js";
 
 // argv → command. Each command loads the config, does one thing and sets the exit code; no logic lives here.
 

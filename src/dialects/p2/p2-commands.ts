@@ -1,9 +1,10 @@
-import type { AddressKind } from "../domain/registration.js";
-import type { RegistrationService } from "../registration/registration-service.js";
-import type { AdhocCommand, CommandResult } from "./adhoc-commands.js";
-import { fieldValue } from "./data-form.js";
-import { optionalEnvironment, optionalPushType, refusalError, registeredFields } from "./registration-replies.js";
-import { stanzaErrors } from "./stanza-errors.js";
+import type { AddressKind } from "../../domain/registration.js";
+import type { RegistrationService } from "../../registration/registration-service.js";
+import type { AdhocCommand, CommandResult } from "../../xmpp/adhoc-commands.js";
+import { fieldValue } from "../../xmpp/data-form.js";
+import { optionalEnvironment, optionalPushType, refusalError, registeredFields } from "../command-replies.js";
+import { stanzaErrors } from "../../xmpp/stanza-errors.js";
+import { p2Dialect } from "./p2-dialect.js";
 
 // Conversations' p2 dialect (iNPUTmice/p2 PushController): `register-push-<service>` with `token`,
 // `device-id` (older clients: `android-id`) and an optional `muc` → `jid`, `node`, `secret`; one
@@ -16,6 +17,7 @@ export function p2Commands({ registrations, componentJid }: { registrations: Reg
 
   function register(provider: AddressKind): AdhocCommand {
     return {
+      dialect: p2Dialect.name,
       node: `register-push-${provider}`,
       name: `Register a device for ${provider.toUpperCase()} push`,
       formFields: () => [
@@ -41,7 +43,7 @@ export function p2Commands({ registrations, componentJid }: { registrations: Reg
           ...(app !== undefined ? { app } : {}),
           deviceId,
           ...(muc !== undefined ? { channel: muc.toLowerCase() } : {}),
-          dialect: "p2",
+          dialect: p2Dialect.name,
           provider,
           token,
           ...(environment !== undefined ? { environment } : {}),
@@ -57,6 +59,7 @@ export function p2Commands({ registrations, componentJid }: { registrations: Reg
 
   function unregister(provider: AddressKind): AdhocCommand {
     return {
+      dialect: p2Dialect.name,
       node: `unregister-push-${provider}`,
       name: `Unregister a device from ${provider.toUpperCase()} push`,
       formFields: () => [

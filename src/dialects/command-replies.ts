@@ -1,9 +1,9 @@
 import type { ApnsEnvironment, ApnsPushType } from "../domain/registration.js";
 import type { RegisterResult } from "../registration/registration-service.js";
-import { fieldValue, type DataForm, type FormField } from "./data-form.js";
-import { stanzaErrors, type StanzaErrorSpec } from "./stanza-errors.js";
+import { fieldValue, type DataForm, type FormField } from "../xmpp/data-form.js";
+import { stanzaErrors, type StanzaErrorSpec } from "../xmpp/stanza-errors.js";
 
-// Shared by the registration dialects: optional fields every dialect accepts, and how a refused
+// Shared by the XMPP registration dialects (ad-hoc commands): optional fields every dialect accepts, and how a refused
 // registration is told to the client.
 
 /** undefined when absent, null when present but invalid. */

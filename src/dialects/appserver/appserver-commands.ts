@@ -1,11 +1,12 @@
-import type { AddressKind } from "../domain/registration.js";
-import type { RegistrationService } from "../registration/registration-service.js";
-import type { AdhocCommand, CommandResult } from "./adhoc-commands.js";
-import { fieldValue } from "./data-form.js";
-import { optionalEnvironment, refusalError, registeredFields } from "./registration-replies.js";
-import { stanzaErrors } from "./stanza-errors.js";
+import type { AddressKind } from "../../domain/registration.js";
+import type { RegistrationService } from "../../registration/registration-service.js";
+import type { AdhocCommand, CommandResult } from "../../xmpp/adhoc-commands.js";
+import { fieldValue } from "../../xmpp/data-form.js";
+import { optionalEnvironment, refusalError, registeredFields } from "../command-replies.js";
+import { stanzaErrors } from "../../xmpp/stanza-errors.js";
+import { appserverDialect } from "./appserver-dialect.js";
 
-// mod_push_appserver's dialect (old Monal, anchors.md): `v1-register-push` with `type` (apns|fcm),
+// mod_push_appserver's dialect (old Monal): `v1-register-push` with `type` (apns|fcm),
 // a client-chosen `node` (a static device id that becomes the XEP-0357 node) and `token` → `jid`,
 // `node`, `secret`; registering again hands out a new secret (the old one stops working). `v1-unregister-push` with `type` and `node`.
 // We also accept `jpush` as type, and the optional `app` and `environment` fields.
@@ -17,6 +18,7 @@ export function appserverCommands({ registrations, componentJid }: { registratio
   const formType = (name: string) => ({ var: "FORM_TYPE", type: "hidden", value: `${FORM_TYPE_BASE}${name}` });
   return [
     {
+      dialect: appserverDialect.name,
       node: "v1-register-push",
       name: "Register a device (mod_push_appserver v1)",
       formFields: () => [formType("v1-register-push"), { var: "type", type: "list-single", required: true }, { var: "node", required: true }, { var: "token", required: true }],
@@ -34,7 +36,7 @@ export function appserverCommands({ registrations, componentJid }: { registratio
           ...(app !== undefined ? { app } : {}),
           deviceId: node,
           node,
-          dialect: "appserver",
+          dialect: appserverDialect.name,
           provider,
           token,
           ...(environment !== undefined ? { environment } : {}),
@@ -45,6 +47,7 @@ export function appserverCommands({ registrations, componentJid }: { registratio
       },
     },
     {
+      dialect: appserverDialect.name,
       node: "v1-unregister-push",
       name: "Unregister a device (mod_push_appserver v1)",
       formFields: () => [formType("v1-unregister-push"), { var: "type", type: "list-single", required: true }, { var: "node", required: true }],

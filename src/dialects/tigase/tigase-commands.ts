@@ -1,11 +1,12 @@
 import { createHash } from "node:crypto";
-import type { Config } from "../config/config-schema.js";
-import type { AddressKind } from "../domain/registration.js";
-import type { RegistrationService } from "../registration/registration-service.js";
-import type { AdhocCommand, CommandResult } from "./adhoc-commands.js";
-import { fieldValue } from "./data-form.js";
-import { optionalEnvironment, refusalError } from "./registration-replies.js";
-import { stanzaErrors } from "./stanza-errors.js";
+import type { Config } from "../../config/config-schema.js";
+import type { AddressKind } from "../../domain/registration.js";
+import type { RegistrationService } from "../../registration/registration-service.js";
+import type { AdhocCommand, CommandResult } from "../../xmpp/adhoc-commands.js";
+import { fieldValue } from "../../xmpp/data-form.js";
+import { optionalEnvironment, refusalError } from "../command-replies.js";
+import { stanzaErrors } from "../../xmpp/stanza-errors.js";
+import { tigaseDialect } from "./tigase-dialect.js";
 
 // The Tigase push component's dialect (Siskin, Snikket iOS): `register-device` with `provider` (an id
 // such as "tigase:messenger:apns:1" that names app and provider), `device-token` and optionally
@@ -22,6 +23,7 @@ export function tigaseCommands({ registrations, config }: { registrations: Regis
 
   return [
     {
+      dialect: tigaseDialect.name,
       node: "register-device",
       name: "Register device",
       formFields: () => [providerField(), { var: "device-token", type: "text-single", required: true }, { var: "device-second-token", type: "text-single" }],
@@ -38,7 +40,7 @@ export function tigaseCommands({ registrations, config }: { registrations: Regis
           app: target.app,
           // Tigase clients send no device id: the token identifies the installation.
           deviceId: `tigase:${createHash("sha256").update(`${target.provider}\u0000${token.toLowerCase()}`).digest("hex").slice(0, 32)}`,
-          dialect: "tigase",
+          dialect: tigaseDialect.name,
           provider: target.provider,
           token,
           ...(environment !== undefined ? { environment } : {}),
@@ -50,6 +52,7 @@ export function tigaseCommands({ registrations, config }: { registrations: Regis
       },
     },
     {
+      dialect: tigaseDialect.name,
       node: "unregister-device",
       name: "Unregister device",
       formFields: () => [providerField(), { var: "device-token", type: "text-single", required: true }],

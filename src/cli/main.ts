@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-import { runCli } from "./cli-program.js";
+import { runCli } from "./program.js";
 
 await runCli(process.argv.slice(2));

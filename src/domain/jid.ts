@@ -1,0 +1,23 @@
+import { parse } from "@xmpp/jid";
+
+// JIDs as the registration rules compare them: bare (no resource), local part and domain in lower case
+// (@xmpp/jid's normalisation, which also applies XEP-0106 escaping to the local part). @xmpp/jid is a
+// pure value parser (no I/O, no XML), so the domain may use it.
+
+/** The bare JID, or undefined when the text is not a JID (empty, no domain). */
+export function bareJid(jid: string): string | undefined {
+  try {
+    return parse(jid).bare().toString();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The JID's domain in lower case; "" when the text is not a JID. */
+export function domainOf(jid: string): string {
+  try {
+    return parse(jid).domain;
+  } catch {
+    return "";
+  }
+}
