@@ -1,12 +1,28 @@
 // ESLint flat config. Beyond typescript-eslint's recommended rules it enforces the layering that
 // ARCHITECTURE.md describes: domain/ and ports/ know nothing of adapters (XML, HTTP, SQL, providers),
-// and no module cycle can form anywhere in src/.
+// and no module cycle can form anywhere in src/. @xmpp/jid is allowed in the domain: it is a pure JID
+// parser (no XML, no I/O), and JID rules belong to the domain.
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 import { importX } from "eslint-plugin-import-x";
 
 const ADAPTER_FOLDERS = ["store", "xmpp", "http", "providers", "delivery", "registration", "cli", "observability", "config"];
-const ADAPTER_PACKAGES = ["pg", "knex", "knex-pglite", "@electric-sql/pglite", "fastify", "@fastify/*", "@xmpp/*", "axios", "@parse/node-apn", "prom-client", "pino"];
+const ADAPTER_PACKAGES = [
+  "pg",
+  "knex",
+  "knex-pglite",
+  "@electric-sql/pglite",
+  "fastify",
+  "@fastify/*",
+  "@xmpp/xml",
+  "@xmpp/component-core",
+  "@xmpp/reconnect",
+  "@xmpp/client",
+  "axios",
+  "@parse/node-apn",
+  "prom-client",
+  "pino",
+];
 
 export default tseslint.config(
   { ignores: ["dist/**", "node_modules/**", ".tools/**", ".test-runs/**", "coverage/**", "data/**"] },

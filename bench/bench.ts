@@ -40,7 +40,8 @@ async function memoryBreakdown(): Promise<string> {
     const text = await (await fetch(`http://127.0.0.1:${APP_HTTP_PORT}/metrics`)).text();
     const mb = (name: string) => Number(new RegExp(`^${name} (\\S+)`, "m").exec(text)?.[1] ?? NaN) / 1048576;
     const val = (name: string) => Number(new RegExp(`^${name} (\\S+)`, "m").exec(text)?.[1] ?? NaN);
-    const gc = (kind: string) => `${val(`nodejs_gc_duration_seconds_count\\{kind="${kind}"\\}`)}× ${(val(`nodejs_gc_duration_seconds_sum\\{kind="${kind}"\\}`) * 1000).toFixed(0)} ms`;
+    const gc = (kind: string) =>
+      `${val(`nodejs_gc_duration_seconds_count\\{kind="${kind}"\\}`)}× ${(val(`nodejs_gc_duration_seconds_sum\\{kind="${kind}"\\}`) * 1000).toFixed(0)} ms`;
     return (
       `heap used ${mb("nodejs_heap_size_used_bytes").toFixed(0)} / total ${mb("nodejs_heap_size_total_bytes").toFixed(0)} MB, external ${mb("nodejs_external_memory_bytes").toFixed(0)} MB; ` +
       `GC minor ${gc("minor")}, major ${gc("major")}; event loop lag p99 ${(val("nodejs_eventloop_lag_p99_seconds") * 1000).toFixed(1)} ms, max ${(val("nodejs_eventloop_lag_max_seconds") * 1000).toFixed(1)} ms`
@@ -143,7 +144,17 @@ function appConfig(strategy: Strategy, fakes: { apnsPort: number; ca: string; jp
     id: "bench",
     default: true,
     strategy: { providers: strategy === "apns" ? ["apns"] : strategy === "jpush" ? ["jpush"] : ["apns", "jpush"], mode: "fallback" },
-    apns: { bundleId: "org.example.bench", teamId: "BENCHTEAM1", keyId: "BENCHKEY01", key: testCerts().apnsKey, address: "127.0.0.1", port: fakes.apnsPort, ca: fakes.ca, connections: 2, maxInFlightPerConnection: 200 },
+    apns: {
+      bundleId: "org.example.bench",
+      teamId: "BENCHTEAM1",
+      keyId: "BENCHKEY01",
+      key: testCerts().apnsKey,
+      address: "127.0.0.1",
+      port: fakes.apnsPort,
+      ca: fakes.ca,
+      connections: 2,
+      maxInFlightPerConnection: 200,
+    },
     jpush: { appKey: JPUSH_APP_KEY, masterSecret: JPUSH_MASTER_SECRET, baseUrl: fakes.jpushUrl },
   };
 }
@@ -245,7 +256,9 @@ async function runScenario(s: Scenario, ctx: { db: Database; url: string; dir: s
     const loadCpuPercent = ((own.user + own.system) / 1e6 / elapsed) * 100;
     ownLag.disable();
     if (memory) log(`  app memory at the end of the run: ${memory}`);
-    log(`  load generator's own event loop lag: p99 ${(ownLag.percentile(99) / 1e6).toFixed(1)} ms, max ${(ownLag.max / 1e6).toFixed(1)} ms`);
+    log(
+      `  load generator's own event loop lag: p99 ${(ownLag.percentile(99) / 1e6).toFixed(1)} ms, max ${(ownLag.max / 1e6).toFixed(1)} ms`,
+    );
     const st = load.stats();
     // Let queued work (fallback retries, group commits) finish before counting.
     for (let i = 0; i < 120; i++) {
@@ -269,7 +282,8 @@ async function runScenario(s: Scenario, ctx: { db: Database; url: string; dir: s
       maxRssMb: proc.maxRssMb,
       cpuPercent: proc.cpuPercent,
       loadCpuPercent,
-      errors: [...st.errors].map(([k, v]) => `${k}:${v}`).join(" ") || (st.sent - st.replied > 0 ? `unanswered:${st.sent - st.replied}` : "none"),
+      errors:
+        [...st.errors].map(([k, v]) => `${k}:${v}`).join(" ") || (st.sent - st.replied > 0 ? `unanswered:${st.sent - st.replied}` : "none"),
       // Accepted (answered result) in this window but never seen by a provider.
       lost: Math.max(0, st.results - stats.deliveredPushes),
     };
@@ -281,7 +295,21 @@ async function runScenario(s: Scenario, ctx: { db: Database; url: string; dir: s
 }
 
 function table(results: Result[]): string {
-  const head = ["scenario", "pushes/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "provider req/s", "audit rows", "RSS MB", "CPU %", "load CPU %", "errors", "lost"];
+  const head = [
+    "scenario",
+    "pushes/s",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "max ms",
+    "provider req/s",
+    "audit rows",
+    "RSS MB",
+    "CPU %",
+    "load CPU %",
+    "errors",
+    "lost",
+  ];
   const rows = results.map((r) => [
     r.scenario.name,
     r.pushesPerSecond.toFixed(0),
@@ -304,7 +332,9 @@ function table(results: Result[]): string {
 
 async function main(): Promise<void> {
   log("building (tsc) …");
-  execFileSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", join(ROOT, "tsconfig.build.json")], { stdio: "inherit" });
+  execFileSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", join(ROOT, "tsconfig.build.json")], {
+    stdio: "inherit",
+  });
   const dir = mkdtempSync(join(tmpdir(), "xmpp-push-bench-"));
   const { db, url } = await prepareDatabase();
   const fakes = await startFakes(PROVIDER_DELAY_MS);
@@ -328,7 +358,13 @@ async function main(): Promise<void> {
       log("running: real Prosody end to end");
       // At 100 messages a second the latency pairing needs every request's token and time: an in-process fake.
       const apns = await startFakeApns();
-      const e2e = await runProsodyEndToEnd({ url, apns, durationMs: seconds(15), dir, appConfig: appConfig("apns", { apnsPort: apns.port, ca: apns.ca, jpushUrl: fakes.jpushUrl }) });
+      const e2e = await runProsodyEndToEnd({
+        url,
+        apns,
+        durationMs: seconds(15),
+        dir,
+        appConfig: appConfig("apns", { apnsPort: apns.port, ca: apns.ca, jpushUrl: fakes.jpushUrl }),
+      });
       await apns.stop();
       log(`  ${e2e.summary}`);
       process.stdout.write(`\n${table(results)}\n\n${e2e.summary}\n`);
@@ -347,7 +383,9 @@ async function main(): Promise<void> {
       lost: results.reduce((n, r) => n + r.lost, 0),
       providerDelayMs: PROVIDER_DELAY_MS,
     };
-    process.stdout.write(`\nmachine: ${(await import("node:os")).cpus().length} cores, ${(await import("node:os")).cpus()[0]?.model ?? "?"}, Node ${process.version}\n`);
+    process.stdout.write(
+      `\nmachine: ${(await import("node:os")).cpus().length} cores, ${(await import("node:os")).cpus()[0]?.model ?? "?"}, Node ${process.version}\n`,
+    );
     if (JSON_OUT) process.stdout.write(`${JSON.stringify(summary)}\n`);
   } finally {
     fakes.stop();

@@ -39,7 +39,11 @@ process.on("message", (m: FakesCommand & { id: number }) => {
       const ids = new Set<string>();
       for (const r of apns.delivered()) ids.add(r.headers["apns-id"] ?? `${r.receivedAt}${Math.random()}`);
       for (const r of jpush.delivered()) ids.add((r.body as { cid?: string } | undefined)?.cid ?? `${r.receivedAt}${Math.random()}`);
-      const stats: FakesStats = { apnsRequests: apns.requests.length, jpushRequests: jpush.requests.filter((r) => r.path === "/v3/push").length, deliveredPushes: ids.size };
+      const stats: FakesStats = {
+        apnsRequests: apns.requests.length,
+        jpushRequests: jpush.requests.filter((r) => r.path === "/v3/push").length,
+        deliveredPushes: ids.size,
+      };
       process.send!({ id: m.id, stats });
       return;
     }

@@ -15,7 +15,13 @@ const ROOT = resolve(import.meta.dirname, "..");
 const USERS = 20;
 const RATE = 100;
 
-export async function runProsodyEndToEnd(opts: { url: string; apns: FakeApns; durationMs: number; dir: string; appConfig: object }): Promise<{ summary: string }> {
+export async function runProsodyEndToEnd(opts: {
+  url: string;
+  apns: FakeApns;
+  durationMs: number;
+  dir: string;
+  appConfig: object;
+}): Promise<{ summary: string }> {
   const names = Array.from({ length: USERS }, (_, i) => `u${i}`);
   const prosody = await startProsody({ runDir: join(opts.dir, "prosody"), extraUsers: names });
   const file = join(opts.dir, "prosody-bench.yaml");
@@ -30,7 +36,10 @@ export async function runProsodyEndToEnd(opts: { url: string; apns: FakeApns; du
       apps: [opts.appConfig],
     }),
   );
-  const child = spawn(process.execPath, [join(ROOT, "dist/src/cli.js"), "serve"], { env: { PATH: process.env.PATH ?? "", XMPP_PUSH_CONFIG: file }, stdio: ["ignore", "ignore", "inherit"] });
+  const child = spawn(process.execPath, [join(ROOT, "dist/src/cli.js"), "serve"], {
+    env: { PATH: process.env.PATH ?? "", XMPP_PUSH_CONFIG: file },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
   try {
     await new Promise((r) => setTimeout(r, 1500));
     const tokens = new Map<string, string>();
@@ -39,7 +48,11 @@ export async function runProsodyEndToEnd(opts: { url: string; apns: FakeApns; du
       const token = (0xe2e00000 + i).toString(16).padStart(64, "0");
       tokens.set(name, token);
       const reply = await runCommand(u, prosody.componentDomain, "register-push-apns", { token, "device-id": "phone" });
-      await u.enablePush({ jid: prosody.componentDomain, node: resultField(reply, "node") ?? "", secret: resultField(reply, "secret") ?? "" });
+      await u.enablePush({
+        jid: prosody.componentDomain,
+        node: resultField(reply, "node") ?? "",
+        secret: resultField(reply, "secret") ?? "",
+      });
       await u.stop();
     }
     opts.apns.reset();

@@ -49,10 +49,20 @@ export async function startXmppLoad({ componentDomain, secret }: { componentDoma
     const streamId = randomBytes(8).toString("hex");
     const parser = new xml.Parser();
     let authed = false;
-    parser.on("start", () => s.write(`<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:component:accept' from='${componentDomain}' id='${streamId}'>`));
+    parser.on("start", () =>
+      s.write(
+        `<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:component:accept' from='${componentDomain}' id='${streamId}'>`,
+      ),
+    );
     parser.on("element", (el) => {
       if (!authed) {
-        if (el.name === "handshake" && el.text() === createHash("sha1").update(streamId + secret).digest("hex")) {
+        if (
+          el.name === "handshake" &&
+          el.text() ===
+            createHash("sha1")
+              .update(streamId + secret)
+              .digest("hex")
+        ) {
           authed = true;
           s.write("<handshake/>");
           ready?.();
@@ -87,7 +97,10 @@ export async function startXmppLoad({ componentDomain, secret }: { componentDoma
     service: `xmpp://127.0.0.1:${port}`,
     async waitForComponent(timeoutMs = 30_000) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([readyP, new Promise((_, rej) => (timer = setTimeout(() => rej(new Error("the app server did not connect")), timeoutMs)))]);
+      await Promise.race([
+        readyP,
+        new Promise((_, rej) => (timer = setTimeout(() => rej(new Error("the app server did not connect")), timeoutMs))),
+      ]);
       clearTimeout(timer);
     },
     publish(node, sec) {

@@ -54,7 +54,15 @@ async function main(): Promise<number> {
       apps: [
         {
           id: "demo",
-          apns: { bundleId: "org.example.demo", teamId: "DEMOTEAM01", keyId: "DEMOKEY001", key: testCerts().apnsKey, address: "127.0.0.1", port: apns.port, ca: apns.ca },
+          apns: {
+            bundleId: "org.example.demo",
+            teamId: "DEMOTEAM01",
+            keyId: "DEMOKEY001",
+            key: testCerts().apnsKey,
+            address: "127.0.0.1",
+            port: apns.port,
+            ca: apns.ca,
+          },
         },
       ],
     });
@@ -87,7 +95,8 @@ async function main(): Promise<number> {
       return 1;
     }
     console.log(`  POST ${req.headers[":path"]}`);
-    for (const h of ["apns-topic", "apns-push-type", "apns-priority", "apns-expiration", "apns-collapse-id", "apns-id"]) console.log(`  ${h}: ${req.headers[h]}`);
+    for (const h of ["apns-topic", "apns-push-type", "apns-priority", "apns-expiration", "apns-collapse-id", "apns-id"])
+      console.log(`  ${h}: ${req.headers[h]}`);
     console.log(`  authorization: bearer <ES256 JWT, kid ${req.jwt?.kid}, team ${req.jwt?.iss}>`);
     console.log(`  ${JSON.stringify(req.payload)}`);
     console.log("  (no sender, no message text: apps send a generic text unless includeMessageContent is set)");

@@ -75,7 +75,11 @@ const LEASE_POLL_MS = 1000;
  * component over when the active replica goes): so a rolling update can start a standby before the
  * old replica stops.
  */
-async function readinessProblems(component: ComponentConnection, db: Database, lease: ComponentLease | undefined): Promise<NotReadyReason[]> {
+async function readinessProblems(
+  component: ComponentConnection,
+  db: Database,
+  lease: ComponentLease | undefined,
+): Promise<NotReadyReason[]> {
   const problems: NotReadyReason[] = [];
   const state = component.state();
   if (lease?.state() !== "standby" && state !== "online") problems.push({ code: `xmpp_${state}`, detail: `XMPP component ${state}` });
@@ -111,26 +115,43 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     knex: db.knex,
     cipher,
     onUnreadable: ({ node, provider, reason }) =>
-      log.error({ node, provider, reason }, "a device token cannot be decrypted; the device is treated as unknown until it registers again"),
+      log.error(
+        { node, provider, reason },
+        "a device token cannot be decrypted; the device is treated as unknown until it registers again",
+      ),
   });
   const queue = createPgDeliveryQueue({ knex: db.knex });
-  let providerList: ProviderRegistry | undefined;
+  const providers = createProviderRegistry({
+    config,
+    log: log.child({ module: "providers" }),
+    factories: deps.providerFactories ?? providerFactories,
+    clock,
+  });
   const refreshMs = config.http.metricsRefreshSeconds * 1000;
   const queueStats = periodicValue(() => queue.stats(clock.now()), refreshMs);
   const registrationCounts = periodicValue(() => registrationStore.countActiveByApp(), refreshMs);
-  const metrics = createMetrics({
-    queueStats: queueStats.read,
-    registrationCounts: registrationCounts.read,
-    apnsCertificates: () =>
-      (providerList?.all() ?? []).flatMap((p) => {
-        const expiresAt = p.credentialExpiresAt?.();
-        return p.kind === "apns" && expiresAt ? [{ app: p.name.slice("apns:".length), expiresAt }] : [];
-      }),
-  }, { apps: config.apps.map((a) => ({ id: a.id, providers: a.strategy.providers })) });
+  const metrics = createMetrics(
+    {
+      queueStats: queueStats.read,
+      registrationCounts: registrationCounts.read,
+      apnsCertificates: () =>
+        providers.all().flatMap((p) => {
+          const expiresAt = p.credentialExpiresAt?.();
+          return p.kind === "apns" && expiresAt ? [{ app: p.name.slice("apns:".length), expiresAt }] : [];
+        }),
+    },
+    { apps: config.apps.map((a) => ({ id: a.id, providers: a.strategy.providers })) },
+  );
   // Rows made over HTTP before tokens had scopes belong to the single token of that time.
   const legacyRegistrar = registrationScopes(config).legacyRegistrar;
   if (legacyRegistrar !== undefined) await registrationStore.adoptRegistrar("http-legacy", legacyRegistrar);
-  const cache = createRegistrationCache({ store: registrationStore, maxEntries: config.delivery.registrationCacheSize, ttlMs: 60_000, negativeTtlMs: 5000, clock });
+  const cache = createRegistrationCache({
+    store: registrationStore,
+    maxEntries: config.delivery.registrationCacheSize,
+    ttlMs: 60_000,
+    negativeTtlMs: 5000,
+    clock,
+  });
   const apps = new Map(config.apps.map((a) => [a.id, a]));
   const d = config.delivery;
 
@@ -140,8 +161,6 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     clock,
     onChange: breakerAlarms({ metrics, log }),
   });
-  const providers = createProviderRegistry({ config, log: log.child({ module: "providers" }), factories: deps.providerFactories ?? providerFactories, clock });
-  providerList = providers;
   const writes = createWriteBuffer({
     store: createPgWriteBatchStore({ knex: db.knex, cipher }),
     flushMs: d.auditFlushMs,
@@ -173,7 +192,13 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     providerTimeoutMs: d.providerTimeoutMs,
     confirmations: receipts.confirmations,
   });
-  const settler = createSettler({ writes, retry: createRetryPolicy({ baseMs: d.retryBaseMs, maxMs: d.retryMaxMs }), clock, metrics, log: log.child({ module: "settle" }) });
+  const settler = createSettler({
+    writes,
+    retry: createRetryPolicy({ baseMs: d.retryBaseMs, maxMs: d.retryMaxMs }),
+    clock,
+    metrics,
+    log: log.child({ module: "settle" }),
+  });
   const registrations = createRegistrationService({
     store: registrationStore,
     cache,
@@ -230,7 +255,13 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     audit,
   });
   let httpAddress: string | undefined;
-  const retention = createAuditRetention({ audit, clock, log, keepDays: config.retention.auditDays, intervalMinutes: config.retention.purgeIntervalMinutes });
+  const retention = createAuditRetention({
+    audit,
+    clock,
+    log,
+    keepDays: config.retention.auditDays,
+    intervalMinutes: config.retention.purgeIntervalMinutes,
+  });
 
   return {
     db,

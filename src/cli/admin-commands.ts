@@ -51,7 +51,9 @@ async function withRegistrations<T>(config: Config, fn: (registrations: Registra
     const store = createPgRegistrationStore({ knex: db.knex, cipher });
     // One command, one lookup: nothing worth caching.
     const cache = createRegistrationCache({ store, maxEntries: 1, ttlMs: 0, negativeTtlMs: 0 });
-    return await fn(createRegistrationService({ store, cache, config, clock: systemClock, isNodeTaken: (err) => err instanceof NodeTakenError }));
+    return await fn(
+      createRegistrationService({ store, cache, config, clock: systemClock, isNodeTaken: (err) => err instanceof NodeTakenError }),
+    );
   } finally {
     await db.close();
   }
@@ -74,7 +76,8 @@ async function withServer<T>(config: Config, fn: (server: Server, log: Logger) =
 
 export async function auditCommand(config: Config, opts: { node: string; limit: number; since?: string }, out: Out): Promise<void> {
   const sinceMs = opts.since !== undefined ? parseDuration(opts.since) : undefined;
-  if (opts.since !== undefined && sinceMs === undefined) throw new UsageError(`--since takes a duration such as 1h or 7d, not "${opts.since}"`);
+  if (opts.since !== undefined && sinceMs === undefined)
+    throw new UsageError(`--since takes a duration such as 1h or 7d, not "${opts.since}"`);
   const db = await openDb(config);
   try {
     const reg = await createPgRegistrationStore({ knex: db.knex, cipher: tokenCipherFor(config) }).findByNode(opts.node);
@@ -84,10 +87,16 @@ export async function auditCommand(config: Config, opts: { node: string; limit: 
       ...(sinceMs !== undefined ? { since: new Date(Date.now() - sinceMs) } : {}),
     });
     if (reg) {
-      out(`node ${reg.node}: app ${reg.app}, ${reg.ownerJid || "(no account)"}, ${reg.dialect}, registered ${iso(reg.createdAt)}, updated ${iso(reg.updatedAt)}`);
-      out(`  last push: ${reg.lastPushAt ? iso(reg.lastPushAt) : "never"}; ${reg.disabledAt ? `DISABLED ${iso(reg.disabledAt)}: ${reg.disabledReason ?? ""}` : "active"}`);
+      out(
+        `node ${reg.node}: app ${reg.app}, ${reg.ownerJid || "(no account)"}, ${reg.dialect}, registered ${iso(reg.createdAt)}, updated ${iso(reg.updatedAt)}`,
+      );
+      out(
+        `  last push: ${reg.lastPushAt ? iso(reg.lastPushAt) : "never"}; ${reg.disabledAt ? `DISABLED ${iso(reg.disabledAt)}: ${reg.disabledReason ?? ""}` : "active"}`,
+      );
       for (const a of reg.addresses) {
-        out(`  ${a.provider} ${a.environment ?? ""} token ${tokenFingerprint(a.token)}…${a.voipToken ? " +voip" : ""} updated ${iso(a.updatedAt)}${a.disabledAt ? ` DISABLED ${iso(a.disabledAt)}: ${a.disabledReason ?? ""}` : ""}`);
+        out(
+          `  ${a.provider} ${a.environment ?? ""} token ${tokenFingerprint(a.token)}…${a.voipToken ? " +voip" : ""} updated ${iso(a.updatedAt)}${a.disabledAt ? ` DISABLED ${iso(a.disabledAt)}: ${a.disabledReason ?? ""}` : ""}`,
+        );
       }
     } else {
       out(`node ${opts.node}: no such registration (it may have been removed; its delivery history follows)`);
@@ -101,13 +110,25 @@ export async function auditCommand(config: Config, opts: { node: string; limit: 
 export function auditTable(rows: readonly DeliveryRecord[]): string {
   return formatTable(
     ["time", "provider", "env", "outcome", "status", "reason", "try", "ms", "push", "receipt"],
-    rows.map((r) => [iso(r.createdAt), r.provider, r.environment ?? "", r.outcome, r.status?.toString() ?? "", r.reason ?? "", String(r.attempt), String(r.latencyMs), r.pushId.slice(0, 8), receiptText(r)]),
+    rows.map((r) => [
+      iso(r.createdAt),
+      r.provider,
+      r.environment ?? "",
+      r.outcome,
+      r.status?.toString() ?? "",
+      r.reason ?? "",
+      String(r.attempt),
+      String(r.latencyMs),
+      r.pushId.slice(0, 8),
+      receiptText(r),
+    ]),
   );
 }
 
 /** What the provider confirmed: "received 2026-11-29T12:03:07Z via vendor", "not yet", "not received", "unconfirmed"; empty without receipts. */
 function receiptText(r: DeliveryRecord): string {
-  if (r.receipt === "received") return `received${r.receiptAt ? ` ${iso(r.receiptAt)}` : ""}${r.receiptChannel ? ` via ${r.receiptChannel}` : ""}`;
+  if (r.receipt === "received")
+    return `received${r.receiptAt ? ` ${iso(r.receiptAt)}` : ""}${r.receiptChannel ? ` via ${r.receiptChannel}` : ""}`;
   if (r.receipt === "pending") return "not yet";
   if (r.receipt === "not_received") return "not received";
   return r.receipt ?? "";
@@ -132,10 +153,20 @@ export async function statsCommand(config: Config, out: Out): Promise<void> {
     const now = new Date();
     const regs = await createPgRegistrationStore({ knex: db.knex, cipher: tokenCipherFor(config) }).countAddresses();
     out("registrations (device addresses)");
-    out(formatTable(["app", "provider", "live", "total"], regs.map((r) => [r.app, r.provider, String(r.live), String(r.total)])));
+    out(
+      formatTable(
+        ["app", "provider", "live", "total"],
+        regs.map((r) => [r.app, r.provider, String(r.live), String(r.total)]),
+      ),
+    );
     const outcomes = await createPgDeliveryAudit({ knex: db.knex }).countOutcomesSince(new Date(now.getTime() - 86_400_000));
     out("\ndelivery attempts, last 24 h");
-    out(formatTable(["app", "provider", "outcome", "count"], outcomes.map((r) => [r.app, r.provider, r.outcome, String(r.count)])));
+    out(
+      formatTable(
+        ["app", "provider", "outcome", "count"],
+        outcomes.map((r) => [r.app, r.provider, r.outcome, String(r.count)]),
+      ),
+    );
     const q = await createPgDeliveryQueue({ knex: db.knex }).stats(now);
     out(`\nqueue: ${q.depth} push(es) waiting${q.depth > 0 ? `, oldest since ${iso(new Date(now.getTime() - q.oldestAgeMs))}` : ""}`);
   } finally {
@@ -149,7 +180,8 @@ export async function registerCommand(
   out: Out,
 ): Promise<void> {
   if (!["apns", "jpush", "fcm"].includes(opts.provider)) throw new UsageError("--provider is apns, jpush or fcm");
-  if (opts.environment !== undefined && opts.environment !== "sandbox" && opts.environment !== "production") throw new UsageError("--environment is sandbox or production");
+  if (opts.environment !== undefined && opts.environment !== "sandbox" && opts.environment !== "production")
+    throw new UsageError("--environment is sandbox or production");
   await withRegistrations(config, async (registrations) => {
     const r = await registrations.register({
       ownerJid: bareJid(opts.jid) ?? opts.jid.toLowerCase(),
@@ -164,7 +196,9 @@ export async function registerCommand(
     });
     if (!r.ok) throw new UsageError(r.message);
     out(`${r.created ? "registered" : "updated"}: jid ${config.component.domain} node ${r.registration.node} secret ${r.secret}`);
-    out(`enable it on the user's server with <enable xmlns='urn:xmpp:push:0' jid='${config.component.domain}' node='${r.registration.node}'> and the secret in publish-options`);
+    out(
+      `enable it on the user's server with <enable xmlns='urn:xmpp:push:0' jid='${config.component.domain}' node='${r.registration.node}'> and the secret in publish-options`,
+    );
   });
 }
 

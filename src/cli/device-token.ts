@@ -25,7 +25,7 @@ export async function readDeviceToken({ token, tokenFile, stdin }: TokenSources)
     return nonEmpty(text.trim(), `--token-file ${tokenFile}`);
   }
   if (tokenFile === undefined && stdin.isTTY === true) {
-    throw new UsageError("give the device token with --token-file <path>, or pipe it in: echo \"$TOKEN\" | xmpp-push register …");
+    throw new UsageError('give the device token with --token-file <path>, or pipe it in: echo "$TOKEN" | xmpp-push register …');
   }
   return nonEmpty((await readAll(stdin)).trim(), "stdin");
 }

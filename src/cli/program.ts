@@ -6,7 +6,15 @@ import type { Config } from "../config/config-schema.js";
 import { ConfigError, loadConfig, redactedConfig } from "../config/load-config.js";
 import { PACKAGE_VERSION } from "../observability/build-info.js";
 import { createLogger } from "../observability/logger.js";
-import { auditCommand, purgeCommand, registerCommand, sendTestCommand, statsCommand, unregisterCommand, UsageError } from "./admin-commands.js";
+import {
+  auditCommand,
+  purgeCommand,
+  registerCommand,
+  sendTestCommand,
+  statsCommand,
+  unregisterCommand,
+  UsageError,
+} from "./admin-commands.js";
 import { rotateKeyCommand } from "./rotate-key-command.js";
 import { createServer } from "../main.js";
 import { openDatabase } from "../store/database.js";
@@ -56,7 +64,9 @@ async function migrate(cmd: Command): Promise<void> {
   const db = await openDatabase({ ...config.database, lockWaitMs: 60_000 });
   try {
     const applied = await migrateLatest(db);
-    process.stdout.write(applied.length > 0 ? `applied ${applied.length} migration(s): ${applied.join(", ")}\n` : "database is up to date\n");
+    process.stdout.write(
+      applied.length > 0 ? `applied ${applied.length} migration(s): ${applied.join(", ")}\n` : "database is up to date\n",
+    );
   } finally {
     await db.close();
   }
@@ -78,8 +88,14 @@ export function buildCli(): Command {
     .option("-c, --config <path>", "YAML or JSON config file (default: $XMPP_PUSH_CONFIG)")
     .exitOverride();
 
-  program.command("serve").description("run the push server").action((_o, cmd: Command) => serve(cmd));
-  program.command("migrate").description("apply pending database migrations").action((_o, cmd: Command) => migrate(cmd));
+  program
+    .command("serve")
+    .description("run the push server")
+    .action((_o, cmd: Command) => serve(cmd));
+  program
+    .command("migrate")
+    .description("apply pending database migrations")
+    .action((_o, cmd: Command) => migrate(cmd));
   const out = (text: string) => process.stdout.write(`${text}\n`);
   program
     .command("audit")
@@ -93,7 +109,10 @@ export function buildCli(): Command {
     .description("delete delivery records older than a duration")
     .requiredOption("--older-than <duration>", "e.g. 30d")
     .action((o: { olderThan: string }, cmd: Command) => purgeCommand(configFrom(cmd), o, out));
-  program.command("stats").description("registrations, recent delivery outcomes and queue depth").action((_o, cmd: Command) => statsCommand(configFrom(cmd), out));
+  program
+    .command("stats")
+    .description("registrations, recent delivery outcomes and queue depth")
+    .action((_o, cmd: Command) => statsCommand(configFrom(cmd), out));
   program
     .command("register")
     .description("register a device by hand (prints node and secret); the device token comes from --token-file or stdin")
@@ -105,10 +124,24 @@ export function buildCli(): Command {
     .option("--app <app>", "app id (default: the default app)")
     .option("--environment <env>", "APNs environment: sandbox or production")
     .option("--voip-token <token>", "PushKit token for call pushes")
-    .action(async (o: { jid: string; device: string; provider: string; token?: string; tokenFile?: string; app?: string; environment?: string; voipToken?: string }, cmd: Command) => {
-      const token = await readDeviceToken({ token: o.token, tokenFile: o.tokenFile, stdin: process.stdin });
-      await registerCommand(configFrom(cmd), { ...o, token }, out);
-    });
+    .action(
+      async (
+        o: {
+          jid: string;
+          device: string;
+          provider: string;
+          token?: string;
+          tokenFile?: string;
+          app?: string;
+          environment?: string;
+          voipToken?: string;
+        },
+        cmd: Command,
+      ) => {
+        const token = await readDeviceToken({ token: o.token, tokenFile: o.tokenFile, stdin: process.stdin });
+        await registerCommand(configFrom(cmd), { ...o, token }, out);
+      },
+    );
   program
     .command("unregister")
     .description("remove a registration")

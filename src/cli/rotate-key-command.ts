@@ -21,8 +21,12 @@ export async function rotateKeyCommand(config: Config, opts: { batchSize: number
     const target = cipher.keyId === undefined ? "as plain text (no tokenEncryptionKey)" : `with key ${cipher.keyId}`;
     out(`rewrote ${r.rewritten} device token row(s) ${target} in ${r.batches} batch(es)`);
     if (!r.complete) {
-      out(`${r.unreadable} row(s) could not be decrypted with the configured keys and were left as they are; nodes: ${r.unreadableNodes.join(", ")}`);
-      out("those devices are treated as unknown until they register again; configure the key they need and run rotate-key again, or remove them");
+      out(
+        `${r.unreadable} row(s) could not be decrypted with the configured keys and were left as they are; nodes: ${r.unreadableNodes.join(", ")}`,
+      );
+      out(
+        "those devices are treated as unknown until they register again; configure the key they need and run rotate-key again, or remove them",
+      );
       return 1;
     }
     out("rotation complete: remove tokenEncryptionPreviousKey from the configuration and restart the servers");

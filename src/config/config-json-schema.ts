@@ -8,7 +8,13 @@ import { FILE_BACKED_KEYS } from "./load-config.js";
 // describes the file as written, before the server's own steps: every credential may be given as
 // `<key>File: /path` instead (one of the two, not both), and values have their input types.
 
-export type JsonSchema = { [k: string]: unknown; properties?: Record<string, JsonSchema>; required?: string[]; items?: JsonSchema; anyOf?: JsonSchema[] };
+export type JsonSchema = {
+  [k: string]: unknown;
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  items?: JsonSchema;
+  anyOf?: JsonSchema[];
+};
 
 export function configJsonSchema(): JsonSchema {
   // draft-07: what the YAML language server and most editors understand best.
@@ -33,7 +39,11 @@ function addFileVariants(node: JsonSchema): void {
   for (const sub of Object.values(node.properties)) addFileVariants(sub);
   const alternatives: JsonSchema[] = [];
   for (const k of Object.keys(node.properties).filter((p) => FILE_BACKED_KEYS.has(p))) {
-    node.properties[`${k}File`] = { type: "string", minLength: 1, description: `Path of a file holding ${k} (its content, trimmed, is the value)` };
+    node.properties[`${k}File`] = {
+      type: "string",
+      minLength: 1,
+      description: `Path of a file holding ${k} (its content, trimmed, is the value)`,
+    };
     alternatives.push({ not: { required: [k, `${k}File`] } });
     if (node.required?.includes(k)) {
       node.required = node.required.filter((r) => r !== k);

@@ -55,7 +55,10 @@ const databaseSchema = z.strictObject({
 const bearerToken = z.string().min(16, "must be at least 16 characters");
 const trustedProxy = z
   .string()
-  .refine((p) => ["loopback", "linklocal", "uniquelocal"].includes(p) || isIPOrCidr(p), "must be an IP address, a CIDR such as 10.0.0.0/8, or loopback, linklocal, uniquelocal");
+  .refine(
+    (p) => ["loopback", "linklocal", "uniquelocal"].includes(p) || isIPOrCidr(p),
+    "must be an IP address, a CIDR such as 10.0.0.0/8, or loopback, linklocal, uniquelocal",
+  );
 
 function isIPOrCidr(text: string): boolean {
   const [address = "", bits, ...rest] = text.split("/");
@@ -79,38 +82,49 @@ const registrationTokenSchema = z.strictObject({
   registrationsWithoutJid: positiveInt.default(100_000),
 });
 
-const httpSchema = z.strictObject({
-  host: z.string().min(1).default("127.0.0.1"),
-  // 0 picks a free port (tests).
-  port: z.coerce.number().int("must be a whole number").min(0).max(65535).default(8080),
-  adminToken: bearerToken.optional(),
-  // The single token of earlier versions: every served domain and app, acting for users, and like every
-  // token it sees only the registrations it made.
-  registrationToken: bearerToken.optional(),
-  registrationTokens: z.array(registrationTokenSchema).default([]),
-  // Optional bearer token Prometheus must send to GET /metrics.
-  metricsToken: bearerToken.optional(),
-  // How often the database-backed gauges (registrations, queue) are recomputed; a scrape reads the last value.
-  metricsRefreshSeconds: positiveInt.default(30),
-  // Addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed (also loopback, linklocal,
-  // uniquelocal); empty: the socket's peer is the client.
-  trustProxy: z.array(trustedProxy).default([]),
-  bodyLimitBytes: positiveInt.default(16 * 1024),
-  requestsPerMinute: positiveInt.default(600),
-  // Slow clients: all headers within headersTimeoutMs, the whole request within requestTimeoutMs, and a
-  // socket idle longer than idleTimeoutMs is closed; at most maxConnections sockets at once.
-  headersTimeoutMs: positiveInt.default(10_000),
-  requestTimeoutMs: positiveInt.default(30_000),
-  idleTimeoutMs: positiveInt.default(15_000),
-  keepAliveTimeoutMs: positiveInt.default(5_000),
-  maxConnections: positiveInt.default(1024),
-}).superRefine((h, ctx) => {
-  if (h.headersTimeoutMs > h.requestTimeoutMs) ctx.addIssue({ code: "custom", path: ["headersTimeoutMs"], message: "must not exceed requestTimeoutMs" });
-  const names = h.registrationTokens.map((t) => t.name);
-  const tokens = [h.registrationToken, h.adminToken, h.metricsToken, ...h.registrationTokens.map((t) => t.token)].filter((t) => t !== undefined);
-  if (new Set(names).size !== names.length) ctx.addIssue({ code: "custom", path: ["registrationTokens"], message: "two tokens share a name" });
-  if (new Set(tokens).size !== tokens.length) ctx.addIssue({ code: "custom", path: ["registrationTokens"], message: "every token must differ from the others (admin, metrics and registration tokens)" });
-});
+const httpSchema = z
+  .strictObject({
+    host: z.string().min(1).default("127.0.0.1"),
+    // 0 picks a free port (tests).
+    port: z.coerce.number().int("must be a whole number").min(0).max(65535).default(8080),
+    adminToken: bearerToken.optional(),
+    // The single token of earlier versions: every served domain and app, acting for users, and like every
+    // token it sees only the registrations it made.
+    registrationToken: bearerToken.optional(),
+    registrationTokens: z.array(registrationTokenSchema).default([]),
+    // Optional bearer token Prometheus must send to GET /metrics.
+    metricsToken: bearerToken.optional(),
+    // How often the database-backed gauges (registrations, queue) are recomputed; a scrape reads the last value.
+    metricsRefreshSeconds: positiveInt.default(30),
+    // Addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed (also loopback, linklocal,
+    // uniquelocal); empty: the socket's peer is the client.
+    trustProxy: z.array(trustedProxy).default([]),
+    bodyLimitBytes: positiveInt.default(16 * 1024),
+    requestsPerMinute: positiveInt.default(600),
+    // Slow clients: all headers within headersTimeoutMs, the whole request within requestTimeoutMs, and a
+    // socket idle longer than idleTimeoutMs is closed; at most maxConnections sockets at once.
+    headersTimeoutMs: positiveInt.default(10_000),
+    requestTimeoutMs: positiveInt.default(30_000),
+    idleTimeoutMs: positiveInt.default(15_000),
+    keepAliveTimeoutMs: positiveInt.default(5_000),
+    maxConnections: positiveInt.default(1024),
+  })
+  .superRefine((h, ctx) => {
+    if (h.headersTimeoutMs > h.requestTimeoutMs)
+      ctx.addIssue({ code: "custom", path: ["headersTimeoutMs"], message: "must not exceed requestTimeoutMs" });
+    const names = h.registrationTokens.map((t) => t.name);
+    const tokens = [h.registrationToken, h.adminToken, h.metricsToken, ...h.registrationTokens.map((t) => t.token)].filter(
+      (t) => t !== undefined,
+    );
+    if (new Set(names).size !== names.length)
+      ctx.addIssue({ code: "custom", path: ["registrationTokens"], message: "two tokens share a name" });
+    if (new Set(tokens).size !== tokens.length)
+      ctx.addIssue({
+        code: "custom",
+        path: ["registrationTokens"],
+        message: "every token must differ from the others (admin, metrics and registration tokens)",
+      });
+  });
 
 const deliverySchema = z.strictObject({
   syncDeadlineMs: positiveInt.default(2000),
@@ -144,8 +158,14 @@ const apnsSchema = z
   .strictObject({
     bundleId: z.string().regex(/^[A-Za-z0-9.-]+$/, "must be an app bundle id such as org.example.chat"),
     defaultEnvironment: z.enum(apnsEnvironments).default("production"),
-    teamId: z.string().regex(/^[A-Z0-9]{10}$/, "must be the 10-character Apple Team ID").optional(),
-    keyId: z.string().regex(/^[A-Z0-9]{10}$/, "must be the 10-character Key ID of the .p8 key").optional(),
+    teamId: z
+      .string()
+      .regex(/^[A-Z0-9]{10}$/, "must be the 10-character Apple Team ID")
+      .optional(),
+    keyId: z
+      .string()
+      .regex(/^[A-Z0-9]{10}$/, "must be the 10-character Key ID of the .p8 key")
+      .optional(),
     key: pem("private key (.p8 file)").optional(),
     cert: pem("certificate").optional(),
     privateKey: pem("private key").optional(),
@@ -162,7 +182,10 @@ const apnsSchema = z
     const token = a.teamId !== undefined || a.keyId !== undefined || a.key !== undefined;
     const cert = a.cert !== undefined || a.privateKey !== undefined;
     if (token && cert) {
-      ctx.addIssue({ code: "custom", message: "give either token auth (teamId, keyId, key) or certificate auth (cert, privateKey), not both" });
+      ctx.addIssue({
+        code: "custom",
+        message: "give either token auth (teamId, keyId, key) or certificate auth (cert, privateKey), not both",
+      });
     } else if (token) {
       for (const k of ["teamId", "keyId", "key"] as const) {
         if (a[k] === undefined) ctx.addIssue({ code: "custom", path: [k], message: "is required for token (.p8) auth" });
@@ -175,7 +198,6 @@ const apnsSchema = z
       ctx.addIssue({ code: "custom", message: "needs credentials: teamId + keyId + key (.p8), or cert + privateKey" });
     }
   });
-
 
 const serviceAccountSchema = z.object({
   client_email: z.string().min(1),
@@ -194,8 +216,18 @@ const fcmSchema = z
       .describe(
         'Where FCM access tokens come from: "service-account" (the JSON key in serviceAccount, the default) or "application-default" (Google Application Default Credentials: GOOGLE_APPLICATION_CREDENTIALS, workload identity, the GCE/GKE metadata server)',
       ),
-    serviceAccount: z.string().min(1).optional().describe("The service-account JSON key from the Firebase console (or serviceAccountFile: its path)"),
-    projectId: z.string().min(1).optional().describe("The Firebase project to send to; defaults to the service account's project_id, required with application-default credentials"),
+    serviceAccount: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("The service-account JSON key from the Firebase console (or serviceAccountFile: its path)"),
+    projectId: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "The Firebase project to send to; defaults to the service account's project_id, required with application-default credentials",
+      ),
     baseUrl: z.url().default("https://fcm.googleapis.com"),
     tokenUrl: z.url().optional(),
     timeoutMs: positiveInt.default(10_000),
@@ -205,21 +237,44 @@ const fcmSchema = z
     if (f.credentials === "application-default") {
       // The Firebase project is named explicitly: the project the server runs in (what ADC would guess) is
       // often not the one the apps are registered in.
-      if (f.serviceAccount !== undefined) ctx.addIssue({ code: "custom", path: ["serviceAccount"], message: "give either serviceAccount or credentials: application-default, not both" });
-      if (f.tokenUrl !== undefined) ctx.addIssue({ code: "custom", path: ["tokenUrl"], message: "applies to serviceAccount only (application-default credentials find their own token endpoint)" });
-      if (f.projectId === undefined) ctx.addIssue({ code: "custom", path: ["projectId"], message: "is required with credentials: application-default (the Firebase project to send to)" });
+      if (f.serviceAccount !== undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: ["serviceAccount"],
+          message: "give either serviceAccount or credentials: application-default, not both",
+        });
+      if (f.tokenUrl !== undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: ["tokenUrl"],
+          message: "applies to serviceAccount only (application-default credentials find their own token endpoint)",
+        });
+      if (f.projectId === undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: ["projectId"],
+          message: "is required with credentials: application-default (the Firebase project to send to)",
+        });
       if (f.serviceAccount !== undefined || f.tokenUrl !== undefined || f.projectId === undefined) return z.NEVER;
       return { ...base, projectId: f.projectId, auth: { kind: "application-default" as const } };
     }
     if (f.serviceAccount === undefined) {
-      ctx.addIssue({ code: "custom", path: ["serviceAccount"], message: "is required (the service-account JSON key), unless credentials: application-default" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["serviceAccount"],
+        message: "is required (the service-account JSON key), unless credentials: application-default",
+      });
       return z.NEVER;
     }
     let parsed: unknown;
     try {
       parsed = JSON.parse(f.serviceAccount);
     } catch {
-      ctx.addIssue({ code: "custom", path: ["serviceAccount"], message: "must be the service-account JSON file from the Firebase console" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["serviceAccount"],
+        message: "must be the service-account JSON file from the Firebase console",
+      });
       return z.NEVER;
     }
     const sa = serviceAccountSchema.safeParse(parsed);
@@ -261,11 +316,15 @@ const httpsProxySchema = z
       return z.NEVER;
     }
     const problem =
-      url.protocol !== "http:" ? "must start with http:// (the proxy is spoken to in plain HTTP; the tunnels through it carry TLS)"
-      : url.username !== "" || url.password !== "" ? "must not carry a user name or password (APNs's client cannot authenticate to a proxy: allow this server at the proxy by address instead)"
-      : url.port === "" ? "must name the port, such as http://proxy.internal:3128"
-      : (url.pathname !== "/" && url.pathname !== "") || url.search !== "" || url.hash !== "" ? "must be just http://host:port"
-      : undefined;
+      url.protocol !== "http:"
+        ? "must start with http:// (the proxy is spoken to in plain HTTP; the tunnels through it carry TLS)"
+        : url.username !== "" || url.password !== ""
+          ? "must not carry a user name or password (APNs's client cannot authenticate to a proxy: allow this server at the proxy by address instead)"
+          : url.port === ""
+            ? "must name the port, such as http://proxy.internal:3128"
+            : (url.pathname !== "/" && url.pathname !== "") || url.search !== "" || url.hash !== ""
+              ? "must be just http://host:port"
+              : undefined;
     if (problem !== undefined) {
       ctx.addIssue({ code: "custom", message: problem });
       return z.NEVER;
@@ -324,14 +383,22 @@ export const configSchema = z
     tokenEncryptionKey: tokenKey.optional(),
     // During a key rotation: the key being replaced, read-only until `xmpp-push rotate-key` has finished.
     tokenEncryptionPreviousKey: tokenKey.optional(),
-    apps: z.array(appSchema).min(1, "needs at least one app").prefault([{ id: "default", default: true }]),
+    apps: z
+      .array(appSchema)
+      .min(1, "needs at least one app")
+      .prefault([{ id: "default", default: true }]),
   })
   .transform((c, ctx) => {
     if (c.httpsProxy !== undefined) {
       c.apps.forEach((app, i) => {
         // node-apn's tunnel verifies APNs against the default CAs only; a ca setting would be ignored silently.
         if (app.apns?.ca !== undefined) {
-          ctx.addIssue({ code: "custom", path: ["apps", i, "apns", "ca"], message: "cannot be used with httpsProxy (APNs's client ignores it in a tunnel): trust the CA through NODE_EXTRA_CA_CERTS instead" });
+          ctx.addIssue({
+            code: "custom",
+            path: ["apps", i, "apns", "ca"],
+            message:
+              "cannot be used with httpsProxy (APNs's client ignores it in a tunnel): trust the CA through NODE_EXTRA_CA_CERTS instead",
+          });
         }
       });
     }

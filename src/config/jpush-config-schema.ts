@@ -30,7 +30,10 @@ const vendorChannelSchema = z.strictObject({
   // vivo: 0 operations/marketing, 1 system (IM is a system category).
   classification: z.union([z.literal(0), z.literal(1)]).optional(),
   // Message category the vendor reviews (Huawei, vivo, OPPO), e.g. IM.
-  category: z.string().regex(/^[A-Z_]{1,40}$/, "must be a vendor category in capitals such as IM").optional(),
+  category: z
+    .string()
+    .regex(/^[A-Z_]{1,40}$/, "must be a vendor category in capitals such as IM")
+    .optional(),
   // Huawei / Honor: LOW marketing, NORMAL service and communication, HIGH needs the vendor's approval.
   importance: z.enum(["LOW", "NORMAL", "HIGH"]).optional(),
   urgency: z.enum(["HIGH", "NORMAL"]).optional(),
@@ -102,7 +105,8 @@ export function crossCheckJpush(app: Record<string, unknown>, index: number): { 
   }
   const providers = Array.isArray(strategy.providers) ? (strategy.providers as unknown[]) : [];
   const at = providers.indexOf("jpush");
-  if (at < 0 || at === providers.length - 1) return [{ path, message: "needs a provider after jpush in strategy.providers to fall back to" }];
+  if (at < 0 || at === providers.length - 1)
+    return [{ path, message: "needs a provider after jpush in strategy.providers to fall back to" }];
   const window = Number(jpush?.receipts?.windowSeconds ?? 600);
   if (Number(strategy.confirmWithinSeconds) >= window) return [{ path, message: "must be shorter than jpush.receipts.windowSeconds" }];
   return [];

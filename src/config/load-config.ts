@@ -7,7 +7,9 @@ import { configSchema, crossCheckApps, type Config } from "./config-schema.js";
 /** Thrown for an unusable configuration; `problems` lists every one of them (path: reason). */
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
-    super(`Invalid configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    super(
+      `Invalid configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
     this.name = "ConfigError";
   }
 }
@@ -59,9 +61,20 @@ function isServiceLinkVar(name: string, value: string | undefined): boolean {
 
 // Config-file keys whose value may come from a file instead: `fooFile: /path` fills `foo`.
 export const FILE_BACKED_KEYS: ReadonlySet<string> = new Set([
-  "secret", "key", "cert", "privateKey", "passphrase", "ca", "masterSecret", "serviceAccount",
-  "adminToken", "registrationToken", "tokenEncryptionKey", "tokenEncryptionPreviousKey",
-  "token", "metricsToken",
+  "secret",
+  "key",
+  "cert",
+  "privateKey",
+  "passphrase",
+  "ca",
+  "masterSecret",
+  "serviceAccount",
+  "adminToken",
+  "registrationToken",
+  "tokenEncryptionKey",
+  "tokenEncryptionPreviousKey",
+  "token",
+  "metricsToken",
 ]);
 
 export interface LoadConfigOptions {
@@ -108,7 +121,9 @@ function readConfigFile(file: string, problems: string[]): Record<string, unknow
     return parsed as Record<string, unknown>;
   } catch (err) {
     // The parser's message names line and column, never a value worth hiding beyond what the file's owner wrote.
-    problems.push(`config file ${file}: not valid ${extname(file) === ".json" ? "JSON" : "YAML"} (${(err as Error).message.split("\n")[0]})`);
+    problems.push(
+      `config file ${file}: not valid ${extname(file) === ".json" ? "JSON" : "YAML"} (${(err as Error).message.split("\n")[0]})`,
+    );
     return undefined;
   }
 }
@@ -158,11 +173,25 @@ function applyEnv(raw: Record<string, unknown>, env: Env, problems: string[]): S
     }
     if (value === undefined) continue;
     used.add(v.name);
-    setPath(raw, v.path, v.list ? value.split(",").map((s) => s.trim()).filter(Boolean) : value);
+    setPath(
+      raw,
+      v.path,
+      v.list
+        ? value
+            .split(",")
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : value,
+    );
   }
   for (const name of Object.keys(env)) {
     if (name.startsWith("XMPP_PUSH_") && !known.has(name) && !isServiceLinkVar(name, env[name])) {
-      problems.push(`${name}: unknown variable (known: ${[...known].filter((n) => n.startsWith("XMPP_PUSH_")).sort().join(", ")})`);
+      problems.push(
+        `${name}: unknown variable (known: ${[...known]
+          .filter((n) => n.startsWith("XMPP_PUSH_"))
+          .sort()
+          .join(", ")})`,
+      );
     }
   }
   return used;
@@ -186,7 +215,9 @@ function formatIssues(issues: readonly z.core.$ZodIssue[], fromEnv: ReadonlySet<
     const message =
       issue.code === "invalid_type" && issue.expected === "number"
         ? "must be a number"
-        : issue.code === "unrecognized_keys" ? `unknown setting${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}` : issue.message;
+        : issue.code === "unrecognized_keys"
+          ? `unknown setting${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`
+          : issue.message;
     return `${where}${envName ? ` (${envName})` : ""}: ${message}`;
   });
 }
@@ -212,7 +243,8 @@ export function redactedConfig(config: Config): unknown {
   return JSON.parse(JSON.stringify(config, (key, value: unknown) => (isSecretKey(key) && value !== undefined ? "[redacted]" : value)));
 }
 
-const SECRET_KEY = /^(secret|key|privateKey|passphrase|masterSecret|serviceAccount|adminToken|registrationToken|tokenEncryptionKey|tokenEncryptionPreviousKey|url|cert|token|metricsToken)$/;
+const SECRET_KEY =
+  /^(secret|key|privateKey|passphrase|masterSecret|serviceAccount|adminToken|registrationToken|tokenEncryptionKey|tokenEncryptionPreviousKey|url|cert|token|metricsToken)$/;
 function isSecretKey(key: string): boolean {
   return SECRET_KEY.test(key);
 }

@@ -60,7 +60,15 @@ export function createCircuitBreakers({
     b.state = "open";
     b.openedAt = now();
     b.probing = false;
-    if (previous !== "open") onChange({ app, provider, state: "open", cause, ...(reason !== undefined ? { reason } : {}), ...(previous === "half-open" ? { reopened: true } : {}) });
+    if (previous !== "open")
+      onChange({
+        app,
+        provider,
+        state: "open",
+        cause,
+        ...(reason !== undefined ? { reason } : {}),
+        ...(previous === "half-open" ? { reopened: true } : {}),
+      });
   };
 
   return {

@@ -55,7 +55,13 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       settler.abandon(job);
       return;
     }
-    const result = await dispatcher.dispatch(reg, app, { pushId: job.pushId, node: job.node, app: job.app, notification: job.notification, receivedAt: job.receivedAt }, job.attempts, job.expiresAt);
+    const result = await dispatcher.dispatch(
+      reg,
+      app,
+      { pushId: job.pushId, node: job.node, app: job.app, notification: job.notification, receivedAt: job.receivedAt },
+      job.attempts,
+      job.expiresAt,
+    );
     settler.settle(job, result, { persisted: true });
   };
 
@@ -73,7 +79,9 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     const jobs = await queue.claim(workerId, free, now, new Date(now.getTime() + leaseMs));
     for (const job of jobs) {
       const p = deliver(job)
-        .catch((err: unknown) => log.error({ err, node: job.node }, "delivery of a queued push failed; its lease will expire and it will be retried"))
+        .catch((err: unknown) =>
+          log.error({ err, node: job.node }, "delivery of a queued push failed; its lease will expire and it will be retried"),
+        )
         .finally(() => running.delete(p));
       running.add(p);
     }
@@ -89,7 +97,8 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
         if (failingSince !== undefined) log.info("delivery queue reachable again");
         failingSince = undefined;
       } catch (err) {
-        if (failingSince === undefined) log.warn({ err: { message: (err as Error).message } }, "cannot read the delivery queue; will keep trying");
+        if (failingSince === undefined)
+          log.warn({ err: { message: (err as Error).message } }, "cannot read the delivery queue; will keep trying");
         failingSince ??= clock.now().getTime();
       }
       // A full batch means more may be due: go again at once. Otherwise wait for the next poll.

@@ -43,7 +43,15 @@ const CIRCUIT_OPEN: DeliveryOutcome = { class: "retry", reason: "circuit-open" }
 export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const { providers, breakers, writes, store, cache, clock, metrics, log, providerTimeoutMs, confirmations } = deps;
 
-  const attemptOne = async (reg: Registration, app: AppConfig, request: PushRequest, attempt: number, expiresAt: Date, target: PlannedTarget, note?: string): Promise<DeliveryOutcome> => {
+  const attemptOne = async (
+    reg: Registration,
+    app: AppConfig,
+    request: PushRequest,
+    attempt: number,
+    expiresAt: Date,
+    target: PlannedTarget,
+    note?: string,
+  ): Promise<DeliveryOutcome> => {
     const provider = providers(app.id, target.provider);
     const started = performance.now();
     let outcome: DeliveryOutcome;
@@ -64,17 +72,20 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       });
       const signal = controller.signal;
       try {
-        outcome = await Promise.race([timedOut, provider.send({
-          pushId: request.pushId,
-          node: reg.node,
-          attempt,
-          address: target.address,
-          notification: request.notification,
-          content: { title: app.alertTitle, body: app.alertBody, includeMessageContent: app.includeMessageContent },
-          data: pushDataFor(reg),
-          expiresAt,
-          signal,
-        })]);
+        outcome = await Promise.race([
+          timedOut,
+          provider.send({
+            pushId: request.pushId,
+            node: reg.node,
+            attempt,
+            address: target.address,
+            notification: request.notification,
+            content: { title: app.alertTitle, body: app.alertBody, includeMessageContent: app.includeMessageContent },
+            data: pushDataFor(reg),
+            expiresAt,
+            signal,
+          }),
+        ]);
       } catch (err) {
         // Providers resolve for every remote answer; a throw is our bug. Keep the push and say so.
         log.error({ err, provider: provider.name }, "provider adapter threw; treating the attempt as retryable");
@@ -87,7 +98,11 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     const latencyMs = outcome === CIRCUIT_OPEN ? 0 : performance.now() - started;
     const reason = outcome.reason ?? note;
     // JPush's Report API will say whether this one reached the phone (receipt-poller.ts).
-    const awaitsReceipt = target.provider === "jpush" && outcome.class === "delivered" && outcome.messageId !== undefined && app.jpush?.receipts.enabled === true;
+    const awaitsReceipt =
+      target.provider === "jpush" &&
+      outcome.class === "delivered" &&
+      outcome.messageId !== undefined &&
+      app.jpush?.receipts.enabled === true;
     writes.recordAttempt({
       pushId: request.pushId,
       node: reg.node,
@@ -104,7 +119,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       ...(awaitsReceipt ? { receipt: "pending" as const } : {}),
     });
     metrics.pushes.inc({ app: app.id, provider: target.provider, outcome: outcome.class });
-    if (outcome !== CIRCUIT_OPEN && provider) metrics.providerLatencySeconds.observe({ app: app.id, provider: target.provider }, latencyMs / 1000);
+    if (outcome !== CIRCUIT_OPEN && provider)
+      metrics.providerLatencySeconds.observe({ app: app.id, provider: target.provider }, latencyMs / 1000);
     if (outcome.class === "token_dead" && target.provider !== "log") await disable(reg, app, target, outcome);
     return outcome;
   };
@@ -122,7 +138,14 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       if (res.changed) {
         metrics.registrationsDisabled.inc({ app: app.id, provider: target.provider });
         log.info(
-          { node: reg.node, app: app.id, provider: target.provider, tokenFp: tokenFingerprint(target.address.token), reason: outcome.reason, registrationDisabled: res.registrationDisabled },
+          {
+            node: reg.node,
+            app: app.id,
+            provider: target.provider,
+            tokenFp: tokenFingerprint(target.address.token),
+            reason: outcome.reason,
+            registrationDisabled: res.registrationDisabled,
+          },
           "provider reports the device token dead; address disabled",
         );
       }
@@ -134,9 +157,19 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
 
   // A JPush acceptance is not an arrival: with strategy.confirmWithinSeconds, a push JPush does not
   // confirm in time goes once through the rest of the chain; a confirmed one is never sent again.
-  const confirmOrFallBack = (reg: Registration, app: AppConfig, request: PushRequest, attempt: number, expiresAt: Date, target: PlannedTarget, outcome: DeliveryOutcome, rest: readonly PlannedTarget[]) => {
+  const confirmOrFallBack = (
+    reg: Registration,
+    app: AppConfig,
+    request: PushRequest,
+    attempt: number,
+    expiresAt: Date,
+    target: PlannedTarget,
+    outcome: DeliveryOutcome,
+    rest: readonly PlannedTarget[],
+  ) => {
     const within = app.strategy.confirmWithinSeconds;
-    if (!confirmations || within === undefined || target.provider !== "jpush" || outcome.messageId === undefined || rest.length === 0) return;
+    if (!confirmations || within === undefined || target.provider !== "jpush" || outcome.messageId === undefined || rest.length === 0)
+      return;
     confirmations.schedule({
       app: app.id,
       pushId: request.pushId,
@@ -181,7 +214,11 @@ function summarise(outcomes: readonly DeliveryOutcome[]): PushResult {
   const transient = outcomes.filter((o) => o.class === "retry" || o.class === "config_error");
   if (transient.length > 0) {
     const retryAfterMs = Math.max(0, ...transient.map((o) => o.retryAfterMs ?? 0));
-    return { class: "retry", reason: transient.map((o) => o.reason ?? String(o.status ?? o.class)).join("; "), ...(retryAfterMs > 0 ? { retryAfterMs } : {}) };
+    return {
+      class: "retry",
+      reason: transient.map((o) => o.reason ?? String(o.status ?? o.class)).join("; "),
+      ...(retryAfterMs > 0 ? { retryAfterMs } : {}),
+    };
   }
   if (outcomes.some((o) => o.class === "payload_error")) {
     return { class: "payload_error", reason: outcomes.map((o) => o.reason ?? o.class).join("; ") };

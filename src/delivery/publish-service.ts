@@ -63,9 +63,14 @@ export function createPublishService(deps: PublishServiceDeps): PublishService {
   const lookup = async (input: PublishInput): Promise<Lookup> => {
     let reg: Registration | undefined;
     try {
-      reg = fpush.applies(input.node, input.options) ? await fpush.resolve(input.fromDomain, input.node, input.options) : await cache.get(input.node);
+      reg = fpush.applies(input.node, input.options)
+        ? await fpush.resolve(input.fromDomain, input.node, input.options)
+        : await cache.get(input.node);
     } catch (err) {
-      log.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, "registration lookup failed; answering wait");
+      log.warn(
+        { err: { message: (err as Error).message, code: (err as { code?: string }).code } },
+        "registration lookup failed; answering wait",
+      );
       return { outcome: "unavailable" };
     }
     // A server may only push to its own users' devices; to anyone else the node does not exist.

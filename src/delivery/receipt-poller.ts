@@ -59,7 +59,10 @@ export function createReceiptPoller(deps: ReceiptPollerDeps): ReceiptPoller {
   let stopped = true;
 
   const track = <T>(p: Promise<T>): Promise<T> => {
-    const done = p.then(() => undefined, () => undefined);
+    const done = p.then(
+      () => undefined,
+      () => undefined,
+    );
     running.add(done);
     void done.finally(() => running.delete(done));
     return p;

@@ -7,7 +7,15 @@ export interface RetryPolicy {
   nextAttemptAt(attempt: number, asked: { readonly retryAfterMs?: number }, now: Date): Date;
 }
 
-export function createRetryPolicy({ baseMs, maxMs, random = Math.random }: { baseMs: number; maxMs: number; random?: () => number }): RetryPolicy {
+export function createRetryPolicy({
+  baseMs,
+  maxMs,
+  random = Math.random,
+}: {
+  baseMs: number;
+  maxMs: number;
+  random?: () => number;
+}): RetryPolicy {
   return {
     nextAttemptAt(attempt, asked, now) {
       const step = Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(attempt - 1, 0), 30));

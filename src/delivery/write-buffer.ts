@@ -70,10 +70,13 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
     if (closed) return;
     if (retryAfterFailure) {
       // The database just failed: wait before the next try instead of spinning on it.
-      timer ??= setTimeout(() => {
-        timer = undefined;
-        void flushNow();
-      }, Math.max(flushMs, RETRY_AFTER_FAILURE_MS));
+      timer ??= setTimeout(
+        () => {
+          timer = undefined;
+          void flushNow();
+        },
+        Math.max(flushMs, RETRY_AFTER_FAILURE_MS),
+      );
     } else if (pendingOps() >= maxBatch) {
       void flushNow();
     } else if (timer === undefined && flushing === undefined) {
@@ -121,7 +124,10 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
       } catch (err) {
         if (failingSince === undefined) {
           failingSince = now();
-          log.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, "database writes failing; pushes answer wait until they work again");
+          log.warn(
+            { err: { message: (err as Error).message, code: (err as { code?: string }).code } },
+            "database writes failing; pushes answer wait until they work again",
+          );
         }
         // Completes are idempotent and audit rows still worth keeping: they go into the next batch.
         for (const [k, v] of batch.completes) if (!completes.has(k)) completes.set(k, v);

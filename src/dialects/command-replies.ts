@@ -8,7 +8,9 @@ import { stanzaErrors, type StanzaErrorSpec } from "../xmpp/stanza-errors.js";
 
 /** undefined when absent, null when present but invalid. */
 export function optionalEnvironment(form: DataForm): ApnsEnvironment | undefined | null {
-  const v = fieldValue(form, "environment") ?? (fieldValue(form, "sandbox") !== undefined ? (isTrue(fieldValue(form, "sandbox")) ? "sandbox" : "production") : undefined);
+  const v =
+    fieldValue(form, "environment") ??
+    (fieldValue(form, "sandbox") !== undefined ? (isTrue(fieldValue(form, "sandbox")) ? "sandbox" : "production") : undefined);
   if (v === undefined) return undefined;
   return v === "sandbox" || v === "production" ? v : null;
 }

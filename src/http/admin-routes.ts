@@ -31,52 +31,72 @@ export function adminRoutes(deps: HttpDeps, auth: (req: FastifyRequest, reply: F
       const old = prefix === DEPRECATED_PREFIX;
       const onSend = old ? deprecated : [];
       const doc = { tags: ["admin"], security: [{ bearer: [] }], ...(old ? { deprecated: true } : {}) };
-      app.get(`${prefix}/registrations/:node`, {
-        preParsing: auth,
-        onSend,
-        schema: { ...doc, summary: `A registration, without its secret or device tokens${old ? ` (use ${ADMIN_PREFIX})` : ""}`, params: nodeParams },
-      }, async (req) => {
-        const { node } = req.params;
-        const reg = await deps.registrationStore.findByNode(node);
-        if (!reg) throw new HttpError(404, "no such registration");
-        return {
-          node: reg.node,
-          app: reg.app,
-          jid: reg.ownerJid,
-          deviceId: reg.deviceId,
-          channel: reg.channel,
-          dialect: reg.dialect,
-          // "xmpp", or the fingerprint of the HTTP registration token that made it.
-          registeredBy: reg.registrar ?? "xmpp",
-          hasSecret: reg.secretHash !== undefined,
-          createdAt: reg.createdAt,
-          updatedAt: reg.updatedAt,
-          lastPushAt: reg.lastPushAt ?? null,
-          disabledAt: reg.disabledAt ?? null,
-          disabledReason: reg.disabledReason ?? null,
-          addresses: reg.addresses.map((a) => ({
-            provider: a.provider,
-            tokenFingerprint: tokenFingerprint(a.token),
-            hasVoipToken: a.voipToken !== undefined,
-            environment: a.environment ?? null,
-            pushType: a.pushType ?? null,
-            updatedAt: a.updatedAt,
-            disabledAt: a.disabledAt ?? null,
-            disabledReason: a.disabledReason ?? null,
-          })),
-        };
-      });
+      app.get(
+        `${prefix}/registrations/:node`,
+        {
+          preParsing: auth,
+          onSend,
+          schema: {
+            ...doc,
+            summary: `A registration, without its secret or device tokens${old ? ` (use ${ADMIN_PREFIX})` : ""}`,
+            params: nodeParams,
+          },
+        },
+        async (req) => {
+          const { node } = req.params;
+          const reg = await deps.registrationStore.findByNode(node);
+          if (!reg) throw new HttpError(404, "no such registration");
+          return {
+            node: reg.node,
+            app: reg.app,
+            jid: reg.ownerJid,
+            deviceId: reg.deviceId,
+            channel: reg.channel,
+            dialect: reg.dialect,
+            // "xmpp", or the fingerprint of the HTTP registration token that made it.
+            registeredBy: reg.registrar ?? "xmpp",
+            hasSecret: reg.secretHash !== undefined,
+            createdAt: reg.createdAt,
+            updatedAt: reg.updatedAt,
+            lastPushAt: reg.lastPushAt ?? null,
+            disabledAt: reg.disabledAt ?? null,
+            disabledReason: reg.disabledReason ?? null,
+            addresses: reg.addresses.map((a) => ({
+              provider: a.provider,
+              tokenFingerprint: tokenFingerprint(a.token),
+              hasVoipToken: a.voipToken !== undefined,
+              environment: a.environment ?? null,
+              pushType: a.pushType ?? null,
+              updatedAt: a.updatedAt,
+              disabledAt: a.disabledAt ?? null,
+              disabledReason: a.disabledReason ?? null,
+            })),
+          };
+        },
+      );
 
-      app.get(`${prefix}/deliveries`, {
-        preParsing: auth,
-        onSend,
-        schema: { ...doc, summary: `Delivery attempts, newest first${old ? ` (use ${ADMIN_PREFIX})` : ""}`, querystring: deliveriesQuery },
-      }, async (req) => {
-        const q = req.query;
-        const since = q.since === undefined ? undefined : parseSince(q.since);
-        const rows = await deps.audit.list({ limit: q.limit, ...(q.node !== undefined ? { node: q.node } : {}), ...(since ? { since } : {}) });
-        return { deliveries: rows };
-      });
+      app.get(
+        `${prefix}/deliveries`,
+        {
+          preParsing: auth,
+          onSend,
+          schema: {
+            ...doc,
+            summary: `Delivery attempts, newest first${old ? ` (use ${ADMIN_PREFIX})` : ""}`,
+            querystring: deliveriesQuery,
+          },
+        },
+        async (req) => {
+          const q = req.query;
+          const since = q.since === undefined ? undefined : parseSince(q.since);
+          const rows = await deps.audit.list({
+            limit: q.limit,
+            ...(q.node !== undefined ? { node: q.node } : {}),
+            ...(since ? { since } : {}),
+          });
+          return { deliveries: rows };
+        },
+      );
     }
   };
 }
@@ -89,7 +109,11 @@ async function deprecated(_req: FastifyRequest, reply: FastifyReply, payload: un
 /** An ISO time, or a duration back from now ("1h", "7d"), at most 100 years back. */
 function parseSince(text: string): Date {
   const m = /^(\d{1,12})([smhd])$/.exec(text);
-  const d = m ? new Date(Date.now() - Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS]) : /^\d{4}-\d{2}-\d{2}/.test(text) ? new Date(text) : new Date(Number.NaN);
+  const d = m
+    ? new Date(Date.now() - Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS])
+    : /^\d{4}-\d{2}-\d{2}/.test(text)
+      ? new Date(text)
+      : new Date(Number.NaN);
   if (Number.isNaN(d.getTime()) || Math.abs(Date.now() - d.getTime()) > MAX_SINCE_MS) {
     throw new HttpError(400, "since: an ISO time or a duration such as 1h or 7d, within 100 years");
   }

@@ -1,12 +1,11 @@
 import { STATUS_CODES } from "node:http";
-import { fastify, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { fastify, type FastifyInstance } from "fastify";
 import formbody from "@fastify/formbody";
 import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { Config } from "../config/config-schema.js";
-import { tokensEqual } from "../domain/secret.js";
-import { HttpError, presentedBearer } from "./http-error.js";
+import { bearer, HttpError } from "./http-error.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { DeliveryAudit } from "../ports/delivery-audit.js";
@@ -92,7 +91,11 @@ export function createHttpServer(deps: HttpDeps): HttpServer {
   void app.register(swagger, {
     openapi: {
       openapi: "3.1.0",
-      info: { title: "xmpp-push HTTP API", version: "1", description: "Registration over HTTP, the admin API, health and metrics. See docs/operations.md." },
+      info: {
+        title: "xmpp-push HTTP API",
+        version: "1",
+        description: "Registration over HTTP, the admin API, health and metrics. See docs/operations.md.",
+      },
       components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
     },
     transform: jsonSchemaTransform,
@@ -114,14 +117,22 @@ export function createHttpServer(deps: HttpDeps): HttpServer {
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
-      const issues = err.validation.map((v) => ({ code: v.keyword, path: v.instancePath.split("/").filter(Boolean), message: v.message ?? "" }));
+      const issues = err.validation.map((v) => ({
+        code: v.keyword,
+        path: v.instancePath.split("/").filter(Boolean),
+        message: v.message ?? "",
+      }));
       return void reply.status(400).send({ error: describeIssues(issues, err.validationContext ?? "body") });
     }
     const status = err instanceof HttpError ? err.statusCode : (err.statusCode ?? 500);
     if (status >= 500) log.error({ err: { message: err.message }, route: req.routeOptions.url }, "HTTP request failed");
     // Our own messages are safe to show; fastify's are replaced by fixed texts; a 5xx says nothing internal.
     const message =
-      status >= 500 ? "internal error" : err instanceof HttpError ? err.message : (FASTIFY_MESSAGES[err.code ?? ""] ?? (STATUS_CODES[status] ?? "bad request").toLowerCase());
+      status >= 500
+        ? "internal error"
+        : err instanceof HttpError
+          ? err.message
+          : (FASTIFY_MESSAGES[err.code ?? ""] ?? (STATUS_CODES[status] ?? "bad request").toLowerCase());
     void reply.status(status).send({ error: message });
   });
   app.setNotFoundHandler((_req, reply) => void reply.status(404).send({ error: "not found" }));
@@ -141,19 +152,5 @@ export function createHttpServer(deps: HttpDeps): HttpServer {
     async close() {
       await app.close();
     },
-  };
-}
-
-/** The bearer token of a request, or undefined. */
-/**
- * A hook that requires `Authorization: Bearer <token>`; the routes are off when no token is configured.
- * Routes run it as preParsing: after the rate limit (an onRequest hook the plugin appends behind a
- * route's own), before the body is read, so a request without the token costs no parsing.
- */
-export function bearer(token: string | undefined, what: string) {
-  return async (req: FastifyRequest, _reply: FastifyReply) => {
-    if (token === undefined) throw new HttpError(404, `the ${what} API is disabled (no ${what} token configured)`);
-    const presented = presentedBearer(req);
-    if (presented === undefined || !tokensEqual(presented, token)) throw new HttpError(401, "missing or wrong bearer token");
   };
 }

@@ -15,7 +15,11 @@ export interface RegistrationRouteContext {
   /** preParsing hook: the request's registration token, or 401/404. */
   readonly auth: preParsingAsyncHookHandler;
   /** The token's verdict on this app and account, and the space its registrations go to. */
-  scoped(req: FastifyRequest, app: string | undefined, ownerJid: string): { refusal: string | undefined; space: { registrar: string; withoutJidLimit?: number } };
+  scoped(
+    req: FastifyRequest,
+    app: string | undefined,
+    ownerJid: string,
+  ): { refusal: string | undefined; space: { registrar: string; withoutJidLimit?: number } };
   registrarOf(req: FastifyRequest): string;
 }
 

@@ -19,7 +19,10 @@ export function breakerAlarms({ metrics, log }: { metrics: Metrics; log: Logger 
           `${c.provider} rejects the credentials or setup of app ${c.app} (${c.reason ?? "config error"}): pushes are queued and every registration is kept; fix the ${c.provider} settings of this app`,
         );
       } else {
-        log.warn({ app: c.app, provider: c.provider, reason: c.reason }, `${c.provider} is failing for app ${c.app}; pausing requests and queueing pushes`);
+        log.warn(
+          { app: c.app, provider: c.provider, reason: c.reason },
+          `${c.provider} is failing for app ${c.app}; pausing requests and queueing pushes`,
+        );
       }
     } else if (c.state === "closed") {
       log.info({ app: c.app, provider: c.provider }, `${c.provider} works again for app ${c.app}`);

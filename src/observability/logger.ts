@@ -6,7 +6,8 @@ export type { Logger } from "pino";
 // Field names whose values never reach a log line, at any depth. pino's own `redact` only takes fixed
 // paths (one wildcard level), and secrets turn up nested (a registration's addresses, an axios error's
 // config.headers), so the log formatter walks the object instead. Logging is off the per-push hot path.
-const SECRET_NAME = /^(auth|authorization|cookie|password|passphrase|secret|token|key|privatekey|mastersecret|apikey|serviceaccount|cert)$|(secret|token|password|passphrase|privatekey|apikey|authorization|secrethash|tokenhash)$/i;
+const SECRET_NAME =
+  /^(auth|authorization|cookie|password|passphrase|secret|token|key|privatekey|mastersecret|apikey|serviceaccount|cert)$|(secret|token|password|passphrase|privatekey|apikey|authorization|secrethash|tokenhash)$/i;
 const MAX_DEPTH = 8;
 
 export function isSecretFieldName(name: string): boolean {
@@ -46,7 +47,11 @@ export interface CreateLoggerOptions {
   pretty?: boolean;
 }
 
-export function createLogger({ level, destination, pretty = destination === undefined && process.stdout.isTTY === true }: CreateLoggerOptions): Logger {
+export function createLogger({
+  level,
+  destination,
+  pretty = destination === undefined && process.stdout.isTTY === true,
+}: CreateLoggerOptions): Logger {
   const options: LoggerOptions = {
     level,
     base: undefined,
@@ -60,6 +65,15 @@ export function createLogger({ level, destination, pretty = destination === unde
   };
   // In-process (not a worker-thread transport): a terminal reads slowly anyway, and nothing is lost
   // when the process exits right after its last line. Redaction has already happened above.
-  if (pretty) return pino(options, PinoPretty({ colorize: destination === undefined, translateTime: "SYS:HH:MM:ss.l", sync: true, ...(destination ? { destination } : {}) }));
+  if (pretty)
+    return pino(
+      options,
+      PinoPretty({
+        colorize: destination === undefined,
+        translateTime: "SYS:HH:MM:ss.l",
+        sync: true,
+        ...(destination ? { destination } : {}),
+      }),
+    );
   return destination ? pino(options, destination) : pino(options);
 }

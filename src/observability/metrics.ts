@@ -51,10 +51,20 @@ export function createMetrics(sources?: MetricSources, known: KnownLabels = { ap
   // Standard names (process_*, nodejs_*), as stock Node.js dashboards expect them.
   collectDefaultMetrics({ register: registry });
   const r = [registry];
-  new Gauge({ name: "xmpp_push_build_info", help: "Always 1; the labels say which version runs on which Node.js", labelNames: ["version", "node"], registers: r }).set(buildInfo(), 1);
+  new Gauge({
+    name: "xmpp_push_build_info",
+    help: "Always 1; the labels say which version runs on which Node.js",
+    labelNames: ["version", "node"],
+    registers: r,
+  }).set(buildInfo(), 1);
   const metrics: Metrics = {
     registry,
-    publishes: new Counter({ name: "xmpp_push_publishes_total", help: "Publish IQs answered, by result", labelNames: ["result"], registers: r }),
+    publishes: new Counter({
+      name: "xmpp_push_publishes_total",
+      help: "Publish IQs answered, by result",
+      labelNames: ["result"],
+      registers: r,
+    }),
     publishReplySeconds: new Histogram({
       name: "xmpp_push_publish_reply_seconds",
       help: "Time from receiving a publish to sending its reply",
@@ -62,7 +72,12 @@ export function createMetrics(sources?: MetricSources, known: KnownLabels = { ap
       buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
       registers: r,
     }),
-    pushes: new Counter({ name: "xmpp_push_pushes_total", help: "Provider attempts, by app, provider and outcome", labelNames: ["app", "provider", "outcome"], registers: r }),
+    pushes: new Counter({
+      name: "xmpp_push_pushes_total",
+      help: "Provider attempts, by app, provider and outcome",
+      labelNames: ["app", "provider", "outcome"],
+      registers: r,
+    }),
     providerLatencySeconds: new Histogram({
       name: "xmpp_push_provider_latency_seconds",
       help: "Provider request latency",
@@ -82,19 +97,50 @@ export function createMetrics(sources?: MetricSources, known: KnownLabels = { ap
       labelNames: ["dialect", "action", "result"],
       registers: r,
     }),
-    jobsExpired: new Counter({ name: "xmpp_push_jobs_expired_total", help: "Queued pushes dropped undelivered at their expiry", labelNames: ["app"], registers: r }),
-    auditDropped: new Counter({ name: "xmpp_push_audit_rows_dropped_total", help: "Audit rows dropped because the database was unavailable for too long", registers: r }),
+    jobsExpired: new Counter({
+      name: "xmpp_push_jobs_expired_total",
+      help: "Queued pushes dropped undelivered at their expiry",
+      labelNames: ["app"],
+      registers: r,
+    }),
+    auditDropped: new Counter({
+      name: "xmpp_push_audit_rows_dropped_total",
+      help: "Audit rows dropped because the database was unavailable for too long",
+      registers: r,
+    }),
     writeFlushSeconds: new Histogram({
       name: "xmpp_push_write_flush_seconds",
       help: "Duration of one group commit of queue and audit writes",
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers: r,
     }),
-    componentConnected: new Gauge({ name: "xmpp_push_component_connected", help: "1 while the XEP-0114 component connection is online", registers: r }),
-    componentReconnects: new Counter({ name: "xmpp_push_component_reconnects_total", help: "Component connections established after a loss", registers: r }),
-    componentStandby: new Gauge({ name: "xmpp_push_component_standby", help: "1 while this replica stands by because another one serves the component", registers: r }),
-    circuitOpen: new Gauge({ name: "xmpp_push_circuit_open", help: "1 while a provider's circuit breaker is open", labelNames: ["app", "provider"], registers: r }),
-    circuitTrips: new Counter({ name: "xmpp_push_circuit_trips_total", help: "Circuit breaker trips, by cause", labelNames: ["app", "provider", "cause"], registers: r }),
+    componentConnected: new Gauge({
+      name: "xmpp_push_component_connected",
+      help: "1 while the XEP-0114 component connection is online",
+      registers: r,
+    }),
+    componentReconnects: new Counter({
+      name: "xmpp_push_component_reconnects_total",
+      help: "Component connections established after a loss",
+      registers: r,
+    }),
+    componentStandby: new Gauge({
+      name: "xmpp_push_component_standby",
+      help: "1 while this replica stands by because another one serves the component",
+      registers: r,
+    }),
+    circuitOpen: new Gauge({
+      name: "xmpp_push_circuit_open",
+      help: "1 while a provider's circuit breaker is open",
+      labelNames: ["app", "provider"],
+      registers: r,
+    }),
+    circuitTrips: new Counter({
+      name: "xmpp_push_circuit_trips_total",
+      help: "Circuit breaker trips, by cause",
+      labelNames: ["app", "provider", "cause"],
+      registers: r,
+    }),
     apnsCertificateExpiry: new Gauge({
       name: "xmpp_push_apns_certificate_expiry_timestamp_seconds",
       help: "When the APNs client certificate expires, in seconds since the Unix epoch",
@@ -116,7 +162,12 @@ export function createMetrics(sources?: MetricSources, known: KnownLabels = { ap
       labelNames: ["app", "result"],
       registers: r,
     }),
-    httpRequests: new Counter({ name: "xmpp_push_http_requests_total", help: "HTTP API requests, by route and status", labelNames: ["route", "status"], registers: r }),
+    httpRequests: new Counter({
+      name: "xmpp_push_http_requests_total",
+      help: "HTTP API requests, by route and status",
+      labelNames: ["route", "status"],
+      registers: r,
+    }),
   };
   zeroKnownLabelSets(metrics, known);
   if (sources) {

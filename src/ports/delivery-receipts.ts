@@ -17,7 +17,10 @@ export interface ReceiptStore {
   /** Up to `limit` pending rows of the app created before `before` (their window is over), oldest first. */
   takeExpired(app: string, before: Date, limit: number): Promise<ReadonlyArray<PendingReceipt & { readonly node: string }>>;
   /** The final verdict on rows whose window is over; returns how many changed (only pending rows change). */
-  settle(rows: ReadonlyArray<{ readonly id: string; readonly state: "received" | "not_received" | "unconfirmed" }>, at: Date): Promise<number>;
+  settle(
+    rows: ReadonlyArray<{ readonly id: string; readonly state: "received" | "not_received" | "unconfirmed" }>,
+    at: Date,
+  ): Promise<number>;
   /** Pending rows of the app created before `before` become unconfirmed; returns how many. */
   expire(app: string, before: Date): Promise<number>;
   /** The receipt of one push's provider message, if the audit has one. */

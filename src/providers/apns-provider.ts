@@ -52,7 +52,9 @@ export function createApnsProvider({ app, config, log, proxy, clock = systemCloc
   let closed = false;
 
   const options = (environment: ApnsEnvironment): apn.ProviderOptions => ({
-    ...(config.key !== undefined ? { token: { key: config.key, keyId: config.keyId!, teamId: config.teamId! } } : { cert: config.cert!, key: config.privateKey! }),
+    ...(config.key !== undefined
+      ? { token: { key: config.key, keyId: config.keyId!, teamId: config.teamId! } }
+      : { cert: config.cert!, key: config.privateKey! }),
     ...(config.passphrase !== undefined ? { passphrase: config.passphrase } : {}),
     production: environment === "production",
     ...(config.address !== undefined ? { address: config.address } : {}),
@@ -69,7 +71,11 @@ export function createApnsProvider({ app, config, log, proxy, clock = systemCloc
     let p = pools.get(environment);
     if (!p) {
       p = {
-        connections: Array.from({ length: config.connections }, () => ({ client: new apn.Provider(options(environment)), inFlight: 0, warmed: false })),
+        connections: Array.from({ length: config.connections }, () => ({
+          client: new apn.Provider(options(environment)),
+          inFlight: 0,
+          warmed: false,
+        })),
         waiting: [],
       };
       pools.set(environment, p);

@@ -71,7 +71,11 @@ async function loadAuthClient({ agentFor, timeoutMs, projectId }: AdcFcmAuthOpti
     const direct = { http: new http.Agent(), https: new https.Agent() };
     gaxios.instance.defaults.agent = (url: URL) => (url.protocol === "https:" ? direct.https : direct.http);
   }
-  const auth = new GoogleAuth({ projectId, scopes: [FCM_SCOPE], clientOptions: { transporterOptions: { agent: agentFor, timeout: timeoutMs } } });
+  const auth = new GoogleAuth({
+    projectId,
+    scopes: [FCM_SCOPE],
+    clientOptions: { transporterOptions: { agent: agentFor, timeout: timeoutMs } },
+  });
   const client = await auth.getClient();
   useClientTransporterForSts(client);
   return { client };
@@ -93,7 +97,10 @@ function adcFailure(err: unknown): DeliveryOutcome {
   const e = err as { message?: unknown; code?: unknown; response?: { status?: unknown; data?: unknown } } | undefined;
   const message = typeof e?.message === "string" ? e.message : "";
   if (message.startsWith(NO_CREDENTIALS)) {
-    return { class: "config_error", reason: "no application default credentials found (GOOGLE_APPLICATION_CREDENTIALS, workload identity or a metadata server)" };
+    return {
+      class: "config_error",
+      reason: "no application default credentials found (GOOGLE_APPLICATION_CREDENTIALS, workload identity or a metadata server)",
+    };
   }
   const status = typeof e?.response?.status === "number" ? e.response.status : undefined;
   if (status !== undefined) {

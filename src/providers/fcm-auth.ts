@@ -17,7 +17,8 @@ const ASSERTION_LIFETIME_S = 3600;
 // Refresh this long before expiry (Google's tokens live 3599 s), so no send starts with a dying token.
 const REFRESH_MARGIN_S = 300;
 
-export type AccessTokenResult = { readonly ok: true; readonly accessToken: string } | { readonly ok: false; readonly outcome: DeliveryOutcome };
+export type AccessTokenResult =
+  { readonly ok: true; readonly accessToken: string } | { readonly ok: false; readonly outcome: DeliveryOutcome };
 
 export interface FcmAuth {
   /** A valid access token, or the outcome a push must report. Never rejects. */
@@ -59,7 +60,10 @@ export function createFcmAuth({ clientEmail, privateKey, tokenUrl, timeoutMs, ht
     let res;
     try {
       // Deliberately not bound to one caller's signal: other callers may be waiting on the same exchange.
-      res = await http.post<unknown>(tokenUrl, form, { timeout: timeoutMs, headers: { "Content-Type": "application/x-www-form-urlencoded" } });
+      res = await http.post<unknown>(tokenUrl, form, {
+        timeout: timeoutMs,
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      });
     } catch (err) {
       // Nothing was pushed yet, so never maybeDelivered.
       return { ok: false, outcome: { class: "retry", reason: `token endpoint ${transportOutcome(err).reason ?? "network error"}` } };
@@ -67,7 +71,8 @@ export function createFcmAuth({ clientEmail, privateKey, tokenUrl, timeoutMs, ht
     const body = parseJsonBody(res.data);
     if (res.status === 200) {
       const t = tokenSchema.safeParse(body);
-      if (!t.success) return { ok: false, outcome: { class: "retry", status: 200, reason: "token endpoint answered without an access_token" } };
+      if (!t.success)
+        return { ok: false, outcome: { class: "retry", status: 200, reason: "token endpoint answered without an access_token" } };
       const obtained = now();
       const lifetimeS = t.data.expires_in;
       const margin = Math.min(REFRESH_MARGIN_S, lifetimeS / 2);
@@ -106,9 +111,21 @@ export function createFcmAuth({ clientEmail, privateKey, tokenUrl, timeoutMs, ht
 }
 
 /** The service-account assertion: header {alg: RS256}, claims {iss, scope, aud, iat, exp}. */
-export function signServiceAccountJwt({ clientEmail, key, tokenUrl, nowSeconds }: { clientEmail: string; key: KeyObject; tokenUrl: string; nowSeconds: number }): string {
+export function signServiceAccountJwt({
+  clientEmail,
+  key,
+  tokenUrl,
+  nowSeconds,
+}: {
+  clientEmail: string;
+  key: KeyObject;
+  tokenUrl: string;
+  nowSeconds: number;
+}): string {
   const header = b64url(JSON.stringify({ alg: "RS256", typ: "JWT" }));
-  const claims = b64url(JSON.stringify({ iss: clientEmail, scope: FCM_SCOPE, aud: tokenUrl, iat: nowSeconds, exp: nowSeconds + ASSERTION_LIFETIME_S }));
+  const claims = b64url(
+    JSON.stringify({ iss: clientEmail, scope: FCM_SCOPE, aud: tokenUrl, iat: nowSeconds, exp: nowSeconds + ASSERTION_LIFETIME_S }),
+  );
   const signingInput = `${header}.${claims}`;
   // RS256 = RSASSA-PKCS1-v1_5 with SHA-256, node's default padding for an RSA key.
   const signature = sign("sha256", Buffer.from(signingInput, "utf8"), key).toString("base64url");
@@ -123,11 +140,11 @@ function readRsaKey(pem: string): KeyObject {
   } catch (cause) {
     throw new Error("FCM service account private_key is not a readable PEM private key", { cause });
   }
-  if (key.asymmetricKeyType !== "rsa") throw new Error(`FCM service account private_key must be an RSA key (RS256), not ${key.asymmetricKeyType ?? "unknown"}`);
+  if (key.asymmetricKeyType !== "rsa")
+    throw new Error(`FCM service account private_key must be an RSA key (RS256), not ${key.asymmetricKeyType ?? "unknown"}`);
   return key;
 }
 
 function b64url(s: string): string {
   return Buffer.from(s, "utf8").toString("base64url");
 }
-

@@ -90,7 +90,8 @@ export function classifyFcm(answer: FcmAnswer): DeliveryOutcome {
     (status !== undefined ? FCM_STATUSES.get(status) : undefined) ??
     FCM_HTTP_STATUSES.get(httpStatus);
   const name = errorCode ?? status ?? `HTTP ${httpStatus}`;
-  const retryAfter = answer.retryAfterSeconds !== undefined && answer.retryAfterSeconds > 0 ? Math.round(answer.retryAfterSeconds * 1000) : undefined;
+  const retryAfter =
+    answer.retryAfterSeconds !== undefined && answer.retryAfterSeconds > 0 ? Math.round(answer.retryAfterSeconds * 1000) : undefined;
   if (row === undefined) {
     // Undocumented: never kill a token over it.
     return { class: httpStatus >= 500 ? "retry" : "payload_error", status: httpStatus, reason: withMessage(name, answer.message) };

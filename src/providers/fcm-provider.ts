@@ -31,14 +31,25 @@ export function createFcmProvider({ app, config, log, proxy, clock = systemClock
   const auth: FcmAuth =
     credentials.kind === "application-default"
       ? createAdcFcmAuth({ agentFor, timeoutMs, projectId: config.projectId })
-      : createFcmAuth({ clientEmail: credentials.clientEmail, privateKey: credentials.privateKey, tokenUrl: credentials.tokenUrl, timeoutMs, http, now });
+      : createFcmAuth({
+          clientEmail: credentials.clientEmail,
+          privateKey: credentials.privateKey,
+          tokenUrl: credentials.tokenUrl,
+          timeoutMs,
+          http,
+          now,
+        });
   const sendUrl = `${config.baseUrl.replace(/\/+$/, "")}/v1/projects/${encodeURIComponent(config.projectId)}/messages:send`;
   let closed = false;
   // A message we build wrong can draw the same "not a valid registration token" as a dead token: blamed on
   // our message until this app's messages have been delivered.
   const setup = createProvenSetup<string>({
     clock,
-    rule: { doubtful: isInvalidTokenVerdict, blame: "payload_error", hint: () => "no FCM push has succeeded yet: not disabling the device" },
+    rule: {
+      doubtful: isInvalidTokenVerdict,
+      blame: "payload_error",
+      hint: () => "no FCM push has succeeded yet: not disabling the device",
+    },
   });
 
   /** One POST; `staleToken` when FCM refused our access token and a fresh one may help. */
@@ -47,7 +58,11 @@ export function createFcmProvider({ app, config, log, proxy, clock = systemClock
     if (!token.ok) return { outcome: token.outcome };
     let res;
     try {
-      res = await http.post<unknown>(sendUrl, { message }, { signal, headers: { Authorization: `Bearer ${token.accessToken}`, "Content-Type": "application/json" } });
+      res = await http.post<unknown>(
+        sendUrl,
+        { message },
+        { signal, headers: { Authorization: `Bearer ${token.accessToken}`, "Content-Type": "application/json" } },
+      );
     } catch (err) {
       return { outcome: transportOutcome(err) };
     }
@@ -72,7 +87,10 @@ export function createFcmProvider({ app, config, log, proxy, clock = systemClock
     }
     const outcome = setup.judge(config.projectId, result.outcome);
     if (outcome.class === "config_error" || outcome.class === "payload_error") {
-      log.error({ app, node: attempt.node, pushId: attempt.pushId, status: outcome.status, reason: outcome.reason }, "FCM refused the push");
+      log.error(
+        { app, node: attempt.node, pushId: attempt.pushId, status: outcome.status, reason: outcome.reason },
+        "FCM refused the push",
+      );
     }
     return outcome;
   };
@@ -110,4 +128,3 @@ function retryAfterSeconds(value: unknown, nowMs: number): number | undefined {
   const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : Math.max(0, (at - nowMs) / 1000);
 }
-

@@ -176,7 +176,12 @@ function fitAndroidMessage(message: JpushMessage): JpushMessage {
 /** Drops the encrypted payload (with its iv: one is useless without the other), then other custom keys. */
 function dropExtrasToFit(extras: Readonly<Record<string, string>>, fits: (e: Record<string, string>) => boolean): Record<string, string> {
   const out = { ...extras };
-  const groups = [["encrypted", "iv"], ...Object.keys(out).filter((k) => k !== "encrypted" && k !== "iv").map((k) => [k])];
+  const groups = [
+    ["encrypted", "iv"],
+    ...Object.keys(out)
+      .filter((k) => k !== "encrypted" && k !== "iv")
+      .map((k) => [k]),
+  ];
   for (const keys of groups) {
     if (fits(out)) break;
     for (const k of keys) delete out[k];

@@ -33,7 +33,13 @@ const statusSchema = z.record(z.string(), z.looseObject({ status: z.coerce.numbe
 const count = z.union([z.number(), z.string().regex(/^\d+$/).transform(Number), z.null()]).optional();
 const detailSchema = z.array(z.looseObject({ msg_id: z.string() }));
 
-export function createJpushReportClient({ config, proxy }: { config: JpushConfig; proxy: OutboundProxy | undefined }): ReceiptLookup & { close(): void } {
+export function createJpushReportClient({
+  config,
+  proxy,
+}: {
+  config: JpushConfig;
+  proxy: OutboundProxy | undefined;
+}): ReceiptLookup & { close(): void } {
   const { http, close } = createHttpClient({
     proxy,
     baseURL: config.reportBaseUrl,

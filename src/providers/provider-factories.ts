@@ -8,7 +8,17 @@ import type { ProviderFactory } from "./provider-registry.js";
 // shared outbound proxy and the composition root's clock. A new provider adds one row here.
 
 export const apnsFactory: ProviderFactory = (app, log, { httpsProxy, clock } = {}) =>
-  app.apns ? { apns: createApnsProvider({ app: app.id, config: app.apns, log: log.child({ provider: "apns", app: app.id }), proxy: httpsProxy, clock }) } : {};
+  app.apns
+    ? {
+        apns: createApnsProvider({
+          app: app.id,
+          config: app.apns,
+          log: log.child({ provider: "apns", app: app.id }),
+          proxy: httpsProxy,
+          clock,
+        }),
+      }
+    : {};
 
 export const jpushFactory: ProviderFactory = (app, log, { httpsProxy, clock } = {}) =>
   app.jpush
@@ -26,7 +36,17 @@ export const jpushFactory: ProviderFactory = (app, log, { httpsProxy, clock } = 
     : {};
 
 export const fcmFactory: ProviderFactory = (app, log, { httpsProxy, clock } = {}) =>
-  app.fcm ? { fcm: createFcmProvider({ app: app.id, config: app.fcm, log: log.child({ provider: "fcm", app: app.id }), proxy: httpsProxy, clock }) } : {};
+  app.fcm
+    ? {
+        fcm: createFcmProvider({
+          app: app.id,
+          config: app.fcm,
+          log: log.child({ provider: "fcm", app: app.id }),
+          proxy: httpsProxy,
+          clock,
+        }),
+      }
+    : {};
 
 /** Every real provider, in the order the registry builds them; the log (dry-run) provider is always there. */
 export const providerFactories: readonly ProviderFactory[] = [apnsFactory, jpushFactory, fcmFactory];

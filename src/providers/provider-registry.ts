@@ -29,7 +29,11 @@ export interface SharedProviderDeps {
   readonly clock?: Clock;
 }
 
-export type ProviderFactory = (app: Config["apps"][number], log: Logger, shared?: SharedProviderDeps) => Partial<Record<Exclude<ProviderKind, "log">, PushProvider>>;
+export type ProviderFactory = (
+  app: Config["apps"][number],
+  log: Logger,
+  shared?: SharedProviderDeps,
+) => Partial<Record<Exclude<ProviderKind, "log">, PushProvider>>;
 
 export function createProviderRegistry({
   config,
@@ -44,7 +48,8 @@ export function createProviderRegistry({
   clock?: Clock;
 }): ProviderRegistry {
   const shared: SharedProviderDeps = { httpsProxy: config.httpsProxy, ...(clock !== undefined ? { clock } : {}) };
-  if (shared.httpsProxy !== undefined) log.info({ proxy: describeProxy(shared.httpsProxy) }, "provider connections go through the outbound proxy");
+  if (shared.httpsProxy !== undefined)
+    log.info({ proxy: describeProxy(shared.httpsProxy) }, "provider connections go through the outbound proxy");
   const byApp = new Map<string, Map<ProviderKind, PushProvider>>();
   for (const app of config.apps) {
     const providers = new Map<ProviderKind, PushProvider>();

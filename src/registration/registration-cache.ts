@@ -25,7 +25,13 @@ export interface RegistrationCacheOptions {
   readonly clock?: Clock;
 }
 
-export function createRegistrationCache({ store, maxEntries, ttlMs, negativeTtlMs, clock = systemClock }: RegistrationCacheOptions): RegistrationCache {
+export function createRegistrationCache({
+  store,
+  maxEntries,
+  ttlMs,
+  negativeTtlMs,
+  clock = systemClock,
+}: RegistrationCacheOptions): RegistrationCache {
   const now = () => clock.now().getTime();
   const entries = new Map<string, { reg: Registration | undefined; expires: number }>();
   const inFlight = new Map<string, Promise<Registration | undefined>>();

@@ -89,7 +89,8 @@ export function createRegistrationService({ store, cache, config, clock, isNodeT
       if (!app) return refuse("app", "unknown app");
       // The domain is the client's input: not echoed back (it could be markup in someone's admin page).
       if (!servesOwner(input.ownerJid)) return refuse("domain", "this push service does not serve the JID's domain");
-      if (!input.withSecret && app.requireSecret && input.ownerIsServer !== true) return refuse("secret-required", `app ${app.id} requires a registration that hands out a publish secret`);
+      if (!input.withSecret && app.requireSecret && input.ownerIsServer !== true)
+        return refuse("secret-required", `app ${app.id} requires a registration that hands out a publish secret`);
       const providers = app.strategy.providers;
       if (!providers.includes(input.provider) && !providers.includes("log")) {
         return refuse("app", `app ${app.id} does not deliver through ${input.provider} (it uses ${providers.join(", ")})`);
@@ -103,7 +104,10 @@ export function createRegistrationService({ store, cache, config, clock, isNodeT
       if (!existing && input.ownerIsServer !== true) {
         const limit = input.ownerJid !== "" ? config.limits.devicesPerJid : input.withoutJidLimit;
         if (limit !== undefined && (await store.countByOwner(input.ownerJid, registrar)) >= limit) {
-          return refuse("limit", input.ownerJid !== "" ? `at most ${limit} devices per account` : `at most ${limit} registrations without a JID`);
+          return refuse(
+            "limit",
+            input.ownerJid !== "" ? `at most ${limit} devices per account` : `at most ${limit} registrations without a JID`,
+          );
         }
       }
       const node = existing?.node ?? input.node ?? generateNode();
@@ -150,7 +154,8 @@ export function createRegistrationService({ store, cache, config, clock, isNodeT
       if (!reg) return false;
       const others = reg.addresses.filter((a) => a.provider !== provider);
       if (provider !== undefined && others.length === reg.addresses.length) return false;
-      const removed = provider !== undefined && others.length > 0 ? await store.removeAddress(reg.node, provider) : await store.remove(reg.node);
+      const removed =
+        provider !== undefined && others.length > 0 ? await store.removeAddress(reg.node, provider) : await store.remove(reg.node);
       cache.invalidate(reg.node);
       return removed;
     },

@@ -4,6 +4,8 @@
  */
 export function affectedRows(result: unknown): number {
   if (typeof result === "number") return result;
-  const count = (result as { rowCount?: unknown; affectedRows?: unknown } | null)?.rowCount ?? (result as { affectedRows?: unknown } | null)?.affectedRows;
+  const count =
+    (result as { rowCount?: unknown; affectedRows?: unknown } | null)?.rowCount ??
+    (result as { affectedRows?: unknown } | null)?.affectedRows;
   return typeof count === "number" ? count : 0;
 }

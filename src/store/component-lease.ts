@@ -63,7 +63,8 @@ export function createComponentLease({ url, domain, pollMs, log }: ComponentLeas
       } else {
         const { rows } = await client.query<{ held: boolean }>("SELECT pg_try_advisory_lock(hashtext($1)) AS held", [key]);
         held = rows[0]?.held === true;
-        if (!held && state === "held") log.warn({ domain }, "another replica took the component over while the database was away; standing by");
+        if (!held && state === "held")
+          log.warn({ domain }, "another replica took the component over while the database was away; standing by");
       }
       if (dbDown) log.info({ domain }, "database reachable again for the component lease");
       dbDown = false;
@@ -72,7 +73,8 @@ export function createComponentLease({ url, domain, pollMs, log }: ComponentLeas
       announced = true;
       set(held ? "held" : "standby");
     } catch (err) {
-      if (!dbDown) log.warn({ domain, err: { message: (err as Error).message } }, "component lease: database unreachable; keeping the current role");
+      if (!dbDown)
+        log.warn({ domain, err: { message: (err as Error).message } }, "component lease: database unreachable; keeping the current role");
       dbDown = true;
       await client?.end().catch(() => undefined);
       client = undefined;

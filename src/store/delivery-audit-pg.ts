@@ -34,23 +34,21 @@ export function createPgDeliveryAudit({ knex }: { knex: Knex }): DeliveryAudit {
       // and to parse however many rows a group commit carries.
       for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
         const json = JSON.stringify(
-          rows.slice(i, i + ROWS_PER_INSERT).map(
-            (r): DeliveryRow => ({
-              push_id: r.pushId,
-              node: r.node,
-              app: r.app,
-              provider: r.provider,
-              environment: r.environment ?? null,
-              outcome: r.outcome,
-              status: r.status ?? null,
-              reason: r.reason === undefined ? null : r.reason.slice(0, 500),
-              message_id: r.messageId ?? null,
-              attempt: r.attempt,
-              latency_ms: Math.round(r.latencyMs),
-              created_at: r.createdAt,
-              receipt: r.receipt ?? null,
-            }),
-          ),
+          rows.slice(i, i + ROWS_PER_INSERT).map((r): DeliveryRow => ({
+            push_id: r.pushId,
+            node: r.node,
+            app: r.app,
+            provider: r.provider,
+            environment: r.environment ?? null,
+            outcome: r.outcome,
+            status: r.status ?? null,
+            reason: r.reason === undefined ? null : r.reason.slice(0, 500),
+            message_id: r.messageId ?? null,
+            attempt: r.attempt,
+            latency_ms: Math.round(r.latencyMs),
+            created_at: r.createdAt,
+            receipt: r.receipt ?? null,
+          })),
         );
         await knex.raw(
           `INSERT INTO deliveries (push_id, node, app, provider, environment, outcome, status, reason, message_id, attempt, latency_ms, created_at, receipt)
@@ -64,29 +62,33 @@ export function createPgDeliveryAudit({ knex }: { knex: Knex }): DeliveryAudit {
     },
 
     async list({ node, since, limit }: AuditQuery) {
-      let q = knex<DeliveryRow>("deliveries").select("*").orderBy([{ column: "created_at", order: "desc" }, { column: "id", order: "desc" }]).limit(limit);
+      let q = knex<DeliveryRow>("deliveries")
+        .select("*")
+        .orderBy([
+          { column: "created_at", order: "desc" },
+          { column: "id", order: "desc" },
+        ])
+        .limit(limit);
       if (node !== undefined) q = q.where({ node });
       if (since !== undefined) q = q.where("created_at", ">=", since);
       const rows = (await q) as DeliveryRow[];
-      return rows.map(
-        (r): DeliveryRecord => ({
-          pushId: r.push_id,
-          node: r.node,
-          app: r.app,
-          provider: r.provider,
-          ...(r.environment !== null ? { environment: r.environment } : {}),
-          outcome: r.outcome,
-          ...(r.status !== null ? { status: r.status } : {}),
-          ...(r.reason !== null ? { reason: r.reason } : {}),
-          ...(r.message_id !== null ? { messageId: r.message_id } : {}),
-          attempt: r.attempt,
-          latencyMs: r.latency_ms,
-          createdAt: new Date(r.created_at),
-          ...(r.receipt ? { receipt: r.receipt } : {}),
-          ...(r.receipt_channel ? { receiptChannel: r.receipt_channel } : {}),
-          ...(r.receipt_at ? { receiptAt: new Date(r.receipt_at) } : {}),
-        }),
-      );
+      return rows.map((r): DeliveryRecord => ({
+        pushId: r.push_id,
+        node: r.node,
+        app: r.app,
+        provider: r.provider,
+        ...(r.environment !== null ? { environment: r.environment } : {}),
+        outcome: r.outcome,
+        ...(r.status !== null ? { status: r.status } : {}),
+        ...(r.reason !== null ? { reason: r.reason } : {}),
+        ...(r.message_id !== null ? { messageId: r.message_id } : {}),
+        attempt: r.attempt,
+        latencyMs: r.latency_ms,
+        createdAt: new Date(r.created_at),
+        ...(r.receipt ? { receipt: r.receipt } : {}),
+        ...(r.receipt_channel ? { receiptChannel: r.receipt_channel } : {}),
+        ...(r.receipt_at ? { receiptAt: new Date(r.receipt_at) } : {}),
+      }));
     },
 
     async countOutcomesSince(since) {

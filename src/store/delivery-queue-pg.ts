@@ -103,7 +103,10 @@ export function createPgDeliveryQueue({ knex }: { knex: Knex }): DeliveryQueue {
     },
 
     async stats(now) {
-      const row = (await knex("delivery_jobs").count({ n: "*" }).min({ oldest: "created_at" }).first()) as { n: number; oldest: Date | null };
+      const row = (await knex("delivery_jobs").count({ n: "*" }).min({ oldest: "created_at" }).first()) as {
+        n: number;
+        oldest: Date | null;
+      };
       return { depth: Number(row.n), oldestAgeMs: row.oldest ? Math.max(0, now.getTime() - new Date(row.oldest).getTime()) : 0 };
     },
   };

@@ -62,9 +62,11 @@ export function createPgReceiptStore({ knex }: { knex: Knex }): ReceiptStore {
     },
 
     async find(pushId, messageId) {
-      const row = (await knex("deliveries").select("id", "receipt").where({ push_id: pushId, message_id: messageId }).whereNotNull("receipt").first()) as
-        | { id: string; receipt: ReceiptState }
-        | undefined;
+      const row = (await knex("deliveries")
+        .select("id", "receipt")
+        .where({ push_id: pushId, message_id: messageId })
+        .whereNotNull("receipt")
+        .first()) as { id: string; receipt: ReceiptState } | undefined;
       return row ? { id: String(row.id), state: row.receipt } : undefined;
     },
   };

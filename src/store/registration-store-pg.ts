@@ -110,7 +110,10 @@ export function createPgRegistrationStore({ knex, cipher, onUnreadable }: PgRegi
   };
 
   const selectOne = async (db: Knex | Knex.Transaction, where: string, bindings: readonly unknown[]) => {
-    const result = await db.raw<{ rows: RegistrationRow[] }>(`${SELECT_WITH_ADDRESSES} WHERE ${where} GROUP BY r.node`, bindings as Knex.RawBinding[]);
+    const result = await db.raw<{ rows: RegistrationRow[] }>(
+      `${SELECT_WITH_ADDRESSES} WHERE ${where} GROUP BY r.node`,
+      bindings as Knex.RawBinding[],
+    );
     return result.rows.flatMap((row) => toRegistration(row) ?? []);
   };
 
@@ -138,17 +141,25 @@ export function createPgRegistrationStore({ knex, cipher, onUnreadable }: PgRegi
           let node = input.node;
           if (!created) {
             const existing = await trx("registrations")
-              .where({ app: input.app, owner_jid: input.ownerJid, device_id: input.deviceId, channel: input.channel, registrar: input.registrar ?? "" })
+              .where({
+                app: input.app,
+                owner_jid: input.ownerJid,
+                device_id: input.deviceId,
+                channel: input.channel,
+                registrar: input.registrar ?? "",
+              })
               .forUpdate()
               .first("node");
             node = (existing as { node: string }).node;
-            await trx("registrations").where({ node }).update({
-              dialect: input.dialect,
-              secret_hash: input.secretHash ?? null,
-              updated_at: now,
-              disabled_at: null,
-              disabled_reason: null,
-            });
+            await trx("registrations")
+              .where({ node })
+              .update({
+                dialect: input.dialect,
+                secret_hash: input.secretHash ?? null,
+                updated_at: now,
+                disabled_at: null,
+                disabled_reason: null,
+              });
           }
           const a = input.address;
           await trx("registration_addresses")
@@ -200,11 +211,10 @@ export function createPgRegistrationStore({ knex, cipher, onUnreadable }: PgRegi
     },
 
     async findByToken(provider, token) {
-      return selectOne(
-        knex,
-        "r.node IN (SELECT node FROM registration_addresses WHERE provider = ? AND token_hash = ?)",
-        [provider, tokenLookupHash(token)],
-      );
+      return selectOne(knex, "r.node IN (SELECT node FROM registration_addresses WHERE provider = ? AND token_hash = ?)", [
+        provider,
+        tokenLookupHash(token),
+      ]);
     },
 
     async countByOwner(ownerJid, registrar = "") {
@@ -213,7 +223,13 @@ export function createPgRegistrationStore({ knex, cipher, onUnreadable }: PgRegi
     },
 
     async remove(node, registrar) {
-      return affectedRows(await knex("registrations").where({ node, ...(registrar !== undefined ? { registrar } : {}) }).del()) > 0;
+      return (
+        affectedRows(
+          await knex("registrations")
+            .where({ node, ...(registrar !== undefined ? { registrar } : {}) })
+            .del(),
+        ) > 0
+      );
     },
 
     async adoptRegistrar(from, to) {
@@ -230,7 +246,9 @@ export function createPgRegistrationStore({ knex, cipher, onUnreadable }: PgRegi
         if (unlessUpdatedAfter !== undefined) q = q.where("updated_at", "<=", unlessUpdatedAfter);
         const changed = (await q.update({ disabled_at: at, disabled_reason: reason })) > 0;
         if (!changed) return { changed: false, registrationDisabled: false };
-        const live = (await trx("registration_addresses").where({ node }).whereNull("disabled_at").count({ n: "*" }).first()) as { n: number };
+        const live = (await trx("registration_addresses").where({ node }).whereNull("disabled_at").count({ n: "*" }).first()) as {
+          n: number;
+        };
         if (Number(live.n) > 0) return { changed: true, registrationDisabled: false };
         await trx("registrations").where({ node }).whereNull("disabled_at").update({ disabled_at: at, disabled_reason: reason });
         return { changed: true, registrationDisabled: true };
@@ -239,7 +257,10 @@ export function createPgRegistrationStore({ knex, cipher, onUnreadable }: PgRegi
 
     async touchLastPush(nodes, at) {
       if (nodes.length === 0) return;
-      await knex.raw(`UPDATE registrations SET last_push_at = ? WHERE node IN (SELECT json_array_elements_text(?::json))`, [at, JSON.stringify(nodes)]);
+      await knex.raw(`UPDATE registrations SET last_push_at = ? WHERE node IN (SELECT json_array_elements_text(?::json))`, [
+        at,
+        JSON.stringify(nodes),
+      ]);
     },
 
     async countActiveByApp() {

@@ -103,6 +103,12 @@ export function tokenLookupHash(token: string): string {
 }
 
 /** The cipher the configuration asks for: the current key, and the previous one during a rotation. */
-export function tokenCipherFor(config: { readonly tokenEncryptionKey?: string | undefined; readonly tokenEncryptionPreviousKey?: string | undefined }): TokenCipher {
-  return createTokenCipher(config.tokenEncryptionKey, config.tokenEncryptionPreviousKey === undefined ? [] : [config.tokenEncryptionPreviousKey]);
+export function tokenCipherFor(config: {
+  readonly tokenEncryptionKey?: string | undefined;
+  readonly tokenEncryptionPreviousKey?: string | undefined;
+}): TokenCipher {
+  return createTokenCipher(
+    config.tokenEncryptionKey,
+    config.tokenEncryptionPreviousKey === undefined ? [] : [config.tokenEncryptionPreviousKey],
+  );
 }

@@ -15,7 +15,7 @@ export class TokenKeyMismatchError extends Error {
   constructor(detail: string) {
     super(
       `tokenEncryptionKey: the database's device tokens ${detail}. ` +
-        "Start with the key they were encrypted with (see docs/operations.md, \"Token encryption key\")",
+        'Start with the key they were encrypted with (see docs/operations.md, "Token encryption key")',
     );
     this.name = "TokenKeyMismatchError";
   }
@@ -47,7 +47,10 @@ export async function checkTokenKey(knex: Knex, cipher: TokenCipher): Promise<To
   }
   if (cipher.keyId === undefined) return "plain";
   if (canary === undefined) {
-    await knex("server_settings").insert({ name: CANARY, value: cipher.seal(CANARY_TEXT) }).onConflict("name").ignore();
+    await knex("server_settings")
+      .insert({ name: CANARY, value: cipher.seal(CANARY_TEXT) })
+      .onConflict("name")
+      .ignore();
     return "current";
   }
   return cipher.isCurrent(canary.value) ? "current" : "rotating";
@@ -59,7 +62,10 @@ export async function sealCanaryWithCurrentKey(knex: Knex, cipher: TokenCipher):
     await knex("server_settings").where({ name: CANARY }).del();
     return;
   }
-  await knex("server_settings").insert({ name: CANARY, value: cipher.seal(CANARY_TEXT) }).onConflict("name").merge(["value"]);
+  await knex("server_settings")
+    .insert({ name: CANARY, value: cipher.seal(CANARY_TEXT) })
+    .onConflict("name")
+    .merge(["value"]);
 }
 
 /**
@@ -70,7 +76,10 @@ export async function sealCanaryWithCurrentKey(knex: Knex, cipher: TokenCipher):
 export async function passTokenKeyGate(knex: Knex, cipher: TokenCipher, log: Pick<Logger, "warn">): Promise<void> {
   try {
     if ((await checkTokenKey(knex, cipher)) === "rotating") {
-      log.warn({ keyId: cipher.keyId }, "a token key rotation has not finished: run \"xmpp-push rotate-key\", then drop the previous key from the config");
+      log.warn(
+        { keyId: cipher.keyId },
+        'a token key rotation has not finished: run "xmpp-push rotate-key", then drop the previous key from the config',
+      );
     }
   } catch (err) {
     throw err instanceof TokenKeyMismatchError ? new ConfigError([err.message]) : err;

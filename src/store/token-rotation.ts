@@ -25,9 +25,20 @@ interface AddressRow {
 
 const MAX_LISTED = 20;
 
-export async function rotateTokenKey({ knex, cipher, batchSize, onBatch }: { knex: Knex; cipher: TokenCipher; batchSize: number; onBatch?: (done: number) => void }): Promise<RotationResult> {
+export async function rotateTokenKey({
+  knex,
+  cipher,
+  batchSize,
+  onBatch,
+}: {
+  knex: Knex;
+  cipher: TokenCipher;
+  batchSize: number;
+  onBatch?: (done: number) => void;
+}): Promise<RotationResult> {
   // Rows not yet in the current form: sealed with another key, an old form, or (with a key) plain text.
-  const notCurrent = (column: string) => (cipher.keyId === undefined ? `${column} LIKE 'enc%'` : `${column} NOT LIKE 'enc2:${cipher.keyId}:%'`);
+  const notCurrent = (column: string) =>
+    cipher.keyId === undefined ? `${column} LIKE 'enc%'` : `${column} NOT LIKE 'enc2:${cipher.keyId}:%'`;
   let after: readonly [string, string] = ["", ""];
   let rewritten = 0;
   let batches = 0;
@@ -47,7 +58,10 @@ export async function rotateTokenKey({ knex, cipher, batchSize, onBatch }: { kne
       for (const row of rows) {
         let sealed: { token: string; voip_token: string | null };
         try {
-          sealed = { token: cipher.seal(cipher.open(row.token)), voip_token: row.voip_token === null ? null : cipher.seal(cipher.open(row.voip_token)) };
+          sealed = {
+            token: cipher.seal(cipher.open(row.token)),
+            voip_token: row.voip_token === null ? null : cipher.seal(cipher.open(row.voip_token)),
+          };
         } catch (err) {
           if (!(err instanceof UnreadableTokenError)) throw err;
           unreadable += 1;

@@ -17,9 +17,7 @@ export interface CommandContext {
   readonly form: DataForm;
 }
 
-export type CommandResult =
-  | { readonly fields: readonly FormField[]; readonly note?: string }
-  | { readonly error: StanzaErrorSpec };
+export type CommandResult = { readonly fields: readonly FormField[]; readonly note?: string } | { readonly error: StanzaErrorSpec };
 
 export interface AdhocCommand {
   /** The dialect it belongs to: the `dialect` label of its metric. */

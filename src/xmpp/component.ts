@@ -36,7 +36,14 @@ const FIRST_RETRY_MS = 100;
 // While the server stays away, log the wait every this often instead of on every attempt.
 const WAITING_LOG_INTERVAL_MS = 60_000;
 
-export function createComponentConnection({ service, domain, secret, reconnectMaxDelayMs, maxStanzaBytes, log }: ComponentOptions): ComponentConnection {
+export function createComponentConnection({
+  service,
+  domain,
+  secret,
+  reconnectMaxDelayMs,
+  maxStanzaBytes,
+  log,
+}: ComponentOptions): ComponentConnection {
   const entity = new Component({ service, domain });
   guardStreamInput(entity, log, maxStanzaBytes);
   // Handshake and close timeouts (xmpp.js default 2 s) are fine on a LAN; allow a busy server more.
@@ -96,7 +103,10 @@ export function createComponentConnection({ service, domain, secret, reconnectMa
     if (stopped) return;
     const condition = err.condition;
     if (condition === "not-authorized") {
-      log.error({ service, domain }, "the XMPP server rejected the component secret: check XMPP_PUSH_COMPONENT_SECRET and the server's component config");
+      log.error(
+        { service, domain },
+        "the XMPP server rejected the component secret: check XMPP_PUSH_COMPONENT_SECRET and the server's component config",
+      );
     } else if (condition === "host-unknown" || condition === "improper-addressing") {
       log.error({ service, domain, condition }, "the XMPP server does not know this component domain: add it to the server's config");
     } else if (condition === "conflict") {

@@ -41,7 +41,11 @@ export interface FormField {
   readonly required?: boolean;
 }
 
-export function buildForm(type: "form" | "result" | "submit", fields: readonly FormField[], meta: { title?: string; instructions?: string } = {}): Element {
+export function buildForm(
+  type: "form" | "result" | "submit",
+  fields: readonly FormField[],
+  meta: { title?: string; instructions?: string } = {},
+): Element {
   return xml(
     "x",
     { xmlns: NS.dataForms, type },

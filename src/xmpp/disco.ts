@@ -7,9 +7,22 @@ import { stanzaErrors } from "./stanza-errors.js";
 // XEP-0030: clients find push services by the identity pubsub/push (XEP-0357 §6) and their commands
 // through disco#items on the commands node (XEP-0050 §2.2). We pass server-encrypted payloads
 // through untouched, so the Tigase encryption features are honest.
-const FEATURES = [NS.push, NS.commands, NS.discoInfo, NS.discoItems, NS.dataForms, NS.ping, NS.version, NS.tigaseEncrypt, "tigase:push:encrypt:aes-128-gcm"];
+const FEATURES = [
+  NS.push,
+  NS.commands,
+  NS.discoInfo,
+  NS.discoItems,
+  NS.dataForms,
+  NS.ping,
+  NS.version,
+  NS.tigaseEncrypt,
+  "tigase:push:encrypt:aes-128-gcm",
+];
 
-export function discoHandlers({ componentJid, commands }: { componentJid: string; commands: readonly AdhocCommand[] }): { info: IqHandler; items: IqHandler } {
+export function discoHandlers({ componentJid, commands }: { componentJid: string; commands: readonly AdhocCommand[] }): {
+  info: IqHandler;
+  items: IqHandler;
+} {
   const byNode = new Map(commands.map((c) => [c.node, c]));
   return {
     info: (iq) => {
@@ -25,7 +38,9 @@ export function discoHandlers({ componentJid, commands }: { componentJid: string
         );
       }
       if (node === NS.commands) {
-        return reply.result(xml("query", { xmlns: NS.discoInfo, node }, xml("identity", { category: "automation", type: "command-list", name: "Commands" })));
+        return reply.result(
+          xml("query", { xmlns: NS.discoInfo, node }, xml("identity", { category: "automation", type: "command-list", name: "Commands" })),
+        );
       }
       const command = byNode.get(node);
       if (!command) return reply.error(stanzaErrors.itemNotFound());
@@ -44,7 +59,11 @@ export function discoHandlers({ componentJid, commands }: { componentJid: string
       if (node === undefined) return reply.result(xml("query", { xmlns: NS.discoItems }));
       if (node !== NS.commands) return reply.error(stanzaErrors.itemNotFound());
       return reply.result(
-        xml("query", { xmlns: NS.discoItems, node }, ...commands.map((c) => xml("item", { jid: componentJid, node: c.node, name: c.name }))),
+        xml(
+          "query",
+          { xmlns: NS.discoItems, node },
+          ...commands.map((c) => xml("item", { jid: componentJid, node: c.node, name: c.name })),
+        ),
       );
     },
   };

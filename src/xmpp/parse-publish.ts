@@ -29,7 +29,9 @@ export function parsePublish(pubsub: Element): ParsedPublish | { readonly error:
   if (hasControlCharacter(node)) return { error: "the node contains control characters" };
 
   const options = new Map<string, string>();
-  const optionsForm = pubsub.getChild("publish-options") && findForms(pubsub.getChild("publish-options")!).find((f) => f.formType === NS.publishOptions || f.formType === undefined);
+  const optionsForm =
+    pubsub.getChild("publish-options") &&
+    findForms(pubsub.getChild("publish-options")!).find((f) => f.formType === NS.publishOptions || f.formType === undefined);
   if (optionsForm) {
     for (const name of optionsForm.fields.keys()) {
       const v = fieldValue(optionsForm, name);

@@ -29,6 +29,11 @@ async function answer(from: string, pubsub: Element, publish: PublishService): P
   if (from === "" || from.includes("@") || from.includes("/")) return ["forbidden", replyTo("forbidden")];
   const parsed = parsePublish(pubsub);
   if ("error" in parsed) return ["bad-request", reply.error(stanzaErrors.badRequest(parsed.error))];
-  const outcome = await publish.publish({ fromDomain: from.toLowerCase(), node: parsed.node, options: parsed.options, notification: parsed.notification });
+  const outcome = await publish.publish({
+    fromDomain: from.toLowerCase(),
+    node: parsed.node,
+    options: parsed.options,
+    notification: parsed.notification,
+  });
   return [outcome, replyTo(outcome)];
 }

@@ -39,7 +39,10 @@ export function guardStreamInput(entity: Component, log: Logger, maxStanzaBytes:
   let stanzaBytes = 0;
 
   const fail = (condition: "bad-format" | "restricted-xml" | "policy-violation", detail: string) => {
-    log.warn({ condition, detail: detail.slice(0, 120) }, "the XMPP server sent XML we cannot accept; closing the connection (we reconnect)");
+    log.warn(
+      { condition, detail: detail.slice(0, 120) },
+      "the XMPP server sent XML we cannot accept; closing the connection (we reconnect)",
+    );
     const socket = internals.socket;
     try {
       socket?.write(`<stream:error><${condition} xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>`);

@@ -47,7 +47,11 @@ export function attachXmppService({
     const r = await commands.handler(iq);
     // Label values come from our own command list only: a client cannot grow the metric's cardinality.
     const command = commands.list.find((c) => c.node === iq.payload.attrs.node);
-    metrics.registrationCommands.inc({ dialect: command?.dialect ?? "unknown", action: command?.node ?? "unknown", result: "error" in r ? r.error.condition : "ok" });
+    metrics.registrationCommands.inc({
+      dialect: command?.dialect ?? "unknown",
+      action: command?.node ?? "unknown",
+      result: "error" in r ? r.error.condition : "ok",
+    });
     return r;
   });
   router.route("get", NS.discoInfo, "query", disco.info);

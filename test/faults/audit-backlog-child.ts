@@ -10,7 +10,12 @@ import { createPgWriteBatchStore } from "../../src/store/write-batch-pg.js";
 import { createTokenCipher } from "../../src/store/token-cipher.js";
 
 const rows = Number(process.env.BACKLOG_ROWS);
-const knex = knexFactory({ client: "pg", connection: process.env.BACKLOG_DATABASE_URL, pool: { min: 0, max: 2 }, acquireConnectionTimeout: 2000 });
+const knex = knexFactory({
+  client: "pg",
+  connection: process.env.BACKLOG_DATABASE_URL,
+  pool: { min: 0, max: 2 },
+  acquireConnectionTimeout: 2000,
+});
 let failedFlushes = 0;
 let dropped = 0;
 const writes = createWriteBuffer({

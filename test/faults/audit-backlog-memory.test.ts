@@ -27,11 +27,23 @@ it("holds the full audit backlog of a database outage under the chart's default 
     process.execPath,
     ["--import", pathToFileURL(join(ROOT, "node_modules/tsx/dist/loader.mjs")).href, join(ROOT, "test/faults/audit-backlog-child.ts")],
     {
-      env: { ...process.env, NODE_OPTIONS: CHART_NODE_OPTIONS, BACKLOG_ROWS: String(rows), BACKLOG_DATABASE_URL: `postgres://postgres@127.0.0.1:${await freePort()}/down` },
+      env: {
+        ...process.env,
+        NODE_OPTIONS: CHART_NODE_OPTIONS,
+        BACKLOG_ROWS: String(rows),
+        BACKLOG_DATABASE_URL: `postgres://postgres@127.0.0.1:${await freePort()}/down`,
+      },
       timeout: 120_000,
     },
   );
-  const figures = JSON.parse(stdout.trim().split("\n").pop()!) as { rows: number; dropped: number; failedFlushes: number; heapUsedMb: number; heapLimitMb: number; rssMb: number };
+  const figures = JSON.parse(stdout.trim().split("\n").pop()!) as {
+    rows: number;
+    dropped: number;
+    failedFlushes: number;
+    heapUsedMb: number;
+    heapLimitMb: number;
+    rssMb: number;
+  };
   report("audit backlog at the cap", { nodeOptions: CHART_NODE_OPTIONS, memoryLimit: values.resources.limits.memory, ...figures });
   expect(figures.failedFlushes).toBeGreaterThanOrEqual(3); // the database really was unreachable
   expect(figures.dropped).toBe(rows - 100_000);

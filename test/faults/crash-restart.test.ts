@@ -36,7 +36,20 @@ beforeAll(async () => {
     database: { url: pgc.url },
     log: { level: "warn" },
     delivery: { syncDeadlineMs: 2000, providerTimeoutMs: 2000, workerPollMs: 200, retryBaseMs: 200 },
-    apps: [{ id: "chat", apns: { bundleId: "org.example.chat", teamId: "TEAM123456", keyId: "KEY1234567", key: testCerts().apnsKey, address: "127.0.0.1", port: apns.port, ca: apns.ca } }],
+    apps: [
+      {
+        id: "chat",
+        apns: {
+          bundleId: "org.example.chat",
+          teamId: "TEAM123456",
+          keyId: "KEY1234567",
+          key: testCerts().apnsKey,
+          address: "127.0.0.1",
+          port: apns.port,
+          ca: apns.ca,
+        },
+      },
+    ],
   };
 });
 
@@ -57,7 +70,10 @@ it("loses no acknowledged push when the server is killed -9 under load", async (
   // 250 publishes a second to distinct devices; the kill comes after 2 s.
   while (Date.now() - started < 2000) {
     const n = i++;
-    replies.set(n, xmpp.iq(publishIq(nodeOf(n), BENCH_SECRET), 15_000).catch(() => undefined));
+    replies.set(
+      n,
+      xmpp.iq(publishIq(nodeOf(n), BENCH_SECRET), 15_000).catch(() => undefined),
+    );
     if (n % 25 === 24) await new Promise((r) => setTimeout(r, 100));
   }
   await app.kill9();
@@ -71,7 +87,14 @@ it("loses no acknowledged push when the server is killed -9 under load", async (
   // A commit the killed server had sent may still be finishing in its backend: count after those end.
   await waitUntil(
     "the killed server's queries to end",
-    async () => Number((await db.knex.raw("SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND backend_type = 'client backend'")).rows[0].n) === 0,
+    async () =>
+      Number(
+        (
+          await db.knex.raw(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+          )
+        ).rows[0].n,
+      ) === 0,
     10_000,
   );
   const jobsLeft = Number((await db.knex("delivery_jobs").count({ n: "*" }).first())?.n);

@@ -38,7 +38,9 @@ export function publishIq(node: string, secret: string): string {
 
 /** Prints a scenario's figures (CI shows them) and keeps them for the suite's summary. */
 export function report(scenario: string, figures: Record<string, number | string>): void {
-  const line = `[fault] ${scenario}: ${Object.entries(figures).map(([k, v]) => `${k}=${v}`).join(" ")}`;
+  const line = `[fault] ${scenario}: ${Object.entries(figures)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ")}`;
   console.log(line);
   const file = process.env.XMPP_PUSH_FAULT_REPORT;
   if (file) appendFileSync(file, `${line}\n`);

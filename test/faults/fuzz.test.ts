@@ -179,13 +179,22 @@ function fromElement(e: Element): XEl {
 const MARKER = "\uE000"; // replaced by invalid UTF-8 bytes on the wire
 
 function legalRef(cp: number): boolean {
-  return cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+  return (
+    cp === 0x9 ||
+    cp === 0xa ||
+    cp === 0xd ||
+    (cp >= 0x20 && cp <= 0xd7ff) ||
+    (cp >= 0xe000 && cp <= 0xfffd) ||
+    (cp >= 0x10000 && cp <= 0x10ffff)
+  );
 }
 
 function escapeNoisy(s: string, r: Rng, quote: string | undefined): string {
   if (s.length > 2048) {
     // Long values: plain escaping (a per-character walk over 64 KB values costs more than it finds).
-    return s.replace(/[&<>"']/g, (c) => (c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : c === quote ? (c === '"' ? "&quot;" : "&apos;") : c));
+    return s.replace(/[&<>"']/g, (c) =>
+      c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : c === quote ? (c === '"' ? "&quot;" : "&apos;") : c,
+    );
   }
   let out = "";
   for (const ch of s) {
@@ -220,7 +229,14 @@ function serialize(e: XEl, r: Rng, noisy: boolean): string {
     out.push("<", el.name);
     for (const [k, v] of el.attrs) {
       const q = noisy && r.chance(0.5) ? '"' : "'";
-      out.push(noisy ? r.pick(SPACE) : " ", k, noisy && r.chance(0.05) ? " = " : "=", q, noisy ? escapeNoisy(v, r, q) : xml.escapeXML(v), q);
+      out.push(
+        noisy ? r.pick(SPACE) : " ",
+        k,
+        noisy && r.chance(0.05) ? " = " : "=",
+        q,
+        noisy ? escapeNoisy(v, r, q) : xml.escapeXML(v),
+        q,
+      );
     }
     if (noisy && r.chance(0.1)) out.push(r.pick(SPACE));
     if (el.children.length === 0 && (!noisy || r.chance(0.7))) {
@@ -243,7 +259,8 @@ function serialize(e: XEl, r: Rng, noisy: boolean): string {
       else if (noisy && r.chance(0.1) && c.length > 1 && !c.includes("]]>")) {
         const at = safeCut(c, r.int(1, c.length - 1));
         seq.push(escapeNoisy(c.slice(0, at), r, undefined) + `<![CDATA[${c.slice(at)}]]>`);
-      } else seq.push(noisy ? escapeNoisy(c, r, undefined) : c.replace(/[&<>]/g, (ch) => (ch === "&" ? "&amp;" : ch === "<" ? "&lt;" : "&gt;")));
+      } else
+        seq.push(noisy ? escapeNoisy(c, r, undefined) : c.replace(/[&<>]/g, (ch) => (ch === "&" ? "&amp;" : ch === "<" ? "&lt;" : "&gt;")));
     }
     seq.push(`</${el.name}${noisy && r.chance(0.05) ? " " : ""}>`);
     for (let i = seq.length - 1; i >= 0; i--) stack.push(seq[i]!);
@@ -261,7 +278,19 @@ function clip(s: string, n: number): string {
   return s.length <= n ? s : s.slice(0, safeCut(s, n));
 }
 
-const INVALID_UTF8: readonly number[][] = [[0xff], [0xfe], [0x80], [0xbf, 0x80], [0xc0, 0xaf], [0xe0, 0x80, 0xaf], [0xed, 0xa0, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80], [0xc3], [0xe2, 0x82], [0xf4, 0x90, 0x80, 0x80]];
+const INVALID_UTF8: readonly number[][] = [
+  [0xff],
+  [0xfe],
+  [0x80],
+  [0xbf, 0x80],
+  [0xc0, 0xaf],
+  [0xe0, 0x80, 0xaf],
+  [0xed, 0xa0, 0x80],
+  [0xf8, 0x88, 0x80, 0x80, 0x80],
+  [0xc3],
+  [0xe2, 0x82],
+  [0xf4, 0x90, 0x80, 0x80],
+];
 
 /** The stanza's bytes, the marker character replaced by invalid UTF-8 (the server decodes it to U+FFFD). */
 function toBytes(s: string, r: Rng): Buffer {
@@ -279,20 +308,26 @@ function toBytes(s: string, r: Rng): Buffer {
 // Values.
 
 const UNICODE = [
-  "\u202Eevil\u202C", "مرحبا بالعالم", "שָׁלוֹם", "😀👍🏽👨‍👩‍👧‍👦🏳️‍🌈", "e\u0301\u0302\u0303\u0304\u0305", "Z\u0336\u0322\u031b\u0324a\u0334l\u0335g\u0336o",
-  "\uFEFF", "\u200B\u200C\u200D\u2060", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "\uFFFD", "日本語テキスト", "l\u043Ecalhost", "\u0130\u0131ß", "\uFFFE\uFFFF", "\u{10FFFF}",
+  "\u202Eevil\u202C",
+  "مرحبا بالعالم",
+  "שָׁלוֹם",
+  "😀👍🏽👨‍👩‍👧‍👦🏳️‍🌈",
+  "e\u0301\u0302\u0303\u0304\u0305",
+  "Z\u0336\u0322\u031b\u0324a\u0334l\u0335g\u0336o",
+  "\uFEFF",
+  "\u200B\u200C\u200D\u2060",
+  "𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
+  "\uFFFD",
+  "日本語テキスト",
+  "l\u043Ecalhost",
+  "\u0130\u0131ß",
+  "\uFFFE\uFFFF",
+  "\u{10FFFF}",
 ];
 const CONTROL = ["\u0000", "\u0001", "\u0008", "\u000B", "\u000C", "\u001B", "\u001F", "\u007F", "\u0085"];
 
 function hugeString(r: Rng, len: number): string {
-  const alphabet = r.pick([
-    "abcdefghijklmnopqrstuvwxyz0123456789",
-    "0123456789abcdef",
-    "&<>'\"; ",
-    " \t\n",
-    "😀é中\u202Eא\u0301",
-    "A",
-  ]);
+  const alphabet = r.pick(["abcdefghijklmnopqrstuvwxyz0123456789", "0123456789abcdef", "&<>'\"; ", " \t\n", "😀é中\u202Eא\u0301", "A"]);
   const chars = [...alphabet];
   let chunk = "";
   for (let i = 0; i < 256; i++) chunk += r.pick(chars);
@@ -347,7 +382,11 @@ function form(fields: Array<[string, string | string[] | undefined]>, type: stri
   return x(
     "x",
     { xmlns: NS.data, type },
-    ...fields.map(([v, val]) => (val === undefined ? x("field", { var: v }) : x("field", { var: v }, ...(Array.isArray(val) ? val : [val]).map((s) => x("value", {}, s))))),
+    ...fields.map(([v, val]) =>
+      val === undefined
+        ? x("field", { var: v })
+        : x("field", { var: v }, ...(Array.isArray(val) ? val : [val]).map((s) => x("value", {}, s))),
+    ),
   );
 }
 
@@ -383,7 +422,12 @@ function userFrom(r: Rng): string {
 function commandBase(r: Rng, t: Tokens): { tree: XEl; label: string } {
   const from = userFrom(r);
   const opt = <T>(p: number, v: () => T): T | undefined => (r.chance(p) ? v() : undefined);
-  const deviceId = () => r.weighted<() => string>([[8, () => `dev-${r.int(0, 60)}`], [1, () => oddValue(r)], [1, () => "x".repeat(r.pick([256, 257, 5000]))]])();
+  const deviceId = () =>
+    r.weighted<() => string>([
+      [8, () => `dev-${r.int(0, 60)}`],
+      [1, () => oddValue(r)],
+      [1, () => "x".repeat(r.pick([256, 257, 5000]))],
+    ])();
   const kind = r.pick(["apns", "fcm", "jpush"] as const);
   const variant = r.weighted<string>([
     [8, "p2-register"],
@@ -413,21 +457,34 @@ function commandBase(r: Rng, t: Tokens): { tree: XEl; label: string } {
       break;
     case "p2-unregister":
       node = `unregister-push-${kind}`;
-      fields = [["device-id", deviceId()], ["channel", opt(0.2, () => "room@conference.localhost")]];
+      fields = [
+        ["device-id", deviceId()],
+        ["channel", opt(0.2, () => "room@conference.localhost")],
+      ];
       break;
     case "v1-register":
       node = "v1-register-push";
       fields = [
         ["FORM_TYPE", opt(0.8, () => r.pick([`${NS.appserver}v1-register-push`, `${NS.appserver}v1-register-pus`, oddValue(r)]))],
         ["type", r.pick([kind, kind, "gcm", oddValue(r)])],
-        ["node", r.weighted<() => string>([[6, () => `v1-${r.alnum(12)}`], [2, () => nodeOf(r.int(0, SEEDED - 1))], [2, () => oddValue(r)]])()],
+        [
+          "node",
+          r.weighted<() => string>([
+            [6, () => `v1-${r.alnum(12)}`],
+            [2, () => nodeOf(r.int(0, SEEDED - 1))],
+            [2, () => oddValue(r)],
+          ])(),
+        ],
         ["token", tokenFor(r, kind, t)],
         ["environment", opt(0.2, () => r.pick(["sandbox", "production", oddValue(r)]))],
       ];
       break;
     case "v1-unregister":
       node = "v1-unregister-push";
-      fields = [["type", kind], ["node", r.chance(0.5) ? nodeOf(r.int(0, SEEDED - 1)) : oddValue(r)]];
+      fields = [
+        ["type", kind],
+        ["node", r.chance(0.5) ? nodeOf(r.int(0, SEEDED - 1)) : oddValue(r)],
+      ];
       break;
     case "tigase-register":
       node = "register-device";
@@ -439,7 +496,10 @@ function commandBase(r: Rng, t: Tokens): { tree: XEl; label: string } {
       break;
     case "tigase-unregister":
       node = "unregister-device";
-      fields = [["provider", TIGASE_PROVIDER], ["device-token", tokenFor(r, "apns", t)]];
+      fields = [
+        ["provider", TIGASE_PROVIDER],
+        ["device-token", tokenFor(r, "apns", t)],
+      ];
       break;
     case "no-form":
       node = r.pick(["register-push-apns", "v1-register-push", "register-device", "unregister-push-fcm"]);
@@ -450,24 +510,72 @@ function commandBase(r: Rng, t: Tokens): { tree: XEl; label: string } {
     default:
       node = r.pick(["register-push-gcm", "", "execute", oddValue(r)]);
   }
-  const action = variant === "cancel" ? "cancel" : r.weighted<string | undefined>([[8, undefined], [3, "execute"], [1, "complete"], [1, "next"], [1, "prev"], [1, oddValue(r)]]);
+  const action =
+    variant === "cancel"
+      ? "cancel"
+      : r.weighted<string | undefined>([
+          [8, undefined],
+          [3, "execute"],
+          [1, "complete"],
+          [1, "next"],
+          [1, "prev"],
+          [1, oddValue(r)],
+        ]);
   const sessionid = r.chance(0.2) ? oddValue(r) : undefined;
   const tree = x(
     "iq",
     { type: "set", from, to: "push.localhost" },
-    x("command", { xmlns: NS.commands, node, action, sessionid }, fields ? form(fields, r.weighted<string | undefined>([[12, "submit"], [1, undefined], [1, "form"], [1, "cancel"]])) : undefined),
+    x(
+      "command",
+      { xmlns: NS.commands, node, action, sessionid },
+      fields
+        ? form(
+            fields,
+            r.weighted<string | undefined>([
+              [12, "submit"],
+              [1, undefined],
+              [1, "form"],
+              [1, "cancel"],
+            ]),
+          )
+        : undefined,
+    ),
   );
   return { tree, label: `cmd:${variant}` };
 }
 
 function otherBase(r: Rng): { tree: XEl; label: string } {
   const from = r.pick(["localhost", "user1@localhost/x", "evil.example"]);
-  const kind = r.weighted<string>([[3, "disco-info"], [2, "disco-items"], [2, "ping"], [1, "version"], [2, "enable"], [2, "message"], [1, "presence"], [1, "nonza"], [1, "iq-result"]]);
+  const kind = r.weighted<string>([
+    [3, "disco-info"],
+    [2, "disco-items"],
+    [2, "ping"],
+    [1, "version"],
+    [2, "enable"],
+    [2, "message"],
+    [1, "presence"],
+    [1, "nonza"],
+    [1, "iq-result"],
+  ]);
   switch (kind) {
     case "disco-info":
-      return { tree: x("iq", { type: "get", from, to: "push.localhost" }, x("query", { xmlns: NS.discoInfo, node: r.pick([undefined, NS.commands, "register-push-apns", oddValue(r)]) })), label: kind };
+      return {
+        tree: x(
+          "iq",
+          { type: "get", from, to: "push.localhost" },
+          x("query", { xmlns: NS.discoInfo, node: r.pick([undefined, NS.commands, "register-push-apns", oddValue(r)]) }),
+        ),
+        label: kind,
+      };
     case "disco-items":
-      return { tree: x("iq", { type: "get", from, to: "push.localhost" }, x("query", { xmlns: NS.discoItems, node: r.pick([undefined, NS.commands, oddValue(r)]) })), label: kind };
+      return {
+        tree: x(
+          "iq",
+          { type: "get", from, to: "push.localhost" },
+          x("query", { xmlns: NS.discoItems, node: r.pick([undefined, NS.commands, oddValue(r)]) }),
+        ),
+        label: kind,
+      };
     case "ping":
       return { tree: x("iq", { type: "get", from, to: "push.localhost" }, x("ping", { xmlns: NS.ping })), label: kind };
     case "version":
@@ -480,15 +588,37 @@ function otherBase(r: Rng): { tree: XEl; label: string } {
     }
     case "message":
       return {
-        tree: x("message", { from: r.pick(["user1@localhost/x", "localhost"]), to: "push.localhost", type: r.pick(["chat", "error", "headline", undefined]) }, x("body", {}, `hello ${oddValue(r)}`)),
+        tree: x(
+          "message",
+          {
+            from: r.pick(["user1@localhost/x", "localhost"]),
+            to: "push.localhost",
+            type: r.pick(["chat", "error", "headline", undefined]),
+          },
+          x("body", {}, `hello ${oddValue(r)}`),
+        ),
         label: kind,
       };
     case "presence":
-      return { tree: x("presence", { from: "user1@localhost/x", to: "push.localhost", type: r.pick([undefined, "probe", "subscribe", "unavailable"]) }), label: kind };
+      return {
+        tree: x("presence", {
+          from: "user1@localhost/x",
+          to: "push.localhost",
+          type: r.pick([undefined, "probe", "subscribe", "unavailable"]),
+        }),
+        label: kind,
+      };
     case "nonza":
       return { tree: x(r.pick(["fuzz", "db:result", "r", "a"]), { xmlns: r.pick(["urn:fuzz", "urn:xmpp:sm:3"]) }), label: kind };
     default:
-      return { tree: x("iq", { type: r.pick(["result", "error"]), from, to: "push.localhost" }, r.chance(0.5) ? x("query", { xmlns: NS.discoInfo }) : undefined), label: kind };
+      return {
+        tree: x(
+          "iq",
+          { type: r.pick(["result", "error"]), from, to: "push.localhost" },
+          r.chance(0.5) ? x("query", { xmlns: NS.discoInfo }) : undefined,
+        ),
+        label: kind,
+      };
   }
 }
 
@@ -501,219 +631,381 @@ type Mutation = (t: XEl, r: Rng, tokens: Tokens) => string | undefined;
 const localName = (name: string) => name.slice(name.indexOf(":") + 1);
 const named = (t: XEl, name: string) => elementsOf(t).filter(({ el }) => localName(el.name) === name);
 const unknownElement = (r: Rng): XEl =>
-  x(r.pick(["fuzz", "x", "publish", "item", "value", "field", "a:b", "ünï", "error", "body"]), { xmlns: r.pick([undefined, "urn:fuzz", NS.data, NS.pubsub, ""]), [r.pick(["a", "var", "node", "type"])]: r.chance(0.5) ? oddValue(r) : undefined }, r.chance(0.5) ? oddValue(r) : undefined);
+  x(
+    r.pick(["fuzz", "x", "publish", "item", "value", "field", "a:b", "ünï", "error", "body"]),
+    {
+      xmlns: r.pick([undefined, "urn:fuzz", NS.data, NS.pubsub, ""]),
+      [r.pick(["a", "var", "node", "type"])]: r.chance(0.5) ? oddValue(r) : undefined,
+    },
+    r.chance(0.5) ? oddValue(r) : undefined,
+  );
 
 const MUTATIONS: ReadonlyArray<readonly [number, string, Mutation]> = [
-  [6, "namespace", (t, r) => {
-    const withNs = elementsOf(t).filter(({ el, parent }) => parent !== undefined && attr(el, "xmlns") !== undefined);
-    if (withNs.length === 0) return undefined;
-    const { el } = r.pick(withNs);
-    const v = r.pick([undefined, "", "urn:fuzz", NS.pubsub.toUpperCase(), `${NS.pubsub}#owner`, NS.push, NS.data, `${attr(el, "xmlns")} `, oddValue(r)]);
-    setAttr(el, "xmlns", v);
-    return `ns:${el.name}`;
-  }],
-  [2, "add-namespace", (t, r) => {
-    const { el } = r.pick(elementsOf(t).filter(({ parent }) => parent !== undefined).concat([{ el: t, parent: undefined }]));
-    el.attrs.push([r.pick(["xmlns", "xmlns:fz", "xmlns:stream"]), r.pick(["urn:fuzz", NS.pubsub, "http://etherx.jabber.org/streams"])]);
-    return `add-ns:${el.name}`;
-  }],
-  [6, "node", (t, r) => {
-    const targets = named(t, "publish").concat(named(t, "command"));
-    if (targets.length === 0) return undefined;
-    const { el } = r.pick(targets);
-    const v = r.weighted<() => string | undefined>([
-      [2, () => undefined],
-      [2, () => ""],
-      [1, () => "   "],
-      [2, () => nodeOf(r.int(0, SEEDED - 1))],
-      [2, () => nodeOf(r.int(SEEDED, SEEDED * 100))],
-      [2, () => ` ${nodeOf(r.int(0, SEEDED - 1))}`],
-      [1, () => nodeOf(r.int(0, SEEDED - 1)).toUpperCase()],
-      [3, () => hugeString(r, r.pick(BIG_LEN))],
-      [2, () => r.pick(UNICODE)],
-      [2, () => oddValue(r)],
-    ])();
-    setAttr(el, "node", v);
-    return `node:${el.name}`;
-  }],
-  [6, "secret", (t, r, tok) => {
-    const secretFields = elementsOf(t).filter(({ el }) => el.name === "field" && attr(el, "var") === "secret");
-    if (secretFields.length === 0) return undefined;
-    const { el, parent } = r.pick(secretFields);
-    const wrong = `wrong-secret-${r.alnum(16)}`;
-    tok.forbidden.push(wrong);
-    const how = r.pick(["remove", "empty", "wrong", "huge", "padded", "two-values", "wrong-first", "right-first", "valueless", "case"]);
-    switch (how) {
-      case "remove":
-        parent!.children = parent!.children.filter((c) => c !== el);
-        break;
-      case "empty":
-        el.children = [x("value", {})];
-        break;
-      case "wrong":
-        el.children = [x("value", {}, wrong)];
-        break;
-      case "huge": {
-        const huge = `${BENCH_SECRET}${hugeString(r, r.pick(BIG_LEN))}`;
-        el.children = [x("value", {}, huge)];
-        break;
+  [
+    6,
+    "namespace",
+    (t, r) => {
+      const withNs = elementsOf(t).filter(({ el, parent }) => parent !== undefined && attr(el, "xmlns") !== undefined);
+      if (withNs.length === 0) return undefined;
+      const { el } = r.pick(withNs);
+      const v = r.pick([
+        undefined,
+        "",
+        "urn:fuzz",
+        NS.pubsub.toUpperCase(),
+        `${NS.pubsub}#owner`,
+        NS.push,
+        NS.data,
+        `${attr(el, "xmlns")} `,
+        oddValue(r),
+      ]);
+      setAttr(el, "xmlns", v);
+      return `ns:${el.name}`;
+    },
+  ],
+  [
+    2,
+    "add-namespace",
+    (t, r) => {
+      const { el } = r.pick(
+        elementsOf(t)
+          .filter(({ parent }) => parent !== undefined)
+          .concat([{ el: t, parent: undefined }]),
+      );
+      el.attrs.push([r.pick(["xmlns", "xmlns:fz", "xmlns:stream"]), r.pick(["urn:fuzz", NS.pubsub, "http://etherx.jabber.org/streams"])]);
+      return `add-ns:${el.name}`;
+    },
+  ],
+  [
+    6,
+    "node",
+    (t, r) => {
+      const targets = named(t, "publish").concat(named(t, "command"));
+      if (targets.length === 0) return undefined;
+      const { el } = r.pick(targets);
+      const v = r.weighted<() => string | undefined>([
+        [2, () => undefined],
+        [2, () => ""],
+        [1, () => "   "],
+        [2, () => nodeOf(r.int(0, SEEDED - 1))],
+        [2, () => nodeOf(r.int(SEEDED, SEEDED * 100))],
+        [2, () => ` ${nodeOf(r.int(0, SEEDED - 1))}`],
+        [1, () => nodeOf(r.int(0, SEEDED - 1)).toUpperCase()],
+        [3, () => hugeString(r, r.pick(BIG_LEN))],
+        [2, () => r.pick(UNICODE)],
+        [2, () => oddValue(r)],
+      ])();
+      setAttr(el, "node", v);
+      return `node:${el.name}`;
+    },
+  ],
+  [
+    6,
+    "secret",
+    (t, r, tok) => {
+      const secretFields = elementsOf(t).filter(({ el }) => el.name === "field" && attr(el, "var") === "secret");
+      if (secretFields.length === 0) return undefined;
+      const { el, parent } = r.pick(secretFields);
+      const wrong = `wrong-secret-${r.alnum(16)}`;
+      tok.forbidden.push(wrong);
+      const how = r.pick(["remove", "empty", "wrong", "huge", "padded", "two-values", "wrong-first", "right-first", "valueless", "case"]);
+      switch (how) {
+        case "remove":
+          parent!.children = parent!.children.filter((c) => c !== el);
+          break;
+        case "empty":
+          el.children = [x("value", {})];
+          break;
+        case "wrong":
+          el.children = [x("value", {}, wrong)];
+          break;
+        case "huge": {
+          const huge = `${BENCH_SECRET}${hugeString(r, r.pick(BIG_LEN))}`;
+          el.children = [x("value", {}, huge)];
+          break;
+        }
+        case "padded":
+          el.children = [x("value", {}, ` \n${BENCH_SECRET}\t `)];
+          break;
+        case "two-values":
+          el.children = [x("value", {}, wrong), x("value", {}, BENCH_SECRET)];
+          break;
+        case "wrong-first":
+          parent!.children.splice(parent!.children.indexOf(el), 0, x("field", { var: "secret" }, x("value", {}, wrong)));
+          break;
+        case "right-first":
+          parent!.children.push(x("field", { var: "secret" }, x("value", {}, wrong)));
+          break;
+        case "valueless":
+          el.children = [];
+          break;
+        default:
+          el.children = [x("value", {}, BENCH_SECRET.toUpperCase())];
       }
-      case "padded":
-        el.children = [x("value", {}, ` \n${BENCH_SECRET}\t `)];
-        break;
-      case "two-values":
-        el.children = [x("value", {}, wrong), x("value", {}, BENCH_SECRET)];
-        break;
-      case "wrong-first":
-        parent!.children.splice(parent!.children.indexOf(el), 0, x("field", { var: "secret" }, x("value", {}, wrong)));
-        break;
-      case "right-first":
-        parent!.children.push(x("field", { var: "secret" }, x("value", {}, wrong)));
-        break;
-      case "valueless":
-        el.children = [];
-        break;
-      default:
-        el.children = [x("value", {}, BENCH_SECRET.toUpperCase())];
-    }
-    return `secret:${how}`;
-  }],
-  [6, "from", (t, r) => {
-    const v = r.pick([undefined, "", "LocalHost", "user1@localhost", "user1@localhost/res", "localhost/res", "evil.example", "localhost.evil.example", "l\u043Ecalhost", "push.localhost", "@localhost", hugeString(r, 4096), r.pick(UNICODE)]);
-    setAttr(t, "from", v);
-    return "from";
-  }],
-  [4, "type", (t, r) => {
-    const v = r.pick([undefined, "", "get", "set", "result", "error", "GET", "Set", "set ", "normal", "chat", oddValue(r)]);
-    if (r.chance(0.2)) t.attrs.push(["type", v ?? "get"]);
-    else setAttr(t, "type", v);
-    return "type";
-  }],
-  [3, "to", (t, r) => {
-    setAttr(t, "to", r.pick([undefined, "", "localhost", "other.localhost", "PUSH.LOCALHOST", "push.localhost/res", hugeString(r, 2048)]));
-    return "to";
-  }],
-  [9, "unknown-elements", (t, r) => {
-    const n = r.int(1, 6);
-    const all = elementsOf(t);
-    for (let i = 0; i < n; i++) {
-      const { el } = r.pick(all);
-      el.children.splice(r.int(0, el.children.length), 0, unknownElement(r));
-    }
-    return "unknown-elements";
-  }],
-  [4, "huge-text", (t, r) => {
-    const values = named(t, "value").concat(named(t, "body"));
-    const target = values.length > 0 && r.chance(0.8) ? r.pick(values).el : r.pick(elementsOf(t)).el;
-    target.children = [hugeString(r, r.pick(BIG_LEN))];
-    return `huge-text:${target.name}`;
-  }],
-  [2, "many-fields", (t, r) => {
-    const forms = elementsOf(t).filter(({ el }) => el.name === "x");
-    const target = forms.length > 0 ? r.pick(forms).el : r.pick(elementsOf(t)).el;
-    const n = r.int(500, 3000);
-    const fields: XEl[] = [];
-    for (let i = 0; i < n; i++) fields.push(x("field", { var: r.chance(0.9) ? `f${i}` : r.pick(["secret", "token", "FORM_TYPE", "node", "device-id"]) }, x("value", {}, r.chance(0.1) ? clip(oddValue(r), 64) : String(i))));
-    target.children.push(...fields);
-    return `many-fields:${n}`;
-  }],
-  [2, "deep-nesting", (t, r) => {
-    const depth = r.pick([200, 500, 1000, 2000, 3000]);
-    const name = r.pick(["a", "x", "item", "field", "value", "n"]);
-    let inner: XEl = x(name, {}, r.chance(0.5) ? "deep" : undefined);
-    for (let i = 1; i < depth; i++) inner = x(name, i % 7 === 0 ? { xmlns: "urn:fuzz" } : {}, inner);
-    const { el } = r.pick(elementsOf(t));
-    el.children.push(inner);
-    return `deep:${depth}`;
-  }],
-  [3, "duplicate-child", (t, r) => {
-    const withParent = elementsOf(t).filter(({ parent }) => parent !== undefined);
-    if (withParent.length === 0) return undefined;
-    const { el, parent } = r.pick(withParent);
-    parent!.children.splice(r.int(0, parent!.children.length), 0, clone(el));
-    return `dup:${el.name}`;
-  }],
-  [3, "remove-child", (t, r) => {
-    const withParent = elementsOf(t).filter(({ parent }) => parent !== undefined);
-    if (withParent.length === 0) return undefined;
-    const { el, parent } = r.pick(withParent);
-    parent!.children = parent!.children.filter((c) => c !== el);
-    return `remove:${el.name}`;
-  }],
-  [2, "rename", (t, r) => {
-    const withParent = elementsOf(t).filter(({ parent }) => parent !== undefined);
-    if (withParent.length === 0) return undefined;
-    const { el } = r.pick(withParent);
-    const old = el.name;
-    el.name = r.pick([old.toUpperCase(), `${old}x`, `fz:${old}`, "ünï", "iq", "x", "publish", "command", "pubsub", "field"]);
-    return `rename:${old}`;
-  }],
-  [4, "junk-attributes", (t, r) => {
-    const { el } = r.pick(elementsOf(t));
-    const n = r.int(1, 4);
-    for (let i = 0; i < n; i++) {
-      el.attrs.push([r.pick(["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf", "xml:lang", "a-b.c_d", "ünï", "xmlns:x", "data-fuzz", "var", "node", "id"]), oddValue(r)]);
-    }
-    return "junk-attributes";
-  }],
-  [4, "unicode", (t, r) => {
-    const { el } = r.pick(elementsOf(t));
-    el.children.push(r.pick(UNICODE));
-    return `unicode:${el.name}`;
-  }],
-  [2, "control-characters", (t, r) => {
-    const values = named(t, "value").concat(named(t, "body"));
-    if (values.length === 0) return undefined;
-    const { el } = r.pick(values);
-    el.children.push(`${r.pick(CONTROL)}${r.pick(CONTROL)}`);
-    return "control-characters";
-  }],
-  [3, "invalid-utf8", (t, r) => {
-    const { el } = r.pick(elementsOf(t));
-    if (r.chance(0.5)) el.children.push(`x${MARKER}y${MARKER}`);
-    else el.attrs.push(["data-bytes", `${MARKER}`]);
-    return "invalid-utf8";
-  }],
-  [2, "second-payload", (t, r) => {
-    t.children.push(r.chance(0.5) ? unknownElement(r) : clone(t.children.find(isEl) ?? unknownElement(r)));
-    return "second-payload";
-  }],
-  [1, "empty", (t) => {
-    t.children = [];
-    return "empty";
-  }],
-  [2, "text-in-stanza", (t, r) => {
-    t.children.splice(r.int(0, t.children.length), 0, r.pick(["text", " ", oddValue(r)]));
-    return "text-in-stanza";
-  }],
-  [3, "form-type", (t, r) => {
-    const forms = named(t, "x");
-    if (forms.length === 0) return undefined;
-    const { el } = r.pick(forms);
-    if (r.chance(0.5)) setAttr(el, "type", r.pick([undefined, "", "form", "submit", "result", "cancel", oddValue(r)]));
-    else {
-      const ft = el.children.find((c): c is XEl => isEl(c) && attr(c, "var") === "FORM_TYPE");
-      if (ft) ft.children = [x("value", {}, r.pick(["", NS.summary, NS.publishOptions, "urn:fuzz", oddValue(r)]))];
-      else el.children.unshift(x("field", { var: "FORM_TYPE", type: "hidden" }, x("value", {}, r.pick([NS.summary, NS.publishOptions, "urn:fuzz"]))));
-    }
-    return "form-type";
-  }],
-  [1, "prefixed-names", (t) => {
-    const payload = t.children.find(isEl);
-    if (!payload) return undefined;
-    const ns = attr(payload, "xmlns") ?? "urn:fuzz";
-    setAttr(payload, "xmlns", undefined);
-    payload.attrs.push(["xmlns:p", ns]);
-    payload.name = `p:${payload.name}`;
-    return "prefixed-names";
-  }],
-  [2, "command-attributes", (t, r) => {
-    const cmds = named(t, "command");
-    if (cmds.length === 0) return undefined;
-    const { el } = r.pick(cmds);
-    setAttr(el, r.pick(["action", "sessionid", "status"]), r.pick([undefined, "", "execute", "cancel", "complete", oddValue(r)]));
-    return "command-attributes";
-  }],
+      return `secret:${how}`;
+    },
+  ],
+  [
+    6,
+    "from",
+    (t, r) => {
+      const v = r.pick([
+        undefined,
+        "",
+        "LocalHost",
+        "user1@localhost",
+        "user1@localhost/res",
+        "localhost/res",
+        "evil.example",
+        "localhost.evil.example",
+        "l\u043Ecalhost",
+        "push.localhost",
+        "@localhost",
+        hugeString(r, 4096),
+        r.pick(UNICODE),
+      ]);
+      setAttr(t, "from", v);
+      return "from";
+    },
+  ],
+  [
+    4,
+    "type",
+    (t, r) => {
+      const v = r.pick([undefined, "", "get", "set", "result", "error", "GET", "Set", "set ", "normal", "chat", oddValue(r)]);
+      if (r.chance(0.2)) t.attrs.push(["type", v ?? "get"]);
+      else setAttr(t, "type", v);
+      return "type";
+    },
+  ],
+  [
+    3,
+    "to",
+    (t, r) => {
+      setAttr(
+        t,
+        "to",
+        r.pick([undefined, "", "localhost", "other.localhost", "PUSH.LOCALHOST", "push.localhost/res", hugeString(r, 2048)]),
+      );
+      return "to";
+    },
+  ],
+  [
+    9,
+    "unknown-elements",
+    (t, r) => {
+      const n = r.int(1, 6);
+      const all = elementsOf(t);
+      for (let i = 0; i < n; i++) {
+        const { el } = r.pick(all);
+        el.children.splice(r.int(0, el.children.length), 0, unknownElement(r));
+      }
+      return "unknown-elements";
+    },
+  ],
+  [
+    4,
+    "huge-text",
+    (t, r) => {
+      const values = named(t, "value").concat(named(t, "body"));
+      const target = values.length > 0 && r.chance(0.8) ? r.pick(values).el : r.pick(elementsOf(t)).el;
+      target.children = [hugeString(r, r.pick(BIG_LEN))];
+      return `huge-text:${target.name}`;
+    },
+  ],
+  [
+    2,
+    "many-fields",
+    (t, r) => {
+      const forms = elementsOf(t).filter(({ el }) => el.name === "x");
+      const target = forms.length > 0 ? r.pick(forms).el : r.pick(elementsOf(t)).el;
+      const n = r.int(500, 3000);
+      const fields: XEl[] = [];
+      for (let i = 0; i < n; i++)
+        fields.push(
+          x(
+            "field",
+            { var: r.chance(0.9) ? `f${i}` : r.pick(["secret", "token", "FORM_TYPE", "node", "device-id"]) },
+            x("value", {}, r.chance(0.1) ? clip(oddValue(r), 64) : String(i)),
+          ),
+        );
+      target.children.push(...fields);
+      return `many-fields:${n}`;
+    },
+  ],
+  [
+    2,
+    "deep-nesting",
+    (t, r) => {
+      const depth = r.pick([200, 500, 1000, 2000, 3000]);
+      const name = r.pick(["a", "x", "item", "field", "value", "n"]);
+      let inner: XEl = x(name, {}, r.chance(0.5) ? "deep" : undefined);
+      for (let i = 1; i < depth; i++) inner = x(name, i % 7 === 0 ? { xmlns: "urn:fuzz" } : {}, inner);
+      const { el } = r.pick(elementsOf(t));
+      el.children.push(inner);
+      return `deep:${depth}`;
+    },
+  ],
+  [
+    3,
+    "duplicate-child",
+    (t, r) => {
+      const withParent = elementsOf(t).filter(({ parent }) => parent !== undefined);
+      if (withParent.length === 0) return undefined;
+      const { el, parent } = r.pick(withParent);
+      parent!.children.splice(r.int(0, parent!.children.length), 0, clone(el));
+      return `dup:${el.name}`;
+    },
+  ],
+  [
+    3,
+    "remove-child",
+    (t, r) => {
+      const withParent = elementsOf(t).filter(({ parent }) => parent !== undefined);
+      if (withParent.length === 0) return undefined;
+      const { el, parent } = r.pick(withParent);
+      parent!.children = parent!.children.filter((c) => c !== el);
+      return `remove:${el.name}`;
+    },
+  ],
+  [
+    2,
+    "rename",
+    (t, r) => {
+      const withParent = elementsOf(t).filter(({ parent }) => parent !== undefined);
+      if (withParent.length === 0) return undefined;
+      const { el } = r.pick(withParent);
+      const old = el.name;
+      el.name = r.pick([old.toUpperCase(), `${old}x`, `fz:${old}`, "ünï", "iq", "x", "publish", "command", "pubsub", "field"]);
+      return `rename:${old}`;
+    },
+  ],
+  [
+    4,
+    "junk-attributes",
+    (t, r) => {
+      const { el } = r.pick(elementsOf(t));
+      const n = r.int(1, 4);
+      for (let i = 0; i < n; i++) {
+        el.attrs.push([
+          r.pick([
+            "__proto__",
+            "constructor",
+            "toString",
+            "hasOwnProperty",
+            "valueOf",
+            "xml:lang",
+            "a-b.c_d",
+            "ünï",
+            "xmlns:x",
+            "data-fuzz",
+            "var",
+            "node",
+            "id",
+          ]),
+          oddValue(r),
+        ]);
+      }
+      return "junk-attributes";
+    },
+  ],
+  [
+    4,
+    "unicode",
+    (t, r) => {
+      const { el } = r.pick(elementsOf(t));
+      el.children.push(r.pick(UNICODE));
+      return `unicode:${el.name}`;
+    },
+  ],
+  [
+    2,
+    "control-characters",
+    (t, r) => {
+      const values = named(t, "value").concat(named(t, "body"));
+      if (values.length === 0) return undefined;
+      const { el } = r.pick(values);
+      el.children.push(`${r.pick(CONTROL)}${r.pick(CONTROL)}`);
+      return "control-characters";
+    },
+  ],
+  [
+    3,
+    "invalid-utf8",
+    (t, r) => {
+      const { el } = r.pick(elementsOf(t));
+      if (r.chance(0.5)) el.children.push(`x${MARKER}y${MARKER}`);
+      else el.attrs.push(["data-bytes", `${MARKER}`]);
+      return "invalid-utf8";
+    },
+  ],
+  [
+    2,
+    "second-payload",
+    (t, r) => {
+      t.children.push(r.chance(0.5) ? unknownElement(r) : clone(t.children.find(isEl) ?? unknownElement(r)));
+      return "second-payload";
+    },
+  ],
+  [
+    1,
+    "empty",
+    (t) => {
+      t.children = [];
+      return "empty";
+    },
+  ],
+  [
+    2,
+    "text-in-stanza",
+    (t, r) => {
+      t.children.splice(r.int(0, t.children.length), 0, r.pick(["text", " ", oddValue(r)]));
+      return "text-in-stanza";
+    },
+  ],
+  [
+    3,
+    "form-type",
+    (t, r) => {
+      const forms = named(t, "x");
+      if (forms.length === 0) return undefined;
+      const { el } = r.pick(forms);
+      if (r.chance(0.5)) setAttr(el, "type", r.pick([undefined, "", "form", "submit", "result", "cancel", oddValue(r)]));
+      else {
+        const ft = el.children.find((c): c is XEl => isEl(c) && attr(c, "var") === "FORM_TYPE");
+        if (ft) ft.children = [x("value", {}, r.pick(["", NS.summary, NS.publishOptions, "urn:fuzz", oddValue(r)]))];
+        else
+          el.children.unshift(
+            x("field", { var: "FORM_TYPE", type: "hidden" }, x("value", {}, r.pick([NS.summary, NS.publishOptions, "urn:fuzz"]))),
+          );
+      }
+      return "form-type";
+    },
+  ],
+  [
+    1,
+    "prefixed-names",
+    (t) => {
+      const payload = t.children.find(isEl);
+      if (!payload) return undefined;
+      const ns = attr(payload, "xmlns") ?? "urn:fuzz";
+      setAttr(payload, "xmlns", undefined);
+      payload.attrs.push(["xmlns:p", ns]);
+      payload.name = `p:${payload.name}`;
+      return "prefixed-names";
+    },
+  ],
+  [
+    2,
+    "command-attributes",
+    (t, r) => {
+      const cmds = named(t, "command");
+      if (cmds.length === 0) return undefined;
+      const { el } = r.pick(cmds);
+      setAttr(el, r.pick(["action", "sessionid", "status"]), r.pick([undefined, "", "execute", "cancel", "complete", oddValue(r)]));
+      return "command-attributes";
+    },
+  ],
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -754,7 +1046,9 @@ function judge(t: XEl): Pick<Case, "expect" | "resultAllowed"> {
     // some secret field whose value is the right secret.
     const fromOk = from !== undefined && from.toLowerCase() === "localhost";
     const nodeOk = named(p, "publish").some(({ el }) => SEEDED_NODES.has(attr(el, "node") ?? ""));
-    const secretOk = named(p, "field").some(({ el }) => attr(el, "var") === "secret" && named(el, "value").some(({ el: v }) => text(v).trim() === BENCH_SECRET));
+    const secretOk = named(p, "field").some(
+      ({ el }) => attr(el, "var") === "secret" && named(el, "value").some(({ el: v }) => text(v).trim() === BENCH_SECRET),
+    );
     return { expect, resultAllowed: fromOk && nodeOk && secretOk };
   }
   // Registrations: checked on the reply (a completed registration only for the served domain).
@@ -780,13 +1074,22 @@ function wellFormedToLtx(bytes: Buffer): string | undefined {
 
 function generate(r: Rng, n: number): Case[] {
   const tokens: Tokens = { forbidden: [] };
-  const baseKind = r.weighted<string>([[50, "publish"], [35, "command"], [15, "other"]]);
+  const baseKind = r.weighted<string>([
+    [50, "publish"],
+    [35, "command"],
+    [15, "other"],
+  ]);
   const { tree, label } = baseKind === "publish" ? publishBase(r) : baseKind === "command" ? commandBase(r, tokens) : otherBase(r);
   const labels = [label];
   // One case in twelve is an unmutated publish: the control group, which must keep working.
   const control = baseKind === "publish" && r.chance(1 / 6);
   if (!control) {
-    const count = r.weighted<number>([[2, 0], [5, 1], [3, 2], [1, 3]]);
+    const count = r.weighted<number>([
+      [2, 0],
+      [5, 1],
+      [3, 2],
+      [1, 3],
+    ]);
     for (let i = 0; i < count; i++) {
       const [, , mutate] = r.weighted(MUTATIONS.map((e) => [e[0], e] as const));
       const l = mutate(tree, r, tokens);
@@ -813,9 +1116,11 @@ function generate(r: Rng, n: number): Case[] {
   const forbidden = [...tokens.forbidden];
   const base: Case = { n, label: labels.join("+"), bytes, id, from, ...verdict, forbidden, control, sends: 1 };
   const problem = wellFormedToLtx(bytes);
-  if (problem !== undefined) throw new Error(`generator bug, case ${n} (${base.label}) is not well-formed: ${problem}\n${bytes.toString("utf8").slice(0, 2000)}`);
+  if (problem !== undefined)
+    throw new Error(`generator bug, case ${n} (${base.label}) is not well-formed: ${problem}\n${bytes.toString("utf8").slice(0, 2000)}`);
   // Duplicates: the same stanza twice with one id (two replies), or a publish resent as a new stanza.
-  if (!control && verdict.expect === 1 && id !== undefined && r.chance(0.02)) return [{ ...base, label: `${base.label}+same-id-twice`, sends: 2 }];
+  if (!control && verdict.expect === 1 && id !== undefined && r.chance(0.02))
+    return [{ ...base, label: `${base.label}+same-id-twice`, sends: 2 }];
   if (baseKind === "publish" && r.chance(0.03)) {
     const again: Case[] = [base];
     for (let k = 1; k <= r.int(1, 3); k++) {
@@ -905,14 +1210,21 @@ it(`survives ${CASES} hostile stanzas and registration forms with exactly one we
     if (el.name !== "iq") return violation(c, `not an iq: ${s.slice(0, 200)}`);
     // ASCII only: invalid UTF-8 in a from arrives as U+FFFD (a character split between two reads is
     // checked in hostile-stream.test.ts).
-    if (c && c.from !== undefined && /^[\x20-\x7e]*$/.test(c.from) && el.attrs.to !== c.from) violation(c, `reply to=${String(el.attrs.to).slice(0, 60)} but request from=${c.from.slice(0, 60)}`);
+    if (c && c.from !== undefined && /^[\x20-\x7e]*$/.test(c.from) && el.attrs.to !== c.from)
+      violation(c, `reply to=${String(el.attrs.to).slice(0, 60)} but request from=${c.from.slice(0, 60)}`);
     if (el.attrs.type === "result") {
       figures.results += 1;
       if (c && !c.resultAllowed) violation(c, `answered result: ${s.slice(0, 300)}`);
       if (c?.control) controlsOk += 1;
       // A registration completes only for an account of the served domain (or an IQ without from).
       const command = el.getChild("command", NS.commands);
-      if (command?.attrs.status === "completed" && /^(register-|v1-register)/.test(command.attrs.node ?? "") && c?.from !== undefined && c.from !== "" && domainOfJid(c.from) !== "localhost") {
+      if (
+        command?.attrs.status === "completed" &&
+        /^(register-|v1-register)/.test(command.attrs.node ?? "") &&
+        c?.from !== undefined &&
+        c.from !== "" &&
+        domainOfJid(c.from) !== "localhost"
+      ) {
         violation(c, `registered a device for ${c.from.slice(0, 60)}`);
       }
       return;
@@ -920,14 +1232,16 @@ it(`survives ${CASES} hostile stanzas and registration forms with exactly one we
     if (el.attrs.type !== "error") return violation(c, `reply type ${el.attrs.type}`);
     if (c?.control) violation(c, `a valid publish was answered ${s.slice(0, 300)}`);
     const children = el.getChildElements();
-    if (children.length !== 1 || children[0]!.name !== "error") return violation(c, `an error reply carries more than its <error/>: ${s.slice(0, 300)}`);
+    if (children.length !== 1 || children[0]!.name !== "error")
+      return violation(c, `an error reply carries more than its <error/>: ${s.slice(0, 300)}`);
     const error = children[0]!;
     const type = error.attrs.type ?? "";
     if (!ERROR_TYPES.has(type)) violation(c, `error type "${type}"`);
     else figures[type as "cancel" | "wait" | "modify" | "auth"] += 1;
     const inner = error.getChildElements();
     const condition = inner[0];
-    if (!condition || condition.name === "text" || condition.attrs.xmlns !== NS.stanzas) return violation(c, `no stanza-error condition: ${s.slice(0, 300)}`);
+    if (!condition || condition.name === "text" || condition.attrs.xmlns !== NS.stanzas)
+      return violation(c, `no stanza-error condition: ${s.slice(0, 300)}`);
     conditions.set(`${type}/${condition.name}`, (conditions.get(`${type}/${condition.name}`) ?? 0) + 1);
     for (const extra of inner.slice(1)) {
       if (extra.name !== "text" || extra.attrs.xmlns !== NS.stanzas) violation(c, `unexpected <${extra.name}/> in an error`);
@@ -936,7 +1250,8 @@ it(`survives ${CASES} hostile stanzas and registration forms with exactly one we
         longestErrorText = `${type}/${condition.name} [${c?.label ?? ""}]: ${extra.text()}`;
       }
     }
-    for (const echo of ["<pubsub", "<publish", "<command", "<x ", "<field", NS.data]) if (s.includes(echo)) violation(c, `an error reply echoes the request (${echo})`);
+    for (const echo of ["<pubsub", "<publish", "<command", "<x ", "<field", NS.data])
+      if (s.includes(echo)) violation(c, `an error reply echoes the request (${echo})`);
   };
 
   const drain = () => {
@@ -1001,13 +1316,19 @@ it(`survives ${CASES} hostile stanzas and registration forms with exactly one we
           sentStanzas += 1;
         }
       };
-      const waiting = (cases: Case[]) => cases.filter((c) => c.id !== undefined && c.id !== "" && c.expect !== "at-most-one" && byId.get(c.id)!.got < c.expect * c.sends);
+      const waiting = (cases: Case[]) =>
+        cases.filter((c) => c.id !== undefined && c.id !== "" && c.expect !== "at-most-one" && byId.get(c.id)!.got < c.expect * c.sends);
       const awaitReplies = async (cases: Case[]) => {
         try {
-          await waitUntil("the replies of a batch", () => {
-            drain();
-            return waiting(cases).length === 0;
-          }, 20_000, 2);
+          await waitUntil(
+            "the replies of a batch",
+            () => {
+              drain();
+              return waiting(cases).length === 0;
+            },
+            20_000,
+            2,
+          );
         } catch {
           for (const c of waiting(cases)) {
             unanswered += 1;
@@ -1018,7 +1339,9 @@ it(`survives ${CASES} hostile stanzas and registration forms with exactly one we
       batch.forEach(register);
       await awaitReplies(batch);
       if (app.child.exitCode !== null || app.child.signalCode !== null) {
-        throw new Error(`the app process exited (${app.child.exitCode ?? app.child.signalCode}) during batch ending at case ${generated}; last output:\n${app.output().slice(-3000)}`);
+        throw new Error(
+          `the app process exited (${app.child.exitCode ?? app.child.signalCode}) during batch ending at case ${generated}; last output:\n${app.output().slice(-3000)}`,
+        );
       }
       if (Math.floor(generated / 1000) > rssTrail.length) rssTrail.push(rssMb(pid));
       if (rssBeforeMb === 0 && generated >= WARMUP) {
@@ -1035,13 +1358,30 @@ it(`survives ${CASES} hostile stanzas and registration forms with exactly one we
   const rssAfterMb = rssMb(pid);
   const wellFormedSeconds = (Date.now() - started) / 1000;
 
-  if (noId.got < noId.expected || noId.got > noId.maxExpected) violations.push(`replies without id: ${noId.got}, expected ${noId.expected}..${noId.maxExpected}`);
-  if (emptyId.got < emptyId.expected || emptyId.got > emptyId.maxExpected) violations.push(`replies with id="": ${emptyId.got}, expected ${emptyId.expected}..${emptyId.maxExpected}`);
-  const handlerFailures = app.output().split("\n").filter((l) => l.includes("IQ handler failed") || l.includes("failed to answer a stanza")).length;
+  if (noId.got < noId.expected || noId.got > noId.maxExpected)
+    violations.push(`replies without id: ${noId.got}, expected ${noId.expected}..${noId.maxExpected}`);
+  if (emptyId.got < emptyId.expected || emptyId.got > emptyId.maxExpected)
+    violations.push(`replies with id="": ${emptyId.got}, expected ${emptyId.expected}..${emptyId.maxExpected}`);
+  const handlerFailures = app
+    .output()
+    .split("\n")
+    .filter((l) => l.includes("IQ handler failed") || l.includes("failed to answer a stanza")).length;
 
-  console.log(`[fuzz] conditions: ${[...conditions].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k}=${v}`).join(" ")}`);
-  console.log(`[fuzz] ${sentStanzas} stanzas in ${wellFormedSeconds.toFixed(1)} s; controls ${controlsOk}/${controls}; handler failures logged: ${handlerFailures}`);
-  for (const l of app.output().split("\n").filter((x) => x.includes("handler failed")).slice(0, 3)) console.log(`[fuzz] handler failure: …${l.slice(-300)}`);
+  console.log(
+    `[fuzz] conditions: ${[...conditions]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k}=${v}`)
+      .join(" ")}`,
+  );
+  console.log(
+    `[fuzz] ${sentStanzas} stanzas in ${wellFormedSeconds.toFixed(1)} s; controls ${controlsOk}/${controls}; handler failures logged: ${handlerFailures}`,
+  );
+  for (const l of app
+    .output()
+    .split("\n")
+    .filter((x) => x.includes("handler failed"))
+    .slice(0, 3))
+    console.log(`[fuzz] handler failure: …${l.slice(-300)}`);
   console.log(`[fuzz] corpus sha256 ${corpus.digest("hex").slice(0, 16)}`);
   console.log(`[fuzz] RSS every 1000 cases (MB): ${rssTrail.join(" ")}`);
   console.log(`[fuzz] longest error text: ${longestErrorText.slice(0, 160)}…`);
@@ -1058,9 +1398,21 @@ it(`survives ${CASES} hostile stanzas and registration forms with exactly one we
   // Not well-formed XML, each on a fresh connection: the correct reaction is a stream error and
   // closing the stream; the component must then come back by itself and serve again.
   const illFormed: Array<[string, string]> = [
-    ["unclosed child ended by its parent's end tag", `<iq type='get' id='bad-1' from='localhost' to='push.localhost'><ping xmlns='urn:xmpp:ping'></iq>`],
-    ["end tag of an element never opened", `<iq type='set' id='bad-2' from='localhost' to='push.localhost'><pubsub xmlns='${NS.pubsub}'></publish>`],
-    ["unclosed publish and item", `<iq type='set' id='bad-3' from='localhost' to='push.localhost'><pubsub xmlns='${NS.pubsub}'><publish node='${nodeOf(1)}'><item></pubsub></iq>`.replace("</iq>", "")],
+    [
+      "unclosed child ended by its parent's end tag",
+      `<iq type='get' id='bad-1' from='localhost' to='push.localhost'><ping xmlns='urn:xmpp:ping'></iq>`,
+    ],
+    [
+      "end tag of an element never opened",
+      `<iq type='set' id='bad-2' from='localhost' to='push.localhost'><pubsub xmlns='${NS.pubsub}'></publish>`,
+    ],
+    [
+      "unclosed publish and item",
+      `<iq type='set' id='bad-3' from='localhost' to='push.localhost'><pubsub xmlns='${NS.pubsub}'><publish node='${nodeOf(1)}'><item></pubsub></iq>`.replace(
+        "</iq>",
+        "",
+      ),
+    ],
     ["stray end tag between stanzas", `</iq>`],
     ["stray end tag inside a stanza", `<message from='localhost' to='push.localhost'></body>`],
     ["overlapping elements", `<iq type='get' id='bad-6' from='localhost' to='push.localhost'><query xmlns='${NS.discoInfo}'><a></query>`],

@@ -98,7 +98,12 @@ async function measure(until: number): Promise<{ publish: number[]; healthz: num
 
 it("keeps publishes and /healthz fast while 20 scrapers hammer /metrics at a million registrations", async () => {
   // The registration gauge is computed on a timer: wait for its first value, then time what it costs.
-  await waitUntil("the registration gauge", async () => /xmpp_push_registrations\{app="chat",provider="apns"\} [1-9]/.test(await app.metrics()), 120_000, 500);
+  await waitUntil(
+    "the registration gauge",
+    async () => /xmpp_push_registrations\{app="chat",provider="apns"\} [1-9]/.test(await app.metrics()),
+    120_000,
+    500,
+  );
   const store = createPgRegistrationStore({ knex: db.knex, cipher: createTokenCipher(undefined) });
   const t0 = performance.now();
   await store.countActiveByApp();

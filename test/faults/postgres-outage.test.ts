@@ -40,8 +40,28 @@ beforeAll(async () => {
       domains: ["localhost"],
       database: { url: pgc.url, poolMax: 5 },
       log: { level: "warn" },
-      delivery: { syncDeadlineMs: 1500, providerTimeoutMs: 1000, workerPollMs: 200, retryBaseMs: 300, retryMaxMs: 1000, breakerFailureThreshold: 1000 },
-      apps: [{ id: "chat", apns: { bundleId: "org.example.chat", teamId: "TEAM123456", keyId: "KEY1234567", key: testCerts().apnsKey, address: "127.0.0.1", port: apns.port, ca: apns.ca } }],
+      delivery: {
+        syncDeadlineMs: 1500,
+        providerTimeoutMs: 1000,
+        workerPollMs: 200,
+        retryBaseMs: 300,
+        retryMaxMs: 1000,
+        breakerFailureThreshold: 1000,
+      },
+      apps: [
+        {
+          id: "chat",
+          apns: {
+            bundleId: "org.example.chat",
+            teamId: "TEAM123456",
+            keyId: "KEY1234567",
+            key: testCerts().apnsKey,
+            address: "127.0.0.1",
+            port: apns.port,
+            ca: apns.ca,
+          },
+        },
+      ],
     },
   });
   await xmpp.waitForComponent(60_000);
@@ -55,18 +75,23 @@ afterAll(async () => {
   pgc?.destroy();
 });
 
-const kind = (r: Element | undefined) => (r === undefined ? "none" : r.attrs.type === "result" ? "result" : `${r.getChild("error")?.attrs.type}`);
+const kind = (r: Element | undefined) =>
+  r === undefined ? "none" : r.attrs.type === "result" ? "result" : `${r.getChild("error")?.attrs.type}`;
 const ready = async () => (await fetch(`http://127.0.0.1:${app.httpPort}/readyz`)).status;
 
 it("answers only result or wait while Postgres is down, recovers by itself, and delivers what was queued", async () => {
   // Devices 0..999 pushed once: their registrations are in the server's cache.
-  for (let n = 0; n < 1000; n += 50) await Promise.all(Array.from({ length: 50 }, (_, k) => xmpp.iq(publishIq(nodeOf(n + k), BENCH_SECRET))));
+  for (let n = 0; n < 1000; n += 50)
+    await Promise.all(Array.from({ length: 50 }, (_, k) => xmpp.iq(publishIq(nodeOf(n + k), BENCH_SECRET))));
   // Devices 2000..2049: APNs is failing for them, so their pushes wait in the queue.
   const queuedTokens = new Set(Array.from({ length: 50 }, (_, k) => apnsTokenOf(2000 + k)));
   apns.script((r) => (queuedTokens.has(r.token) ? { status: 503, reason: "ServiceUnavailable" } : undefined));
   const queuedReplies = await Promise.all(Array.from({ length: 50 }, (_, k) => xmpp.iq(publishIq(nodeOf(2000 + k), BENCH_SECRET))));
   expect(queuedReplies.map(kind)).toEqual(Array(50).fill("result"));
-  await waitUntil("the queued jobs to be written", async () => Number((await db.knex("delivery_jobs").count({ n: "*" }).first())?.n) === 50);
+  await waitUntil(
+    "the queued jobs to be written",
+    async () => Number((await db.knex("delivery_jobs").count({ n: "*" }).first())?.n) === 50,
+  );
   const pid = app.child.pid;
 
   pgc.stop("fast");
@@ -89,15 +114,38 @@ it("answers only result or wait while Postgres is down, recovers by itself, and 
   await waitUntil("readiness to return", async () => (await ready()) === 200, 60_000);
   const recoveredInMs = Date.now() - restartedAt;
   apns.script(() => undefined);
-  await waitUntil("the jobs queued before the outage to be delivered", () => [...queuedTokens].every((t) => apns.delivered().some((r) => r.token === t)), 60_000);
+  await waitUntil(
+    "the jobs queued before the outage to be delivered",
+    () => [...queuedTokens].every((t) => apns.delivered().some((r) => r.token === t)),
+    60_000,
+  );
   // New work is accepted normally, uncached devices included.
   expect(kind(await xmpp.iq(publishIq(nodeOf(2999), BENCH_SECRET)))).toBe("result");
-  await waitUntil("the outage's audit rows to be written", async () => Number((await db.knex("deliveries").count({ n: "*" }).first())?.n) > 1000 + 50 + during.filter((k) => k === "result").length, 30_000);
+  await waitUntil(
+    "the outage's audit rows to be written",
+    async () =>
+      Number((await db.knex("deliveries").count({ n: "*" }).first())?.n) > 1000 + 50 + during.filter((k) => k === "result").length,
+    30_000,
+  );
 
   const count = (k: string) => during.filter((x) => x === k).length;
-  const counts = { result: count("result"), wait: count("wait"), cancel: count("cancel"), modify: count("modify"), auth: count("auth"), none: count("none") };
-  report("postgres down 20 s", { publishesDuringOutage: during.length, ...counts, readyzDuring: readyDuring, recoveredInMs,
-    heapUsedDuringMb: Math.round(heapUsedDuringMb), rssDuringMb: Math.round(rssDuringMb), queuedDeliveredAfter: queuedTokens.size });
+  const counts = {
+    result: count("result"),
+    wait: count("wait"),
+    cancel: count("cancel"),
+    modify: count("modify"),
+    auth: count("auth"),
+    none: count("none"),
+  };
+  report("postgres down 20 s", {
+    publishesDuringOutage: during.length,
+    ...counts,
+    readyzDuring: readyDuring,
+    recoveredInMs,
+    heapUsedDuringMb: Math.round(heapUsedDuringMb),
+    rssDuringMb: Math.round(rssDuringMb),
+    queuedDeliveredAfter: queuedTokens.size,
+  });
   expect(readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")).toContain(`NODE_OPTIONS=${PRODUCTION_NODE_OPTIONS}`);
   expect(heapUsedDuringMb).toBeLessThan(96);
   expect(app.child.pid).toBe(pid);

@@ -38,10 +38,28 @@ for (const kind of ["prosody", "ejabberd"] as const) {
       apns = await startFakeApns();
       server = await createServer(
         testConfig({
-          component: { service: xmpp.componentService, domain: xmpp.componentDomain, secret: xmpp.componentSecret, reconnectMaxDelayMs: 500 },
+          component: {
+            service: xmpp.componentService,
+            domain: xmpp.componentDomain,
+            secret: xmpp.componentSecret,
+            reconnectMaxDelayMs: 500,
+          },
           http: { port: 0 },
           delivery: { retryBaseMs: 500, retryMaxMs: 2000, workerPollMs: 200, breakerFailureThreshold: 3, breakerCooldownMs: 2000 },
-          apps: [{ id: "chat", apns: { bundleId: "org.example.chat", teamId: "TEAM123456", keyId: "KEY1234567", key: testCerts().apnsKey, address: "127.0.0.1", port: apns.port, ca: apns.ca } }],
+          apps: [
+            {
+              id: "chat",
+              apns: {
+                bundleId: "org.example.chat",
+                teamId: "TEAM123456",
+                keyId: "KEY1234567",
+                key: testCerts().apnsKey,
+                address: "127.0.0.1",
+                port: apns.port,
+                ca: apns.ca,
+              },
+            },
+          ],
         }),
         { log: logs.log, db },
       );
@@ -92,10 +110,17 @@ for (const kind of ["prosody", "ejabberd"] as const) {
       }
       const openedDuring = metricValue(await server.metrics.registry.metrics(), 'xmpp_push_circuit_open{app="chat",provider="apns"}');
       apns.setDefault({ status: 200 });
-      await waitFor("the breaker to close and the queue to drain", async () => {
-        const text = await server.metrics.registry.metrics();
-        return metricValue(text, 'xmpp_push_circuit_open{app="chat",provider="apns"}') === 0 && metricValue(text, "xmpp_push_queue_depth") === 0;
-      }, 60_000);
+      await waitFor(
+        "the breaker to close and the queue to drain",
+        async () => {
+          const text = await server.metrics.registry.metrics();
+          return (
+            metricValue(text, 'xmpp_push_circuit_open{app="chat",provider="apns"}') === 0 &&
+            metricValue(text, "xmpp_push_queue_depth") === 0
+          );
+        },
+        60_000,
+      );
       const afterOutage = USERS.filter((u) => pushesTo(u) > delivered.get(u)!);
       const dropped = await droppedRegistrations();
       const disabledHere = Number((await db.knex("registration_addresses").whereNotNull("disabled_at").count({ n: "*" }).first())?.n);
@@ -120,11 +145,22 @@ for (const kind of ["prosody", "ejabberd"] as const) {
       const errorLinesBefore = configErrorLines();
       apns.setDefault({ status: 403, reason: "InvalidProviderToken" });
       await messageAll("bad credentials");
-      await waitFor("the breaker to open", async () => metricValue(await server.metrics.registry.metrics(), 'xmpp_push_circuit_trips_total{app="chat",provider="apns",cause="config_error"}') >= 1);
+      await waitFor(
+        "the breaker to open",
+        async () =>
+          metricValue(
+            await server.metrics.registry.metrics(),
+            'xmpp_push_circuit_trips_total{app="chat",provider="apns",cause="config_error"}',
+          ) >= 1,
+      );
       await messageAll("still bad");
       await new Promise((r) => setTimeout(r, 1000));
       apns.setDefault({ status: 200 });
-      await waitFor("the breaker to close", async () => metricValue(await server.metrics.registry.metrics(), 'xmpp_push_circuit_open{app="chat",provider="apns"}') === 0, 30_000);
+      await waitFor(
+        "the breaker to close",
+        async () => metricValue(await server.metrics.registry.metrics(), 'xmpp_push_circuit_open{app="chat",provider="apns"}') === 0,
+        30_000,
+      );
       const dropped = await droppedRegistrations();
       const lines = configErrorLines() - errorLinesBefore;
       const text = await server.metrics.registry.metrics();
@@ -138,11 +174,15 @@ for (const kind of ["prosody", "ejabberd"] as const) {
       expect(Number((await db.knex("registration_addresses").whereNotNull("disabled_at").count({ n: "*" }).first())?.n)).toBe(0);
     });
 
-    const configErrorLines = () => logs.lines().filter((l) => l.level === "error" && String(l.msg).includes("rejects the credentials or setup of app chat")).length;
+    const configErrorLines = () =>
+      logs.lines().filter((l) => l.level === "error" && String(l.msg).includes("rejects the credentials or setup of app chat")).length;
   });
 }
 
 /** Publish replies that were neither result nor wait (item-not-found, not-authorized, bad-request…). */
 function nonWait(metrics: string): number {
-  return ["unknown-node", "token-dead", "not-authorized", "forbidden", "bad-request"].reduce((n, r) => n + metricValue(metrics, `xmpp_push_publishes_total{result="${r}"}`), 0);
+  return ["unknown-node", "token-dead", "not-authorized", "forbidden", "bad-request"].reduce(
+    (n, r) => n + metricValue(metrics, `xmpp_push_publishes_total{result="${r}"}`),
+    0,
+  );
 }

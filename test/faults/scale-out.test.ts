@@ -38,12 +38,31 @@ async function replica(xmpp: XmppServer, name: string, mode: "shared" | "exclusi
     name,
     httpPort: await freePort(),
     config: {
-      component: { service: xmpp.componentService, domain: xmpp.componentDomain, secret: xmpp.componentSecret, reconnectMaxDelayMs: 500, mode },
+      component: {
+        service: xmpp.componentService,
+        domain: xmpp.componentDomain,
+        secret: xmpp.componentSecret,
+        reconnectMaxDelayMs: 500,
+        mode,
+      },
       domains: ["localhost"],
       database: { url: pgc.url },
       log: { level: "info" },
       delivery: { workerPollMs: 200, retryBaseMs: 300, retryMaxMs: 1000, breakerFailureThreshold: 1000 },
-      apps: [{ id: "chat", apns: { bundleId: "org.example.chat", teamId: "TEAM123456", keyId: "KEY1234567", key: testCerts().apnsKey, address: "127.0.0.1", port: apns.port, ca: apns.ca } }],
+      apps: [
+        {
+          id: "chat",
+          apns: {
+            bundleId: "org.example.chat",
+            teamId: "TEAM123456",
+            keyId: "KEY1234567",
+            key: testCerts().apnsKey,
+            address: "127.0.0.1",
+            port: apns.port,
+            ca: apns.ca,
+          },
+        },
+      ],
     },
   });
 }
@@ -80,7 +99,11 @@ describe("ejabberd: two replicas connected as the same component", () => {
   beforeAll(async () => {
     xmpp = await startEjabberd({ runDir: join(dir, "ejabberd"), extraUsers: USERS });
     replicas.push(await replica(xmpp, "ej-a", "shared"), await replica(xmpp, "ej-b", "shared"));
-    await waitFor("both replicas to be ready", async () => (await ready(replicas[0]!)) === 200 && (await ready(replicas[1]!)) === 200, 60_000);
+    await waitFor(
+      "both replicas to be ready",
+      async () => (await ready(replicas[0]!)) === 200 && (await ready(replicas[1]!)) === 200,
+      60_000,
+    );
   });
   afterAll(async () => {
     for (const r of replicas) await r.stop();
@@ -90,17 +113,33 @@ describe("ejabberd: two replicas connected as the same component", () => {
   it("spreads publishes over both, and either delivers what the other queued", async () => {
     const tokens = await registerUsers(xmpp, "ej");
     for (let round = 0; round < 5; round++) await messageAll(xmpp, `round ${round}`);
-    await waitFor("every user pushed five times", () => USERS.every((u) => apns.delivered().filter((r) => r.token === tokens.get(u)).length >= 5), 30_000);
+    await waitFor(
+      "every user pushed five times",
+      () => USERS.every((u) => apns.delivered().filter((r) => r.token === tokens.get(u)).length >= 5),
+      30_000,
+    );
     const served = await Promise.all(replicas.map(publishesServed));
 
     // Queue sharing: APNs fails, both replicas queue; one is killed; the survivor delivers everything.
     apns.setDefault({ status: 503, reason: "ServiceUnavailable" });
     await messageAll(xmpp, "while APNs is down");
-    await waitFor("the pushes to be queued", async () => Number((await db.knex("delivery_jobs").count({ n: "*" }).first())?.n) === USERS.length, 30_000);
+    await waitFor(
+      "the pushes to be queued",
+      async () => Number((await db.knex("delivery_jobs").count({ n: "*" }).first())?.n) === USERS.length,
+      30_000,
+    );
     await replicas[0]!.kill9();
     apns.setDefault({ status: 200 });
-    await waitFor("the survivor to drain the queue", async () => Number((await db.knex("delivery_jobs").count({ n: "*" }).first())?.n) === 0, 60_000);
-    report("ejabberd, two replicas", { publishesServedA: served[0]!, publishesServedB: served[1]!, queuedThenDeliveredBySurvivor: USERS.length });
+    await waitFor(
+      "the survivor to drain the queue",
+      async () => Number((await db.knex("delivery_jobs").count({ n: "*" }).first())?.n) === 0,
+      60_000,
+    );
+    report("ejabberd, two replicas", {
+      publishesServedA: served[0]!,
+      publishesServedB: served[1]!,
+      queuedThenDeliveredBySurvivor: USERS.length,
+    });
     // ejabberd balances component connections: both replicas served publishes.
     expect(served[0]).toBeGreaterThan(0);
     expect(served[1]).toBeGreaterThan(0);
@@ -135,7 +174,11 @@ describe("Prosody: one replica serves, the other stands by", () => {
     await waitFor("the standby to take over", async () => metricValue(await b.metrics(), "xmpp_push_component_connected") === 1, 15_000);
     const takeoverMs = Date.now() - killedAt;
     await messageAll(xmpp, "after the takeover");
-    await waitFor("pushes through the new replica", () => USERS.every((u) => apns.delivered().some((r) => r.token === tokens.get(u))), 30_000);
+    await waitFor(
+      "pushes through the new replica",
+      () => USERS.every((u) => apns.delivered().some((r) => r.token === tokens.get(u))),
+      30_000,
+    );
     report("Prosody, active and standby", { takeoverMs, pushedAfterTakeover: USERS.length });
     expect(takeoverMs).toBeLessThan(5000);
   });

@@ -32,7 +32,9 @@ const REGISTRATION_TOKEN = `registration-token-${rand(12)}`;
 const TOKEN_KEY = randomBytes(32).toString("base64");
 const APNS_KEY = testCerts().apnsKey;
 // A distinctive piece from the middle of the .p8 key's base64 body.
-const APNS_KEY_MIDDLE = APNS_KEY.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, "").slice(30, 70);
+const APNS_KEY_MIDDLE = APNS_KEY.replace(/-----[A-Z ]+-----/g, "")
+  .replace(/\s+/g, "")
+  .slice(30, 70);
 const JPUSH_BASIC = Buffer.from(`${JPUSH_APP_KEY}:${JPUSH_MASTER_SECRET}`).toString("base64");
 const TIGASE_PROVIDER = "tigase:messenger:apns:1";
 const USER = "alice@localhost/phone";
@@ -85,7 +87,13 @@ beforeAll(async () => {
   jpush = await startFakeJpush({ appKey: JPUSH_APP_KEY, masterSecret: JPUSH_MASTER_SECRET });
   // The provider errors, by device.
   apns.script((r) =>
-    r.token === T.apns410 ? { status: 410, reason: "Unregistered" } : r.token === T.apns503 ? { status: 503, reason: "ServiceUnavailable" } : r.token === T.apns403 ? { status: 403, reason: "InvalidProviderToken" } : undefined,
+    r.token === T.apns410
+      ? { status: 410, reason: "Unregistered" }
+      : r.token === T.apns503
+        ? { status: 503, reason: "ServiceUnavailable" }
+        : r.token === T.apns403
+          ? { status: 403, reason: "InvalidProviderToken" }
+          : undefined,
   );
   jpush.script((r) => {
     const ids = JSON.stringify((r.body as { audience?: unknown } | undefined)?.audience ?? "");
@@ -108,13 +116,30 @@ beforeAll(async () => {
       database: { url: pgc.url },
       http: { adminToken: ADMIN_TOKEN, registrationToken: REGISTRATION_TOKEN },
       log: { level: "debug" },
-      delivery: { syncDeadlineMs: 1500, providerTimeoutMs: 1000, retryBaseMs: 200, retryMaxMs: 500, workerPollMs: 200, breakerFailureThreshold: 1000, breakerCooldownMs: 1000 },
+      delivery: {
+        syncDeadlineMs: 1500,
+        providerTimeoutMs: 1000,
+        retryBaseMs: 200,
+        retryMaxMs: 500,
+        workerPollMs: 200,
+        breakerFailureThreshold: 1000,
+        breakerCooldownMs: 1000,
+      },
       apps: [
         {
           id: "chat",
           default: true,
           strategy: { providers: ["apns", "jpush"], mode: "fallback" },
-          apns: { bundleId: "org.example.chat", teamId: "TEAM123456", keyId: "KEY1234567", key: APNS_KEY, address: "127.0.0.1", port: apns.port, ca: apns.ca, voip: true },
+          apns: {
+            bundleId: "org.example.chat",
+            teamId: "TEAM123456",
+            keyId: "KEY1234567",
+            key: APNS_KEY,
+            address: "127.0.0.1",
+            port: apns.port,
+            ca: apns.ca,
+            voip: true,
+          },
           jpush: { appKey: JPUSH_APP_KEY, masterSecret: JPUSH_MASTER_SECRET, baseUrl: jpush.url, timeoutMs: 2000 },
           tigase: { providers: { [TIGASE_PROVIDER]: "apns" } },
         },
@@ -161,7 +186,8 @@ function callPublishIq(node: string, secret: string | undefined): string {
   return `<iq type='set' from='localhost' to='push.localhost'><pubsub xmlns='${NS.pubsub}'><publish node='${node}'><item><notification xmlns='urn:xmpp:push:0'><encrypted xmlns='tigase:push:encrypt:0' iv='aXZpdml2aXZpdml2' type='voip'>ZW5jcnlwdGVkLWNhbGwtcGF5bG9hZA==</encrypted></notification></item></publish>${options}</pubsub></iq>`;
 }
 
-const errorKind = (r: Element) => (r.attrs.type === "result" ? "result" : `${r.getChild("error")?.attrs.type}/${r.getChild("error")?.getChildElements()[0]?.name}`);
+const errorKind = (r: Element) =>
+  r.attrs.type === "result" ? "result" : `${r.getChild("error")?.attrs.type}/${r.getChild("error")?.getChildElements()[0]?.name}`;
 
 it("keeps every secret, key and device token out of logs, replies, CLI output and the database (plaintext)", async () => {
   const started = Date.now();
@@ -193,7 +219,10 @@ it("keeps every secret, key and device token out of logs, replies, CLI output an
 
   // --- XMPP registrations, every dialect, from the user's full JID -------------------------------
   const nApnsOk = await register("p2 apns", command(USER, "register-push-apns", { token: T.apnsOk, "device-id": "phone-ok" }));
-  const nVoip = await register("p2 apns with voip", command(USER, "register-push-apns", { token: T.apnsVoip, "device-id": "phone-voip", "voip-token": T.voip, environment: "production" }));
+  const nVoip = await register(
+    "p2 apns with voip",
+    command(USER, "register-push-apns", { token: T.apnsVoip, "device-id": "phone-voip", "voip-token": T.voip, environment: "production" }),
+  );
   const n410 = await register("p2 apns 410", command(USER, "register-push-apns", { token: T.apns410, "device-id": "phone-410" }));
   const n503 = await register("p2 apns 503", command(USER, "register-push-apns", { token: T.apns503, "device-id": "phone-503" }));
   const n403 = await register("p2 apns 403", command(USER, "register-push-apns", { token: T.apns403, "device-id": "phone-403" }));
@@ -202,9 +231,18 @@ it("keeps every secret, key and device token out of logs, replies, CLI output an
   const n1004 = await register("p2 jpush 1004", command(USER, "register-push-jpush", { token: T.jpush1004, "device-id": "android-1004" }));
   const nV1 = await register(
     "v1-register-push",
-    command(USER, "v1-register-push", { FORM_TYPE: "https://github.com/tmolitor-stud-tu/mod_push_appserver/#v1-register-push", type: "apns", node: "monal-device-1", token: T.apnsV1 }),
+    command(USER, "v1-register-push", {
+      FORM_TYPE: "https://github.com/tmolitor-stud-tu/mod_push_appserver/#v1-register-push",
+      type: "apns",
+      node: "monal-device-1",
+      token: T.apnsV1,
+    }),
   );
-  const nTigase = await register("register-device", command(USER, "register-device", { provider: TIGASE_PROVIDER, "device-token": T.apnsTigase, "device-second-token": T.voipTigase }), false);
+  const nTigase = await register(
+    "register-device",
+    command(USER, "register-device", { provider: TIGASE_PROVIDER, "device-token": T.apnsTigase, "device-second-token": T.voipTigase }),
+    false,
+  );
   // Registering again returns the same node (and a new secret): still a reply to the registering user.
   expect(await register("p2 apns again", command(USER, "register-push-apns", { token: T.apnsOk, "device-id": "phone-ok" }))).toBe(nApnsOk);
 
@@ -214,7 +252,10 @@ it("keeps every secret, key and device token out of logs, replies, CLI output an
     ["another domain", command("mallory@evil.example/x", "register-push-apns", { token: T.apnsRefused, "device-id": "m" })],
     ["bad environment", command(USER, "register-push-apns", { token: T.apnsRefused, "device-id": "e", environment: "staging" })],
     ["voip token on jpush", command(USER, "register-push-jpush", { token: T.jpushOk, "device-id": "j2", "voip-token": T.voip })],
-    ["unknown tigase provider", command(USER, "register-device", { provider: "tigase:unknown:1", "device-token": T.apnsRefused, "device-second-token": T.voip })],
+    [
+      "unknown tigase provider",
+      command(USER, "register-device", { provider: "tigase:unknown:1", "device-token": T.apnsRefused, "device-second-token": T.voip }),
+    ],
     ["v1 bad FORM_TYPE", command(USER, "v1-register-push", { FORM_TYPE: "urn:nope", type: "apns", node: "n", token: T.apnsRefused })],
     ["v1 node of another device", command("bob@localhost/x", "v1-register-push", { type: "apns", node: nV1, token: T.apnsRefused })],
     ["no form (asks for it)", command(USER, "register-push-apns", undefined)],
@@ -229,11 +270,38 @@ it("keeps every secret, key and device token out of logs, replies, CLI output an
   expect(errorKind(await publish("wrong secret", nApnsOk, secrets.get(nVoip)!))).toBe("auth/not-authorized");
   expect(errorKind(await publish("no secret", nApnsOk, ""))).toBe("auth/not-authorized");
   expect(errorKind(await publish("unknown node", "no-such-node", secrets.get(nApnsOk)!))).toBe("cancel/item-not-found");
-  expect(errorKind(await iq("xmpp publish: from a user", publishIq(nApnsOk, secrets.get(nApnsOk)!).replace("from='localhost'", `from='${USER}'`)))).toBe("auth/forbidden");
-  expect(errorKind(await iq("xmpp publish: from another domain", publishIq(nApnsOk, secrets.get(nApnsOk)!).replace("from='localhost'", "from='evil.example'")))).toBe("auth/forbidden");
-  expect(errorKind(await iq("xmpp publish: no node", publishIq(nApnsOk, secrets.get(nApnsOk)!).replace(` node='${nApnsOk}'`, "")))).toBe("modify/bad-request");
-  expect(errorKind(await iq("xmpp publish: two publishes", publishIq(nApnsOk, secrets.get(nApnsOk)!).replace("</publish>", `</publish><publish node='${nVoip}'/>`)))).toBe("modify/bad-request");
-  expect(errorKind(await iq("xmpp publish: not well-formed form", publishIq(nApnsOk, secrets.get(nApnsOk)!).replace("<publish-options>", "<publish-options><x xmlns='jabber:x:data'/>")))).toMatch(/result|auth/);
+  expect(
+    errorKind(
+      await iq("xmpp publish: from a user", publishIq(nApnsOk, secrets.get(nApnsOk)!).replace("from='localhost'", `from='${USER}'`)),
+    ),
+  ).toBe("auth/forbidden");
+  expect(
+    errorKind(
+      await iq(
+        "xmpp publish: from another domain",
+        publishIq(nApnsOk, secrets.get(nApnsOk)!).replace("from='localhost'", "from='evil.example'"),
+      ),
+    ),
+  ).toBe("auth/forbidden");
+  expect(errorKind(await iq("xmpp publish: no node", publishIq(nApnsOk, secrets.get(nApnsOk)!).replace(` node='${nApnsOk}'`, "")))).toBe(
+    "modify/bad-request",
+  );
+  expect(
+    errorKind(
+      await iq(
+        "xmpp publish: two publishes",
+        publishIq(nApnsOk, secrets.get(nApnsOk)!).replace("</publish>", `</publish><publish node='${nVoip}'/>`),
+      ),
+    ),
+  ).toBe("modify/bad-request");
+  expect(
+    errorKind(
+      await iq(
+        "xmpp publish: not well-formed form",
+        publishIq(nApnsOk, secrets.get(nApnsOk)!).replace("<publish-options>", "<publish-options><x xmlns='jabber:x:data'/>"),
+      ),
+    ),
+  ).toMatch(/result|auth/);
   expect(errorKind(await iq("xmpp publish: call to the VoIP token", callPublishIq(nVoip, secrets.get(nVoip)!)))).toBe("result");
   expect(errorKind(await iq("xmpp publish: Tigase device", publishIq(nTigase, "")))).toBe("result");
   expect(errorKind(await iq("xmpp publish: Tigase call", callPublishIq(nTigase, undefined)))).toBe("result");
@@ -251,9 +319,15 @@ it("keeps every secret, key and device token out of logs, replies, CLI output an
   expect(apns.requests.some((r) => r.token === T.apns403)).toBe(true);
   expect(jpush.requests.some((r) => String(JSON.stringify(r.body)).includes(T.jpush1004))).toBe(true);
   // Other IQs and unregistrations (their replies are scanned).
-  await iq("xmpp: disco#items", `<iq type='get' from='${USER}'><query xmlns='http://jabber.org/protocol/disco#items' node='${NS.commands}'/></iq>`);
+  await iq(
+    "xmpp: disco#items",
+    `<iq type='get' from='${USER}'><query xmlns='http://jabber.org/protocol/disco#items' node='${NS.commands}'/></iq>`,
+  );
   await iq("xmpp unregister: p2", command(USER, "unregister-push-jpush", { "device-id": "android-1011" }));
-  await iq("xmpp unregister: tigase, wrong token", command(USER, "unregister-device", { provider: TIGASE_PROVIDER, "device-token": T.apnsRefused }));
+  await iq(
+    "xmpp unregister: tigase, wrong token",
+    command(USER, "unregister-device", { provider: TIGASE_PROVIDER, "device-token": T.apnsRefused }),
+  );
 
   // --- HTTP -----------------------------------------------------------------------------------------
   const base = `http://127.0.0.1:${app.httpPort}`;
@@ -269,7 +343,16 @@ it("keeps every secret, key and device token out of logs, replies, CLI output an
   const jsonHeaders = (t: string) => ({ ...bearer(t), "content-type": "application/json" });
 
   // Registrations over HTTP: the response to the registering app carries node and secret (not scanned).
-  const formReg = await http("register form", "/push_appserver/v1/register", { method: "POST", headers: formHeaders(REGISTRATION_TOKEN), body: form({ type: "apns", node: "http-form-device", token: T.apnsHttpForm }) }, false);
+  const formReg = await http(
+    "register form",
+    "/push_appserver/v1/register",
+    {
+      method: "POST",
+      headers: formHeaders(REGISTRATION_TOKEN),
+      body: form({ type: "apns", node: "http-form-device", token: T.apnsHttpForm }),
+    },
+    false,
+  );
   ownReplies.push({ source: "own registration reply: HTTP form", text: formReg.body });
   const [ok, formNode, formSecret] = formReg.body.trim().split("\n");
   expect([formReg.status, ok, formNode]).toEqual([200, "OK", "http-form-device"]);
@@ -278,7 +361,17 @@ it("keeps every secret, key and device token out of logs, replies, CLI output an
   const jsonReg = await http(
     "register json",
     "/v1/registrations",
-    { method: "POST", headers: jsonHeaders(REGISTRATION_TOKEN), body: JSON.stringify({ jid: "alice@localhost", deviceId: "json-phone", provider: "apns", token: T.apnsHttpJson, voipToken: T.voipHttpJson }) },
+    {
+      method: "POST",
+      headers: jsonHeaders(REGISTRATION_TOKEN),
+      body: JSON.stringify({
+        jid: "alice@localhost",
+        deviceId: "json-phone",
+        provider: "apns",
+        token: T.apnsHttpJson,
+        voipToken: T.voipHttpJson,
+      }),
+    },
     false,
   );
   expect(jsonReg.status).toBe(201);
@@ -298,32 +391,101 @@ it("keeps every secret, key and device token out of logs, replies, CLI output an
   ] as const) {
     expect((await http(`register json, ${what}`, "/v1/registrations", { method: "POST", headers, body: regBody })).status).toBe(401);
   }
-  expect((await http("register form, wrong bearer", "/push_appserver/v1/register", { method: "POST", headers: formHeaders("nope-nope-nope-nope"), body: form({ type: "apns", node: "n1", token: T.apnsRefused }) })).status).toBe(401);
-  expect((await http("admin view, registration token", `/v1/registrations/${nApnsOk}`, { headers: bearer(REGISTRATION_TOKEN) })).status).toBe(401);
+  expect(
+    (
+      await http("register form, wrong bearer", "/push_appserver/v1/register", {
+        method: "POST",
+        headers: formHeaders("nope-nope-nope-nope"),
+        body: form({ type: "apns", node: "n1", token: T.apnsRefused }),
+      })
+    ).status,
+  ).toBe(401);
+  expect(
+    (await http("admin view, registration token", `/v1/registrations/${nApnsOk}`, { headers: bearer(REGISTRATION_TOKEN) })).status,
+  ).toBe(401);
   expect((await http("admin deliveries, wrong token", `/v1/deliveries`, { headers: bearer(`${ADMIN_TOKEN}0`) })).status).toBe(401);
-  expect((await http("unregister, wrong token", "/v1/registrations", { method: "DELETE", headers: jsonHeaders("x".repeat(32)), body: JSON.stringify({ node: nApnsOk }) })).status).toBe(401);
+  expect(
+    (
+      await http("unregister, wrong token", "/v1/registrations", {
+        method: "DELETE",
+        headers: jsonHeaders("x".repeat(32)),
+        body: JSON.stringify({ node: nApnsOk }),
+      })
+    ).status,
+  ).toBe(401);
 
   // Bad bodies carrying tokens.
   const badBodies: Array<[string, string, string, number]> = [
-    ["json: unknown provider", "/v1/registrations", JSON.stringify({ jid: "alice@localhost", deviceId: "b1", provider: "gcm", token: T.apnsBadBody, voipToken: T.voipBadBody }), 400],
-    ["json: malformed token", "/v1/registrations", JSON.stringify({ jid: "alice@localhost", deviceId: "b2", provider: "apns", token: `zz${T.apnsBadBody}` }), 400],
-    ["json: unknown key", "/v1/registrations", JSON.stringify({ deviceId: "b3", provider: "apns", token: T.apnsBadBody, secret: formSecret, voip: T.voipBadBody }), 400],
-    ["json: voip token too long", "/v1/registrations", JSON.stringify({ deviceId: "b4", provider: "apns", token: T.apnsBadBody, voipToken: T.voipBadBody.repeat(8) }), 400],
-    ["json: another domain", "/v1/registrations", JSON.stringify({ jid: "mallory@evil.example", deviceId: "b5", provider: "apns", token: T.apnsBadBody }), 403],
+    [
+      "json: unknown provider",
+      "/v1/registrations",
+      JSON.stringify({ jid: "alice@localhost", deviceId: "b1", provider: "gcm", token: T.apnsBadBody, voipToken: T.voipBadBody }),
+      400,
+    ],
+    [
+      "json: malformed token",
+      "/v1/registrations",
+      JSON.stringify({ jid: "alice@localhost", deviceId: "b2", provider: "apns", token: `zz${T.apnsBadBody}` }),
+      400,
+    ],
+    [
+      "json: unknown key",
+      "/v1/registrations",
+      JSON.stringify({ deviceId: "b3", provider: "apns", token: T.apnsBadBody, secret: formSecret, voip: T.voipBadBody }),
+      400,
+    ],
+    [
+      "json: voip token too long",
+      "/v1/registrations",
+      JSON.stringify({ deviceId: "b4", provider: "apns", token: T.apnsBadBody, voipToken: T.voipBadBody.repeat(8) }),
+      400,
+    ],
+    [
+      "json: another domain",
+      "/v1/registrations",
+      JSON.stringify({ jid: "mallory@evil.example", deviceId: "b5", provider: "apns", token: T.apnsBadBody }),
+      403,
+    ],
     ["json: not json", "/v1/registrations", `token=${T.apnsBadBody}&voip=${T.voipBadBody}`, 400],
-    ["json: too large", "/v1/registrations", JSON.stringify({ deviceId: "b6", provider: "apns", token: T.apnsBadBody, pad: "p".repeat(20_000) }), 413],
+    [
+      "json: too large",
+      "/v1/registrations",
+      JSON.stringify({ deviceId: "b6", provider: "apns", token: T.apnsBadBody, pad: "p".repeat(20_000) }),
+      413,
+    ],
   ];
   for (const [what, path, body, status] of badBodies) {
     expect((await http(what, path, { method: "POST", headers: jsonHeaders(REGISTRATION_TOKEN), body })).status, what).toBe(status);
   }
-  expect((await http("form: bad type", "/push_appserver/v1/register", { method: "POST", headers: formHeaders(REGISTRATION_TOKEN), body: form({ type: "gcm", node: "b7", token: T.apnsBadBody }) })).status).toBe(400);
-  expect((await http("form: node taken", "/push_appserver/v1/register", { method: "POST", headers: formHeaders(REGISTRATION_TOKEN), body: form({ type: "apns", node: nV1, token: T.apnsBadBody }) })).status).toBe(409);
+  expect(
+    (
+      await http("form: bad type", "/push_appserver/v1/register", {
+        method: "POST",
+        headers: formHeaders(REGISTRATION_TOKEN),
+        body: form({ type: "gcm", node: "b7", token: T.apnsBadBody }),
+      })
+    ).status,
+  ).toBe(400);
+  expect(
+    (
+      await http("form: node taken", "/push_appserver/v1/register", {
+        method: "POST",
+        headers: formHeaders(REGISTRATION_TOKEN),
+        body: form({ type: "apns", node: nV1, token: T.apnsBadBody }),
+      })
+    ).status,
+  ).toBe(409);
 
   // Admin views, metrics, probes.
   const delivered = new Set([nApnsOk, nVoip, n410, n503, n403, nJpushOk, n1004, nV1, nTigase, reg.node]);
   for (const node of [...delivered, formNode!]) {
-    expect((await http(`admin view ${node}`, `/v1/registrations/${encodeURIComponent(node)}`, { headers: bearer(ADMIN_TOKEN) })).status).toBe(200);
-    expect((await http(`admin deliveries ${node}`, `/v1/deliveries?node=${encodeURIComponent(node)}&since=1h`, { headers: bearer(ADMIN_TOKEN) })).status).toBe(200);
+    expect(
+      (await http(`admin view ${node}`, `/v1/registrations/${encodeURIComponent(node)}`, { headers: bearer(ADMIN_TOKEN) })).status,
+    ).toBe(200);
+    expect(
+      (await http(`admin deliveries ${node}`, `/v1/deliveries?node=${encodeURIComponent(node)}&since=1h`, { headers: bearer(ADMIN_TOKEN) }))
+        .status,
+    ).toBe(200);
   }
   const allDeliveries = await http("admin deliveries, all", "/v1/deliveries?limit=1000", { headers: bearer(ADMIN_TOKEN) });
   expect((JSON.parse(allDeliveries.body) as { deliveries: unknown[] }).deliveries.length).toBeGreaterThan(10);
@@ -370,7 +532,13 @@ it("keeps every secret, key and device token out of logs, replies, CLI output an
     ["JPush Basic auth", JPUSH_BASIC],
     ...Object.entries(T).map(([name, token]) => [`device token ${name}`, token] as [string, string]),
     // Shortened tokens ("3f2a…") count too: a log line must carry a fingerprint, not part of the token.
-    ...Object.entries(T).flatMap(([name, token]) => [[`start of device token ${name}`, token.slice(0, 12)], [`end of device token ${name}`, token.slice(-12)]] as Array<[string, string]>),
+    ...Object.entries(T).flatMap(
+      ([name, token]) =>
+        [
+          [`start of device token ${name}`, token.slice(0, 12)],
+          [`end of device token ${name}`, token.slice(-12)],
+        ] as Array<[string, string]>,
+    ),
     ...[...secrets].map(([node, secret]) => [`publish secret of ${node}`, secret] as [string, string]),
   ];
   const leaksIn = (items: ReadonlyArray<{ source: string; text: string }>) => {
@@ -378,7 +546,8 @@ it("keeps every secret, key and device token out of logs, replies, CLI output an
     for (const { source, text } of items) {
       for (const [name, value] of needles) {
         const at = text.indexOf(value);
-        if (at >= 0) found.push(`${name} in ${source}: …${text.slice(Math.max(0, at - 120), at + value.length + 40).replace(/\s+/g, " ")}…`);
+        if (at >= 0)
+          found.push(`${name} in ${source}: …${text.slice(Math.max(0, at - 120), at + value.length + 40).replace(/\s+/g, " ")}…`);
       }
     }
     return found;
@@ -400,22 +569,35 @@ it("keeps every secret, key and device token out of logs, replies, CLI output an
     for (const r of regs) {
       rowsChecked += 1;
       const secret = secrets.get(r.node);
-      if (secret !== undefined && r.secret_hash !== createHash("sha256").update(secret, "utf8").digest("hex")) dbProblems.push(`registrations.secret_hash of ${r.node} is not sha256(secret): ${r.secret_hash}`);
-      if (r.secret_hash !== null && !/^[0-9a-f]{64}$/.test(r.secret_hash)) dbProblems.push(`registrations.secret_hash of ${r.node} is not a 64-hex sha256: ${r.secret_hash}`);
-      for (const s of secrets.values()) if (r.secret_hash?.includes(s)) dbProblems.push(`registrations.secret_hash of ${r.node} holds a plaintext secret`);
+      if (secret !== undefined && r.secret_hash !== createHash("sha256").update(secret, "utf8").digest("hex"))
+        dbProblems.push(`registrations.secret_hash of ${r.node} is not sha256(secret): ${r.secret_hash}`);
+      if (r.secret_hash !== null && !/^[0-9a-f]{64}$/.test(r.secret_hash))
+        dbProblems.push(`registrations.secret_hash of ${r.node} is not a 64-hex sha256: ${r.secret_hash}`);
+      for (const s of secrets.values())
+        if (r.secret_hash?.includes(s)) dbProblems.push(`registrations.secret_hash of ${r.node} holds a plaintext secret`);
     }
     expect(regs.filter((r) => secrets.has(r.node)).length).toBe(secrets.size - 1); // n1011 was unregistered
-    const { rows: addrs } = await client.query<{ node: string; provider: string; token: string; token_hash: string; voip_token: string | null }>(
-      "SELECT node, provider, token, token_hash, voip_token FROM registration_addresses",
-    );
+    const { rows: addrs } = await client.query<{
+      node: string;
+      provider: string;
+      token: string;
+      token_hash: string;
+      voip_token: string | null;
+    }>("SELECT node, provider, token, token_hash, voip_token FROM registration_addresses");
     for (const a of addrs) {
       rowsChecked += 1;
-      for (const [column, stored] of [["token", a.token], ["voip_token", a.voip_token]] as const) {
+      for (const [column, stored] of [
+        ["token", a.token],
+        ["voip_token", a.voip_token],
+      ] as const) {
         if (stored === null) continue;
-        for (const t of tokens) if (stored.includes(t)) dbProblems.push(`registration_addresses.${column} of ${a.node}/${a.provider} holds a plaintext token`);
-        if (!stored.startsWith("enc2:")) dbProblems.push(`registration_addresses.${column} of ${a.node}/${a.provider} is not encrypted: ${stored.slice(0, 12)}…`);
+        for (const t of tokens)
+          if (stored.includes(t)) dbProblems.push(`registration_addresses.${column} of ${a.node}/${a.provider} holds a plaintext token`);
+        if (!stored.startsWith("enc2:"))
+          dbProblems.push(`registration_addresses.${column} of ${a.node}/${a.provider} is not encrypted: ${stored.slice(0, 12)}…`);
         // Encrypted with the configured key: it opens to one of the tokens we registered.
-        else if (!tokens.has(cipher.open(stored))) dbProblems.push(`registration_addresses.${column} of ${a.node}/${a.provider} does not open to a registered token`);
+        else if (!tokens.has(cipher.open(stored)))
+          dbProblems.push(`registration_addresses.${column} of ${a.node}/${a.provider} does not open to a registered token`);
       }
     }
     expect(addrs.some((a) => a.voip_token !== null)).toBe(true);
@@ -425,7 +607,8 @@ it("keeps every secret, key and device token out of logs, replies, CLI output an
       for (const row of rows) {
         rowsChecked += 1;
         const textRow = JSON.stringify(row);
-        for (const [name, value] of needles) if (textRow.includes(value)) dbProblems.push(`${table} row ${String(row.id ?? row.node)} holds the ${name}`);
+        for (const [name, value] of needles)
+          if (textRow.includes(value)) dbProblems.push(`${table} row ${String(row.id ?? row.node)} holds the ${name}`);
       }
     }
   } finally {

@@ -29,13 +29,34 @@ for (const kind of ["prosody", "ejabberd"] as const) {
 
     beforeAll(async () => {
       db = await freshTestDatabase();
-      xmpp = await (kind === "prosody" ? startProsody : startEjabberd)({ runDir: mkdtempSync(join(inject("testRunDir"), `${kind}-restart-`)), extraUsers: USERS });
+      xmpp = await (kind === "prosody" ? startProsody : startEjabberd)({
+        runDir: mkdtempSync(join(inject("testRunDir"), `${kind}-restart-`)),
+        extraUsers: USERS,
+      });
       apns = await startFakeApns();
       server = await createServer(
         testConfig({
-          component: { service: xmpp.componentService, domain: xmpp.componentDomain, secret: xmpp.componentSecret, reconnectMaxDelayMs: 250 },
+          component: {
+            service: xmpp.componentService,
+            domain: xmpp.componentDomain,
+            secret: xmpp.componentSecret,
+            reconnectMaxDelayMs: 250,
+          },
           http: { port: 0 },
-          apps: [{ id: "chat", apns: { bundleId: "org.example.chat", teamId: "TEAM123456", keyId: "KEY1234567", key: testCerts().apnsKey, address: "127.0.0.1", port: apns.port, ca: apns.ca } }],
+          apps: [
+            {
+              id: "chat",
+              apns: {
+                bundleId: "org.example.chat",
+                teamId: "TEAM123456",
+                keyId: "KEY1234567",
+                key: testCerts().apnsKey,
+                address: "127.0.0.1",
+                port: apns.port,
+                ca: apns.ca,
+              },
+            },
+          ],
         }),
         { log: recordingLogger("warn").log, db },
       );

@@ -46,7 +46,9 @@ describe("xmpp-push config schema", () => {
     expect(code).toBe(0);
     const schema = JSON.parse(output) as { $schema: string; properties: { component: { properties: Record<string, unknown> } } };
     expect(schema.$schema).toMatch(/json-schema\.org/);
-    expect(Object.keys(schema.properties.component.properties)).toEqual(expect.arrayContaining(["service", "domain", "secret", "secretFile"]));
+    expect(Object.keys(schema.properties.component.properties)).toEqual(
+      expect.arrayContaining(["service", "domain", "secret", "secretFile"]),
+    );
   });
 });
 
@@ -56,7 +58,15 @@ describe("xmpp-push config check", () => {
     const file = join(dir, "push.yaml");
     writeFileSync(
       file,
-      ["component:", "  service: http://wrong", "http:", "  port: 99999", "apps:", "  - id: chat", "    strategy: { providers: [jpush] }"].join("\n"),
+      [
+        "component:",
+        "  service: http://wrong",
+        "http:",
+        "  port: 99999",
+        "apps:",
+        "  - id: chat",
+        "    strategy: { providers: [jpush] }",
+      ].join("\n"),
     );
     const { code, output } = await runCli(["--config", file, "config", "check"]);
     expect(code).toBe(2);
@@ -106,7 +116,15 @@ describe("xmpp-push migrate", () => {
     if (usingPostgres()) {
       // An empty database: drop what the template put there, so migrate has work to do.
       db = await freshTestDatabase();
-      for (const t of ["server_settings", "delivery_jobs", "deliveries", "registration_addresses", "registrations", "knex_migrations", "knex_migrations_lock"]) {
+      for (const t of [
+        "server_settings",
+        "delivery_jobs",
+        "deliveries",
+        "registration_addresses",
+        "registrations",
+        "knex_migrations",
+        "knex_migrations_lock",
+      ]) {
         await db.knex.raw(`DROP TABLE IF EXISTS ${t} CASCADE`);
       }
       await db.close();
@@ -119,11 +137,17 @@ describe("xmpp-push migrate", () => {
 
   it("is safe to run twice, and from two processes at once", async () => {
     const dir = scratch();
-    const [a, b] = await Promise.all([runCli(["migrate"], { env: env(join(dir, "data")) }), runCli(["migrate"], { env: env(join(dir, "data")) })]);
+    const [a, b] = await Promise.all([
+      runCli(["migrate"], { env: env(join(dir, "data")) }),
+      runCli(["migrate"], { env: env(join(dir, "data")) }),
+    ]);
     expect([a.code, b.code]).toEqual([0, 0]);
     const outputs = [a.output, b.output].sort();
     // Every migration file, in order.
-    const names = readdirSync(join(ROOT, "migrations")).filter((f) => f.endsWith(".ts")).map((f) => f.replace(/\.ts$/, "")).sort();
+    const names = readdirSync(join(ROOT, "migrations"))
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => f.replace(/\.ts$/, ""))
+      .sort();
     expect(outputs[0]).toContain(`applied ${names.length} migration(s): ${names.join(", ")}`);
     expect(outputs[1]).toMatch(/database is up to date/);
     const again = await runCli(["migrate"], { env: env(join(dir, "data")) });
@@ -151,10 +175,25 @@ describe("admin commands", () => {
     // The token from a file, then from stdin: never on the command line (shell history, ps).
     const tokenFile = join(scratch(), "token");
     writeFileSync(tokenFile, `${TOKEN}\n`);
-    const reg = await run(["register", "--jid", "alice@localhost", "--device", "phone", "--provider", "apns", "--token-file", tokenFile, "--environment", "sandbox"]);
+    const reg = await run([
+      "register",
+      "--jid",
+      "alice@localhost",
+      "--device",
+      "phone",
+      "--provider",
+      "apns",
+      "--token-file",
+      tokenFile,
+      "--environment",
+      "sandbox",
+    ]);
     expect(reg.code).toBe(0);
     const node = /node (\S+) secret (\S+)/.exec(reg.output)![1]!;
-    const again = await run(["register", "--jid", "alice@localhost", "--device", "phone", "--provider", "apns", "--environment", "sandbox"], `${TOKEN}\n`);
+    const again = await run(
+      ["register", "--jid", "alice@localhost", "--device", "phone", "--provider", "apns", "--environment", "sandbox"],
+      `${TOKEN}\n`,
+    );
     expect(again.code).toBe(0);
     expect(again.output).toMatch(new RegExp(`updated: jid push\\.localhost node ${node} secret`));
 
@@ -194,7 +233,17 @@ describe("admin commands", () => {
     const noToken = await run(["register", "--jid", "a@localhost", "--device", "d", "--provider", "apns"], "");
     expect(noToken.code).toBe(64);
     expect(noToken.output).toMatch(/no device token in stdin/);
-    const missingFile = await run(["register", "--jid", "a@localhost", "--device", "d", "--provider", "apns", "--token-file", "/nonexistent/token"]);
+    const missingFile = await run([
+      "register",
+      "--jid",
+      "a@localhost",
+      "--device",
+      "d",
+      "--provider",
+      "apns",
+      "--token-file",
+      "/nonexistent/token",
+    ]);
     expect(missingFile.code).toBe(64);
     expect(missingFile.output).toMatch(/--token-file: cannot read \/nonexistent\/token \(ENOENT\)/);
     const audit = await run(["audit"]);

@@ -53,7 +53,14 @@ function providers(httpsProxy?: string): ProviderRegistry {
     apps: [
       {
         id: "chat",
-        apns: { bundleId: "org.example.chat", teamId: "TEAM123456", keyId: "KEY1234567", key: testCerts().apnsKey, address: "localhost", port: apns.port },
+        apns: {
+          bundleId: "org.example.chat",
+          teamId: "TEAM123456",
+          keyId: "KEY1234567",
+          key: testCerts().apnsKey,
+          address: "localhost",
+          port: apns.port,
+        },
         jpush: { appKey: JPUSH_APP_KEY, masterSecret: JPUSH_MASTER_SECRET, baseUrl: jpush.url },
         fcm: { serviceAccount: fcm.serviceAccountJson(), baseUrl: fcm.url },
       },
@@ -143,7 +150,9 @@ describe("outbound proxy", () => {
     proxy.refuseTunnels(true);
     const registry = providers(proxy.url);
 
-    const outcomes = await Promise.all((["apns", "jpush", "fcm"] as const).map(async (kind) => [kind, await registry.lookup("chat", kind)!.send(attempt(kind))] as const));
+    const outcomes = await Promise.all(
+      (["apns", "jpush", "fcm"] as const).map(async (kind) => [kind, await registry.lookup("chat", kind)!.send(attempt(kind))] as const),
+    );
 
     for (const [kind, outcome] of outcomes) expect({ kind, class: outcome.class }).toEqual({ kind, class: "retry" });
     const reasons = Object.fromEntries(outcomes.map(([kind, o]) => [kind, o]));
@@ -156,7 +165,9 @@ describe("outbound proxy", () => {
 
   it("logs where provider traffic goes as host:port", () => {
     providers(proxy.url);
-    expect(logs.lines()).toContainEqual(expect.objectContaining({ proxy: `127.0.0.1:${proxy.port}`, msg: "provider connections go through the outbound proxy" }));
+    expect(logs.lines()).toContainEqual(
+      expect.objectContaining({ proxy: `127.0.0.1:${proxy.port}`, msg: "provider connections go through the outbound proxy" }),
+    );
   });
 });
 

@@ -15,7 +15,8 @@ const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64ur
 
 function signJwt(alg: "ES256" | "RS256", header: object, claims: object, key: string): string {
   const input = `${b64url({ alg, typ: "JWT", ...header })}.${b64url(claims)}`;
-  const sig = alg === "ES256" ? sign("sha256", Buffer.from(input), { key, dsaEncoding: "ieee-p1363" }) : sign("sha256", Buffer.from(input), key);
+  const sig =
+    alg === "ES256" ? sign("sha256", Buffer.from(input), { key, dsaEncoding: "ieee-p1363" }) : sign("sha256", Buffer.from(input), key);
   return `${input}.${sig.toString("base64url")}`;
 }
 

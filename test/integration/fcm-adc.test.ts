@@ -41,7 +41,14 @@ beforeEach(() => {
   // Only the metadata server may answer: no key file named, none in a gcloud config directory.
   vi.stubEnv("GCE_METADATA_HOST", metadata.host);
   vi.stubEnv("HOME", mkdtempSync(join(tmpdir(), "xp-adc-home-")));
-  for (const name of ["GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_CONFIG", "GCE_METADATA_IP", "METADATA_SERVER_DETECTION", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT"]) {
+  for (const name of [
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "CLOUDSDK_CONFIG",
+    "GCE_METADATA_IP",
+    "METADATA_SERVER_DETECTION",
+    "GOOGLE_CLOUD_PROJECT",
+    "GCLOUD_PROJECT",
+  ]) {
     vi.stubEnv(name, undefined);
   }
 });
@@ -56,7 +63,10 @@ afterAll(async () => {
 });
 
 function provider(fcmSettings: Record<string, unknown>, httpsProxy?: string): PushProvider {
-  const config = testConfig({ ...(httpsProxy !== undefined ? { httpsProxy } : {}), apps: [{ id: "chat", fcm: { baseUrl: fcm.url, ...fcmSettings } }] });
+  const config = testConfig({
+    ...(httpsProxy !== undefined ? { httpsProxy } : {}),
+    apps: [{ id: "chat", fcm: { baseUrl: fcm.url, ...fcmSettings } }],
+  });
   const p = fcmFactory(config.apps[0]!, logs.log, { httpsProxy: config.httpsProxy }).fcm!;
   providers.push(p);
   return p;
@@ -96,7 +106,8 @@ function useExternalAccountFile(): void {
   vi.stubEnv("GOOGLE_APPLICATION_CREDENTIALS", join(dir, "credentials.json"));
 }
 
-const googleAuthLoaded = () => Object.keys(createRequire(import.meta.url).cache).some((path) => path.includes(`${"node_modules"}/google-auth-library/`));
+const googleAuthLoaded = () =>
+  Object.keys(createRequire(import.meta.url).cache).some((path) => path.includes(`${"node_modules"}/google-auth-library/`));
 
 describe("FCM with application default credentials", () => {
   it("does not load google-auth-library for an app with a service-account key", async () => {

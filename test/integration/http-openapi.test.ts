@@ -10,7 +10,17 @@ import { testConfig } from "../support/test-config.js";
 
 interface OpenApi {
   openapi: string;
-  paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: Record<string, unknown> }> }; deprecated?: boolean; parameters?: Array<{ name: string; in: string }> }>>;
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        requestBody?: { content: Record<string, { schema: Record<string, unknown> }> };
+        deprecated?: boolean;
+        parameters?: Array<{ name: string; in: string }>;
+      }
+    >
+  >;
 }
 
 let db: TestDatabase;
@@ -20,7 +30,10 @@ let doc: OpenApi;
 beforeAll(async () => {
   db = await freshTestDatabase();
   server = await createServer(
-    testConfig({ component: { service: "xmpp://127.0.0.1:1", domain: "push.localhost" }, http: { port: 0, adminToken: "admin-token-0123456789abcdef", registrationToken: "registration-token-0123456789" } }),
+    testConfig({
+      component: { service: "xmpp://127.0.0.1:1", domain: "push.localhost" },
+      http: { port: 0, adminToken: "admin-token-0123456789abcdef", registrationToken: "registration-token-0123456789" },
+    }),
     { log: recordingLogger("warn").log, db },
   );
   await server.start();
@@ -53,12 +66,23 @@ describe("/openapi.json", () => {
       .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`))
       .sort();
     expect(documented).toEqual(served);
-    expect(served).toEqual(expect.arrayContaining(["POST /v1/registrations", "DELETE /v1/registrations", "GET /admin/v1/registrations/{node}", "GET /openapi.json"]));
+    expect(served).toEqual(
+      expect.arrayContaining([
+        "POST /v1/registrations",
+        "DELETE /v1/registrations",
+        "GET /admin/v1/registrations/{node}",
+        "GET /openapi.json",
+      ]),
+    );
   });
 
   it("describes the request bodies and parameters the routes check", async () => {
     const body = doc.paths["/v1/registrations"]!.post!.requestBody!.content["application/json"]!.schema;
-    expect(body).toMatchObject({ type: "object", additionalProperties: false, required: expect.arrayContaining(["deviceId", "provider", "token"]) });
+    expect(body).toMatchObject({
+      type: "object",
+      additionalProperties: false,
+      required: expect.arrayContaining(["deviceId", "provider", "token"]),
+    });
     expect((body.properties as Record<string, unknown>).provider).toMatchObject({ enum: ["apns", "jpush", "fcm"] });
     // What the document says is refused, the route refuses.
     const res = await fetch(`${server.httpAddress()}/v1/registrations`, {

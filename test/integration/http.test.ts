@@ -21,7 +21,14 @@ async function start(over: Record<string, unknown> = {}): Promise<Server> {
   const s = await createServer(
     testConfig({
       component: { service: xmpp.service, domain: xmpp.componentDomain, secret: xmpp.secret, reconnectMaxDelayMs: 300 },
-      http: { port: 0, adminToken: ADMIN, registrationToken: REG, bodyLimitBytes: 4096, requestsPerMinute: 10_000, metricsRefreshSeconds: 1 },
+      http: {
+        port: 0,
+        adminToken: ADMIN,
+        registrationToken: REG,
+        bodyLimitBytes: 4096,
+        requestsPerMinute: 10_000,
+        metricsRefreshSeconds: 1,
+      },
       ...over,
     }),
     { log: logs.log, db },
@@ -45,7 +52,11 @@ afterAll(async () => {
 });
 
 const auth = (token: string) => ({ authorization: `Bearer ${token}` });
-const json = (body: unknown, token = REG) => ({ method: "POST", headers: { ...auth(token), "content-type": "application/json" }, body: JSON.stringify(body) });
+const json = (body: unknown, token = REG) => ({
+  method: "POST",
+  headers: { ...auth(token), "content-type": "application/json" },
+  body: JSON.stringify(body),
+});
 const form = (fields: Record<string, string>, token = REG) => ({
   method: "POST",
   headers: { ...auth(token), "content-type": "application/x-www-form-urlencoded" },
@@ -77,7 +88,9 @@ describe("health, readiness, metrics", () => {
   });
 
   it("counts a real push in the Prometheus metrics", async () => {
-    const reg = (await (await fetch(`${base}/v1/registrations`, json({ jid: "metrics@localhost", deviceId: "m1", provider: "apns", token: TOKEN }))).json()) as { node: string; secret: string };
+    const reg = (await (
+      await fetch(`${base}/v1/registrations`, json({ jid: "metrics@localhost", deviceId: "m1", provider: "apns", token: TOKEN }))
+    ).json()) as { node: string; secret: string };
     const reply = await xmpp.iq(publishIq(reg.node, reg.secret));
     expect(reply.attrs.type).toBe("result");
     await server.writes.flush();
@@ -127,11 +140,17 @@ describe("registration over HTTP", () => {
   });
 
   it("registers, re-registers and removes a device through the JSON API", async () => {
-    const first = await fetch(`${base}/v1/registrations`, json({ jid: "alice@localhost/phone", deviceId: "d1", provider: "apns", token: TOKEN, environment: "sandbox" }));
+    const first = await fetch(
+      `${base}/v1/registrations`,
+      json({ jid: "alice@localhost/phone", deviceId: "d1", provider: "apns", token: TOKEN, environment: "sandbox" }),
+    );
     expect(first.status).toBe(201);
     const a = (await first.json()) as { jid: string; node: string; secret: string };
     expect(a.jid).toBe("push.localhost");
-    const second = await fetch(`${base}/v1/registrations`, json({ jid: "alice@localhost", deviceId: "d1", provider: "apns", token: TOKEN }));
+    const second = await fetch(
+      `${base}/v1/registrations`,
+      json({ jid: "alice@localhost", deviceId: "d1", provider: "apns", token: TOKEN }),
+    );
     expect(second.status).toBe(200);
     const b = (await second.json()) as typeof a;
     expect({ jid: b.jid, node: b.node }).toEqual({ jid: a.jid, node: a.node });
@@ -155,7 +174,11 @@ describe("registration over HTTP", () => {
       expect(res.status).toBe(status);
       expect(((await res.json()) as { error: string }).error).toMatch(message);
     }
-    const notJson = await fetch(`${base}/v1/registrations`, { method: "POST", headers: { ...auth(REG), "content-type": "application/json" }, body: "{not json" });
+    const notJson = await fetch(`${base}/v1/registrations`, {
+      method: "POST",
+      headers: { ...auth(REG), "content-type": "application/json" },
+      body: "{not json",
+    });
     expect(notJson.status).toBe(400);
     expect(await notJson.json()).toEqual({ error: "the body is not valid JSON" });
     const huge = await fetch(`${base}/v1/registrations`, json({ deviceId: "d", provider: "fcm", token: "x".repeat(10_000) }));
@@ -164,17 +187,30 @@ describe("registration over HTTP", () => {
 
   it("requires the registration bearer token", async () => {
     for (const headers of [{}, auth("wrong-token-wrong-token"), { authorization: REG }, auth(ADMIN)]) {
-      const res = await fetch(`${base}/v1/registrations`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: "{}" });
+      const res = await fetch(`${base}/v1/registrations`, {
+        method: "POST",
+        headers: { ...headers, "content-type": "application/json" },
+        body: "{}",
+      });
       expect(res.status).toBe(401);
       expect(await res.json()).toEqual({ error: "missing or wrong bearer token" });
     }
-    expect((await fetch(`${base}/push_appserver/v1/register`, { ...form({ type: "apns", node: "n", token: TOKEN }), headers: { "content-type": "application/x-www-form-urlencoded" } })).status).toBe(401);
+    expect(
+      (
+        await fetch(`${base}/push_appserver/v1/register`, {
+          ...form({ type: "apns", node: "n", token: TOKEN }),
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+        })
+      ).status,
+    ).toBe(401);
   });
 });
 
 describe("admin API", () => {
   it("shows a registration without its secret or token, and its delivery history", async () => {
-    const reg = (await (await fetch(`${base}/v1/registrations`, json({ jid: "bob@localhost", deviceId: "b1", provider: "apns", token: TOKEN }))).json()) as { node: string; secret: string };
+    const reg = (await (
+      await fetch(`${base}/v1/registrations`, json({ jid: "bob@localhost", deviceId: "b1", provider: "apns", token: TOKEN }))
+    ).json()) as { node: string; secret: string };
     await xmpp.iq(publishIq(reg.node, reg.secret));
     await server.writes.flush();
     const res = await fetch(`${base}/v1/registrations/${reg.node}`, { headers: auth(ADMIN) });
@@ -182,8 +218,15 @@ describe("admin API", () => {
     const text = await res.text();
     expect(text).not.toContain(reg.secret);
     expect(text).not.toContain(TOKEN);
-    expect(JSON.parse(text)).toMatchObject({ node: reg.node, jid: "bob@localhost", hasSecret: true, addresses: [{ provider: "apns", tokenFingerprint: expect.stringMatching(/^[0-9a-f]{12}$/) }] });
-    const d = (await (await fetch(`${base}/v1/deliveries?node=${reg.node}&since=1h`, { headers: auth(ADMIN) })).json()) as { deliveries: Array<{ outcome: string }> };
+    expect(JSON.parse(text)).toMatchObject({
+      node: reg.node,
+      jid: "bob@localhost",
+      hasSecret: true,
+      addresses: [{ provider: "apns", tokenFingerprint: expect.stringMatching(/^[0-9a-f]{12}$/) }],
+    });
+    const d = (await (await fetch(`${base}/v1/deliveries?node=${reg.node}&since=1h`, { headers: auth(ADMIN) })).json()) as {
+      deliveries: Array<{ outcome: string }>;
+    };
     expect(d.deliveries.map((r) => r.outcome)).toEqual(["delivered"]);
     expect((await fetch(`${base}/v1/deliveries?since=yesterday-ish`, { headers: auth(ADMIN) })).status).toBe(400);
     expect((await fetch(`${base}/v1/deliveries?limit=0`, { headers: auth(ADMIN) })).status).toBe(400);
@@ -206,7 +249,10 @@ describe("admin API", () => {
 
 describe("limits and switches", () => {
   it("keeps the APIs off when no token is configured, and limits requests per client", async () => {
-    const s = await start({ component: { service: "xmpp://127.0.0.1:1", domain: "push.localhost" }, http: { port: 0, requestsPerMinute: 5 } });
+    const s = await start({
+      component: { service: "xmpp://127.0.0.1:1", domain: "push.localhost" },
+      http: { port: 0, requestsPerMinute: 5 },
+    });
     try {
       const b = s.httpAddress()!;
       const off = await fetch(`${b}/v1/registrations`, json({}));
@@ -224,7 +270,10 @@ describe("limits and switches", () => {
 
   it("is not ready when the database is gone", async () => {
     const own = await freshTestDatabase();
-    const s = await createServer(testConfig({ component: { service: "xmpp://127.0.0.1:1", domain: "push.localhost" }, http: { port: 0 } }), { log: logs.log, db: own });
+    const s = await createServer(
+      testConfig({ component: { service: "xmpp://127.0.0.1:1", domain: "push.localhost" }, http: { port: 0 } }),
+      { log: logs.log, db: own },
+    );
     await s.start();
     try {
       const before = (await (await fetch(`${s.httpAddress()}/readyz`)).json()) as { reasons?: string[] };

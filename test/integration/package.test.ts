@@ -12,7 +12,11 @@ const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { na
 
 it("npm pack builds a package that installs and runs: --version, config check, config schema", async () => {
   const dir = mkdtempSync(join(inject("testRunDir"), "pack-"));
-  const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", dir], { cwd: ROOT, timeout: 240_000, maxBuffer: 16 * 1024 * 1024 });
+  const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", dir], {
+    cwd: ROOT,
+    timeout: 240_000,
+    maxBuffer: 16 * 1024 * 1024,
+  });
   const [packed] = JSON.parse(stdout.slice(stdout.indexOf("["))) as Array<{ filename: string; files: Array<{ path: string }> }>;
   const paths = packed!.files.map((f) => f.path);
   expect(paths).toContain("dist/src/cli/main.js");
@@ -21,10 +25,24 @@ it("npm pack builds a package that installs and runs: --version, config check, c
 
   const app = join(dir, "app");
   mkdirSync(app);
-  await run("npm", ["install", "--prefix", app, "--omit=dev", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts", join(dir, packed!.filename)], {
-    timeout: 240_000,
-    maxBuffer: 16 * 1024 * 1024,
-  });
+  await run(
+    "npm",
+    [
+      "install",
+      "--prefix",
+      app,
+      "--omit=dev",
+      "--prefer-offline",
+      "--no-audit",
+      "--no-fund",
+      "--ignore-scripts",
+      join(dir, packed!.filename),
+    ],
+    {
+      timeout: 240_000,
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
   expect(readdirSync(join(app, "node_modules"))).toContain(pkg.name);
   const bin = join(app, "node_modules", ".bin", "xmpp-push");
   const env = cleanEnv({ XMPP_PUSH_COMPONENT_DOMAIN: "push.example.org" });

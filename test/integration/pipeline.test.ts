@@ -29,7 +29,9 @@ afterEach(async () => {
 const msg: Notification = { priority: "high", call: false, messageCount: 1, lastMessageBody: "New Message!" };
 let seq = 0;
 
-async function setup(opts: { app?: Record<string, unknown>; config?: Record<string, unknown>; clock?: Clock; providers?: ScriptedProviders } = {}) {
+async function setup(
+  opts: { app?: Record<string, unknown>; config?: Record<string, unknown>; clock?: Clock; providers?: ScriptedProviders } = {},
+) {
   const providers = opts.providers ?? scriptedProviders();
   const { log, text } = recordingLogger();
   const config = testConfig({
@@ -38,7 +40,12 @@ async function setup(opts: { app?: Record<string, unknown>; config?: Record<stri
     apps: [chatApp(opts.app ?? {})],
     ...opts.config,
   });
-  const server = await createServer(config, { log, db, providerFactories: [providers.factory], ...(opts.clock ? { clock: opts.clock } : {}) });
+  const server = await createServer(config, {
+    log,
+    db,
+    providerFactories: [providers.factory],
+    ...(opts.clock ? { clock: opts.clock } : {}),
+  });
   servers.push(server);
   const register = async (tokens: { apns?: string; jpush?: string }, owner = "alice@localhost") => {
     seq += 1;
@@ -125,7 +132,9 @@ describe("publish → provider", () => {
     expect((await t.server.registrationStore.findByNode(node))?.disabledAt).toBeInstanceOf(Date);
     expect(await t.publish(node, secret)).toBe("unknown-node");
     expect(t.providers.sent).toHaveLength(1);
-    expect(await t.server.metrics.registry.getSingleMetricAsString("xmpp_push_addresses_disabled_total")).toMatch(/\{app="chat",provider="apns"\} 1/);
+    expect(await t.server.metrics.registry.getSingleMetricAsString("xmpp_push_addresses_disabled_total")).toMatch(
+      /\{app="chat",provider="apns"\} 1/,
+    );
   });
 
   it("queues a push the provider cannot take now, and the worker delivers it later", async () => {
@@ -152,7 +161,9 @@ describe("publish → provider", () => {
     expect(t.providers.sent).toHaveLength(1); // the second never left: circuit open
     expect((await t.audit(b.node)).map((r) => r.reason)).toEqual(["circuit-open"]);
     for (const n of [a.node, b.node]) expect((await t.server.registrationStore.findByNode(n))?.disabledAt).toBeUndefined();
-    expect(await t.server.metrics.registry.getSingleMetricAsString("xmpp_push_circuit_open")).toMatch(/xmpp_push_circuit_open\{app="chat",provider="apns"\} 1/);
+    expect(await t.server.metrics.registry.getSingleMetricAsString("xmpp_push_circuit_open")).toMatch(
+      /xmpp_push_circuit_open\{app="chat",provider="apns"\} 1/,
+    );
     expect(t.logText()).toMatch(/apns rejects the credentials or setup of app chat \(InvalidProviderToken\)/);
   });
 
@@ -189,7 +200,13 @@ describe("publish → provider", () => {
   it("drops a queued push once it is older than the job TTL", async () => {
     let now = Date.now();
     const clock: Clock = { now: () => new Date(now) };
-    const t = await setup({ app: { strategy: { providers: ["apns"], mode: "fallback" } }, clock, config: { delivery: { jobTtlSeconds: 60, syncDeadlineMs: 500, providerTimeoutMs: 300, retryBaseMs: 50, retryMaxMs: 200, auditFlushMs: 5 } } });
+    const t = await setup({
+      app: { strategy: { providers: ["apns"], mode: "fallback" } },
+      clock,
+      config: {
+        delivery: { jobTtlSeconds: 60, syncDeadlineMs: 500, providerTimeoutMs: 300, retryBaseMs: 50, retryMaxMs: 200, auditFlushMs: 5 },
+      },
+    });
     const { node, secret } = await t.register({ apns: hex("down4") });
     expect(await t.publish(node, secret)).toBe("queued");
     await t.server.writes.flush();
@@ -203,7 +220,12 @@ describe("publish → provider", () => {
     const t = await setup({ app: { strategy: { providers: ["apns", "jpush"], mode: "all" } } });
     const { node, secret } = await t.register({ apns: hex("a5"), jpush: "jpush-regid-5" });
     expect(await t.publish(node, secret)).toBe("delivered");
-    expect(t.providers.delivered().map((s) => s.kind).sort()).toEqual(["apns", "jpush"]);
+    expect(
+      t.providers
+        .delivered()
+        .map((s) => s.kind)
+        .sort(),
+    ).toEqual(["apns", "jpush"]);
   });
 
   it("holds pushes inside the per-node rate-limit window and sends the newest when it ends", async () => {
@@ -231,7 +253,14 @@ describe("registration limits", () => {
   it("refuses an account's device beyond the per-account cap, and still updates the devices it has", async () => {
     const t = await setup({ config: { limits: { devicesPerJid: 3 } } });
     const reg = (device: string) =>
-      t.server.registrations.register({ ownerJid: "capped@localhost", deviceId: device, dialect: "p2", provider: "apns", token: hex(device), withSecret: true });
+      t.server.registrations.register({
+        ownerJid: "capped@localhost",
+        deviceId: device,
+        dialect: "p2",
+        provider: "apns",
+        token: hex(device),
+        withSecret: true,
+      });
     for (const d of ["d1", "d2", "d3"]) expect((await reg(d)).ok).toBe(true);
     expect(await reg("d4")).toEqual({ ok: false, reason: "limit", message: "at most 3 devices per account" });
     expect((await reg("d2")).ok).toBe(true); // an existing device can always register again
@@ -240,7 +269,14 @@ describe("registration limits", () => {
 
   it("refuses accounts of domains it does not serve", async () => {
     const t = await setup();
-    const r = await t.server.registrations.register({ ownerJid: "eve@evil.example", deviceId: "d", dialect: "p2", provider: "apns", token: hex("e"), withSecret: true });
+    const r = await t.server.registrations.register({
+      ownerJid: "eve@evil.example",
+      deviceId: "d",
+      dialect: "p2",
+      provider: "apns",
+      token: hex("e"),
+      withSecret: true,
+    });
     expect(r).toMatchObject({ ok: false, reason: "domain" });
   });
 });
@@ -251,7 +287,12 @@ describe("fpush: the node is the APNs token", () => {
   it("delivers to the token in the module's environment, without a registration step", async () => {
     const t = await setup({ app: fpushApp });
     const token = hex("f1");
-    const outcome = await t.server.publish.publish({ fromDomain: "localhost", node: token, options: new Map([["pushModule", "monalProdiOS-sandbox"]]), notification: msg });
+    const outcome = await t.server.publish.publish({
+      fromDomain: "localhost",
+      node: token,
+      options: new Map([["pushModule", "monalProdiOS-sandbox"]]),
+      notification: msg,
+    });
     expect(outcome).toBe("delivered");
     expect(t.providers.sent[0]!.attempt.address).toMatchObject({ provider: "apns", token, environment: "sandbox" });
     const node = t.providers.sent[0]!.attempt.node;
@@ -262,14 +303,26 @@ describe("fpush: the node is the APNs token", () => {
   it("forgets a dead token and refuses its node from then on", async () => {
     const t = await setup({ app: fpushApp });
     const token = hex("dead7");
-    const p = () => t.server.publish.publish({ fromDomain: "localhost", node: token, options: new Map([["pushModule", "monalProdiOS"]]), notification: msg });
+    const p = () =>
+      t.server.publish.publish({
+        fromDomain: "localhost",
+        node: token,
+        options: new Map([["pushModule", "monalProdiOS"]]),
+        notification: msg,
+      });
     expect(await p()).toBe("token-dead");
     expect(await p()).toBe("unknown-node");
   });
 
   it("registers through the registration service, but a server's devices are not capped like an account's", async () => {
     const t = await setup({ app: fpushApp, config: { limits: { devicesPerJid: 1 } } });
-    const p = (tag: string) => t.server.publish.publish({ fromDomain: "localhost", node: hex(tag), options: new Map([["pushModule", "monalProdiOS"]]), notification: msg });
+    const p = (tag: string) =>
+      t.server.publish.publish({
+        fromDomain: "localhost",
+        node: hex(tag),
+        options: new Map([["pushModule", "monalProdiOS"]]),
+        notification: msg,
+      });
     expect([await p("fa"), await p("fb"), await p("fc")]).toEqual(["delivered", "delivered", "delivered"]);
     const reg = await t.server.registrationStore.findByNode(t.providers.sent[2]!.attempt.node);
     expect(reg).toMatchObject({ dialect: "fpush", ownerJid: "localhost" });
@@ -278,14 +331,24 @@ describe("fpush: the node is the APNs token", () => {
 
   it("is told not-authorized by an app that requires publish secrets", async () => {
     const t = await setup({ app: { ...fpushApp, requireSecret: true } });
-    const outcome = await t.server.publish.publish({ fromDomain: "localhost", node: hex("f3"), options: new Map([["pushModule", "monalProdiOS"]]), notification: msg });
+    const outcome = await t.server.publish.publish({
+      fromDomain: "localhost",
+      node: hex("f3"),
+      options: new Map([["pushModule", "monalProdiOS"]]),
+      notification: msg,
+    });
     expect(outcome).toBe("not-authorized");
     expect(t.providers.sent).toEqual([]);
   });
 
   it("is off unless an app configures it", async () => {
     const t = await setup();
-    const outcome = await t.server.publish.publish({ fromDomain: "localhost", node: hex("f2"), options: new Map([["pushModule", "monalProdiOS"]]), notification: msg });
+    const outcome = await t.server.publish.publish({
+      fromDomain: "localhost",
+      node: hex("f2"),
+      options: new Map([["pushModule", "monalProdiOS"]]),
+      notification: msg,
+    });
     expect(outcome).toBe("unknown-node");
   });
 });

@@ -47,21 +47,50 @@ async function setup(kind: Kind) {
   const app = {
     id: `${kind}-app`,
     strategy: { providers: [kind], mode: "fallback" },
-    ...(kind === "apns" ? { apns: { bundleId: "org.example.chat", teamId: "TEAM123456", keyId: "KEY1234567", key: testCerts().apnsKey, address: "127.0.0.1", port: apns.port, ca: apns.ca } } : {}),
+    ...(kind === "apns"
+      ? {
+          apns: {
+            bundleId: "org.example.chat",
+            teamId: "TEAM123456",
+            keyId: "KEY1234567",
+            key: testCerts().apnsKey,
+            address: "127.0.0.1",
+            port: apns.port,
+            ca: apns.ca,
+          },
+        }
+      : {}),
     ...(kind === "jpush" ? { jpush: { appKey: JPUSH_APP_KEY, masterSecret: JPUSH_MASTER_SECRET, baseUrl: jpush.url } } : {}),
     ...(kind === "fcm" ? { fcm: { serviceAccount: fcm.serviceAccountJson(), baseUrl: fcm.url } } : {}),
   };
   const server = await createServer(
-    testConfig({ delivery: { retryBaseMs: 50, retryMaxMs: 100, auditFlushMs: 5, breakerFailureThreshold: 100, breakerCooldownMs: 100 }, apps: [app] }),
+    testConfig({
+      delivery: { retryBaseMs: 50, retryMaxMs: 100, auditFlushMs: 5, breakerFailureThreshold: 100, breakerCooldownMs: 100 },
+      apps: [app],
+    }),
     { log: recordingLogger().log, db },
   );
   servers.push(server);
   seq += 1;
-  const token = kind === "apns" ? seq.toString(16).padStart(64, "0") : kind === "jpush" ? `regid${seq}` : `fcm-token-${seq}-${"x".repeat(40)}`;
-  const r = await server.registrations.register({ ownerJid: `user${seq}@localhost`, app: app.id, deviceId: "phone", dialect: "p2", provider: kind, token, withSecret: true });
+  const token =
+    kind === "apns" ? seq.toString(16).padStart(64, "0") : kind === "jpush" ? `regid${seq}` : `fcm-token-${seq}-${"x".repeat(40)}`;
+  const r = await server.registrations.register({
+    ownerJid: `user${seq}@localhost`,
+    app: app.id,
+    deviceId: "phone",
+    dialect: "p2",
+    provider: kind,
+    token,
+    withSecret: true,
+  });
   if (!r.ok) throw new Error(r.message);
   const publish = () =>
-    server.publish.publish({ fromDomain: "localhost", node: r.registration.node, options: new Map([["secret", r.secret!]]), notification: { priority: "high", call: false, lastMessageBody: "New Message!" } });
+    server.publish.publish({
+      fromDomain: "localhost",
+      node: r.registration.node,
+      options: new Map([["secret", r.secret!]]),
+      notification: { priority: "high", call: false, lastMessageBody: "New Message!" },
+    });
   const audit = async () => {
     await server.writes.flush();
     return [...(await createPgDeliveryAudit({ knex: db.knex }).list({ node: r.registration.node, limit: 20 }))].reverse();
@@ -72,10 +101,20 @@ async function setup(kind: Kind) {
 /** Makes the fake for `kind` answer with its documented response for each situation. */
 function script(kind: Kind, token: string, situation: "dead" | "down" | "config" | "ok") {
   if (kind === "apns") {
-    const answers = { dead: { status: 410, reason: "Unregistered" }, down: { status: 503, reason: "ServiceUnavailable" }, config: { status: 403, reason: "InvalidProviderToken" }, ok: undefined };
+    const answers = {
+      dead: { status: 410, reason: "Unregistered" },
+      down: { status: 503, reason: "ServiceUnavailable" },
+      config: { status: 403, reason: "InvalidProviderToken" },
+      ok: undefined,
+    };
     apns.script((req) => (req.token === token ? answers[situation] : undefined));
   } else if (kind === "jpush") {
-    const answers = { dead: { httpStatus: 400, code: 1011 }, down: { httpStatus: 503, code: 1030 }, config: { httpStatus: 401, code: 1004 }, ok: undefined };
+    const answers = {
+      dead: { httpStatus: 400, code: 1011 },
+      down: { httpStatus: 503, code: 1030 },
+      config: { httpStatus: 401, code: 1004 },
+      ok: undefined,
+    };
     jpush.script(() => answers[situation]);
   } else {
     const answers = {
@@ -88,7 +127,8 @@ function script(kind: Kind, token: string, situation: "dead" | "down" | "config"
   }
 }
 
-const deliveredCount = (kind: Kind) => (kind === "apns" ? apns.delivered().length : kind === "jpush" ? jpush.delivered().length : fcm.delivered().length);
+const deliveredCount = (kind: Kind) =>
+  kind === "apns" ? apns.delivered().length : kind === "jpush" ? jpush.delivered().length : fcm.delivered().length;
 
 for (const kind of ["apns", "jpush", "fcm"] as const) {
   describe(kind, () => {

@@ -27,7 +27,16 @@ function apnsConfig(over: Record<string, unknown> = {}): ApnsConfig {
     apps: [
       {
         id: "chat",
-        apns: { bundleId: "org.example.chat", teamId: "TEAM123456", keyId: "KEY1234567", key: testCerts().apnsKey, address: "127.0.0.1", port: fake.port, ca: fake.ca, ...over },
+        apns: {
+          bundleId: "org.example.chat",
+          teamId: "TEAM123456",
+          keyId: "KEY1234567",
+          key: testCerts().apnsKey,
+          address: "127.0.0.1",
+          port: fake.port,
+          ca: fake.ca,
+          ...over,
+        },
       },
     ],
   });
@@ -67,15 +76,28 @@ describe("APNs adapter", () => {
     expect(outcome).toEqual({ class: "delivered", status: 200, messageId: a.pushId });
     const [req] = fake.requests;
     expect(req).toMatchObject({ token: token(1), jwt: { kid: "KEY1234567", iss: "TEAM123456" } });
-    expect(req!.headers).toMatchObject({ "apns-topic": "org.example.chat", "apns-push-type": "alert", "apns-priority": "10", "apns-id": a.pushId });
+    expect(req!.headers).toMatchObject({
+      "apns-topic": "org.example.chat",
+      "apns-push-type": "alert",
+      "apns-priority": "10",
+      "apns-id": a.pushId,
+    });
     expect(Number(req!.headers["apns-expiration"])).toBeGreaterThan(Date.now() / 1000);
-    expect(req!.payload).toMatchObject({ aps: { alert: { title: "New message", body: "New message" }, "mutable-content": 1 }, account: "f00d" });
+    expect(req!.payload).toMatchObject({
+      aps: { alert: { title: "New message", body: "New message" }, "mutable-content": 1 },
+      account: "f00d",
+    });
   });
 
   it("reports a 410 as a dead token with Apple's timestamp", async () => {
     const p = provider();
     fake.script((r) => (r.token === token(2) ? { status: 410, reason: "Unregistered", timestamp: 1_790_000_000_000 } : undefined));
-    expect(await p.send(attempt(token(2)))).toEqual({ class: "token_dead", status: 410, reason: "Unregistered", invalidatedAt: new Date(1_790_000_000_000) });
+    expect(await p.send(attempt(token(2)))).toEqual({
+      class: "token_dead",
+      status: 410,
+      reason: "Unregistered",
+      invalidatedAt: new Date(1_790_000_000_000),
+    });
   });
 
   it("does not call a token dead on BadDeviceToken until the environment has proven to work", async () => {
@@ -98,7 +120,10 @@ describe("APNs adapter", () => {
     at += 59 * 60_000;
     expect((await p.send(attempt(token(13)))).class).toBe("token_dead");
     at += 60_000;
-    expect(await p.send(attempt(token(13)))).toMatchObject({ class: "config_error", reason: expect.stringContaining("check bundleId and defaultEnvironment") });
+    expect(await p.send(attempt(token(13)))).toMatchObject({
+      class: "config_error",
+      reason: expect.stringContaining("check bundleId and defaultEnvironment"),
+    });
   });
 
   it("classifies credential, rate-limit and outage answers", async () => {
@@ -129,14 +154,20 @@ describe("APNs adapter", () => {
     const p = provider();
     fake.script((r) => (r.token === token(11) ? { status: 200, hang: true } : undefined));
     const started = Date.now();
-    expect(await p.send(attempt(token(11), { signal: AbortSignal.timeout(300) }))).toEqual({ class: "retry", reason: "timeout", maybeDelivered: true });
+    expect(await p.send(attempt(token(11), { signal: AbortSignal.timeout(300) }))).toEqual({
+      class: "retry",
+      reason: "timeout",
+      maybeDelivered: true,
+    });
     expect(Date.now() - started).toBeLessThan(1500);
   });
 
   it("takes a burst of pushes on a cold pool without refused streams", async () => {
     const p = provider({ connections: 2, maxInFlightPerConnection: 40 });
     fake.setDelayMs(5);
-    const outcomes = await Promise.all(Array.from({ length: 400 }, (_, i) => p.send(attempt(token(1000 + i), { signal: AbortSignal.timeout(20_000) }))));
+    const outcomes = await Promise.all(
+      Array.from({ length: 400 }, (_, i) => p.send(attempt(token(1000 + i), { signal: AbortSignal.timeout(20_000) }))),
+    );
     const failures = outcomes.filter((o) => o.class !== "delivered");
     expect(failures).toEqual([]);
     expect(fake.delivered()).toHaveLength(400);
@@ -149,7 +180,10 @@ describe("APNs adapter", () => {
       notification: { priority: "high", call: true, encrypted: { payload: "c2VjcmV0", iv: "aXY=" } },
     });
     expect((await p.send(a)).class).toBe("delivered");
-    expect(fake.requests[0]).toMatchObject({ token: token(13), headers: { "apns-topic": "org.example.chat.voip", "apns-push-type": "voip" } });
+    expect(fake.requests[0]).toMatchObject({
+      token: token(13),
+      headers: { "apns-topic": "org.example.chat.voip", "apns-push-type": "voip" },
+    });
   });
 
   it("authenticates with a client certificate instead of a token, and reads its expiry for the metric", async () => {
@@ -158,7 +192,16 @@ describe("APNs adapter", () => {
       const { tlsCert, tlsKey } = testCerts();
       const p = createApnsProvider({
         app: "chat",
-        config: { ...apnsConfig(), key: undefined, keyId: undefined, teamId: undefined, cert: tlsCert, privateKey: tlsKey, port: certFake.port, ca: certFake.ca } as ApnsConfig,
+        config: {
+          ...apnsConfig(),
+          key: undefined,
+          keyId: undefined,
+          teamId: undefined,
+          cert: tlsCert,
+          privateKey: tlsKey,
+          port: certFake.port,
+          ca: certFake.ca,
+        } as ApnsConfig,
         log: recordingLogger().log,
       });
       providers.push(p);

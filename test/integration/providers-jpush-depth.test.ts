@@ -57,8 +57,14 @@ function jpushApp(over: Record<string, unknown> = {}, jpushOver: Record<string, 
 }
 
 const apnsSection = (defaultEnvironment: "sandbox" | "production") => ({
-  bundleId: "org.example.chat", teamId: "TEAM123456", keyId: "KEY1234567", key: testCerts().apnsKey,
-  address: "127.0.0.1", port: apns.port, ca: apns.ca, defaultEnvironment,
+  bundleId: "org.example.chat",
+  teamId: "TEAM123456",
+  keyId: "KEY1234567",
+  key: testCerts().apnsKey,
+  address: "127.0.0.1",
+  port: apns.port,
+  ca: apns.ca,
+  defaultEnvironment,
 });
 
 async function start(app: Record<string, unknown>, clock?: Clock, http = false): Promise<Server> {
@@ -85,7 +91,13 @@ async function device(server: Server, kinds: ReadonlyArray<"jpush" | "apns">, en
     const token = provider === "jpush" ? `1a0018970a8a2b0c${seq}` : seq.toString(16).padStart(64, "0");
     tokens[provider] = token;
     const r = await server.registrations.register({
-      ownerJid: owner, app: "chat", deviceId: "phone", dialect: "p2", provider, token, withSecret: true,
+      ownerJid: owner,
+      app: "chat",
+      deviceId: "phone",
+      dialect: "p2",
+      provider,
+      token,
+      withSecret: true,
       ...(environment !== undefined ? { environment } : {}),
     });
     if (!r.ok) throw new Error(r.message);
@@ -93,7 +105,12 @@ async function device(server: Server, kinds: ReadonlyArray<"jpush" | "apns">, en
     secret = r.secret ?? secret;
   }
   const publish = () =>
-    server.publish.publish({ fromDomain: "localhost", node, options: new Map([["secret", secret]]), notification: { priority: "high", call: false, lastMessageBody: "New Message!" } });
+    server.publish.publish({
+      fromDomain: "localhost",
+      node,
+      options: new Map([["secret", secret]]),
+      notification: { priority: "high", call: false, lastMessageBody: "New Message!" },
+    });
   const audit = async () => {
     await server.writes.flush();
     return [...(await createPgDeliveryAudit({ knex: db.knex }).list({ node, limit: 20 }))].reverse();
@@ -132,7 +149,10 @@ describe("vendor channels", () => {
     const d = await device(server, ["jpush"]);
     expect(await d.publish()).toBe("delivered");
     expect(sentOptions().third_party_channel).toEqual(DEFAULT_THIRD_PARTY_CHANNEL);
-    expect(sentOptions().third_party_channel).toMatchObject({ vivo: { classification: 1, category: "IM" }, huawei: { importance: "NORMAL" } });
+    expect(sentOptions().third_party_channel).toMatchObject({
+      vivo: { classification: 1, category: "IM" },
+      huawei: { importance: "NORMAL" },
+    });
     expect(sentOptions().classification).toBe(1);
   });
 });
@@ -151,7 +171,9 @@ describe("environment per registration", () => {
 
   it("advertises the environment field in the p2 JPush registration form", async () => {
     const server = await start(jpushApp());
-    const form = p2Commands({ registrations: server.registrations, componentJid: "push.localhost" }).find((c) => c.node === "register-push-jpush")!;
+    const form = p2Commands({ registrations: server.registrations, componentJid: "push.localhost" }).find(
+      (c) => c.node === "register-push-jpush",
+    )!;
     expect(form.formFields?.().map((f) => f.var)).toContain("environment");
   });
 });
@@ -179,7 +201,9 @@ describe("delivery receipts", () => {
     const body = (await res.json()) as { deliveries: Array<Record<string, unknown>> };
     expect(body.deliveries[0]).toMatchObject({ provider: "jpush", receipt: "received", receiptChannel: "vendor" });
 
-    const counted = (await server.metrics.jpushReceipts.get()).values.find((v) => v.labels.result === "received" && v.labels.app === "chat");
+    const counted = (await server.metrics.jpushReceipts.get()).values.find(
+      (v) => v.labels.result === "received" && v.labels.app === "chat",
+    );
     expect(counted?.value).toBe(1);
   });
 
@@ -201,7 +225,15 @@ describe("delivery receipts", () => {
 
     // The device moved to a new JPush registration id before the window ended: the old message did
     // not target it, and JPush cannot say; the other never arrived.
-    const r = await server.registrations.register({ ownerJid: moved.owner, app: "chat", deviceId: "phone", dialect: "p2", provider: "jpush", token: "1a0018970a8a2b0cnew", withSecret: true });
+    const r = await server.registrations.register({
+      ownerJid: moved.owner,
+      app: "chat",
+      deviceId: "phone",
+      dialect: "p2",
+      provider: "jpush",
+      token: "1a0018970a8a2b0cnew",
+      withSecret: true,
+    });
     expect(r.ok && r.registration.node).toBe(moved.node);
     clock.advance(61_000);
     await server.receipts.poller.pollNow("chat");
@@ -260,7 +292,9 @@ describe("confirm fallback (strategy.confirmWithinSeconds)", () => {
     jpush.setDefaultReceipt({ received: true, channel: "apns" });
     const d = await device(server, ["jpush", "apns"], "sandbox");
     expect(await d.publish()).toBe("delivered");
-    await waitFor("the confirmation", async () => (await server.metrics.confirmFallbacks.get()).values.some((v) => v.labels.result === "confirmed" && v.value === 1));
+    await waitFor("the confirmation", async () =>
+      (await server.metrics.confirmFallbacks.get()).values.some((v) => v.labels.result === "confirmed" && v.value === 1),
+    );
     expect(apns.delivered()).toHaveLength(0);
     const rows = await d.audit();
     expect(rows.map((r) => `${r.provider}:${r.outcome}:${r.receipt}`)).toEqual(["jpush:delivered:received"]);
@@ -271,12 +305,30 @@ describe("xmpp-push audit and config check", () => {
   it("shows the receipt in `xmpp-push audit --node`", async () => {
     const own = await freshTestDatabase();
     try {
-      const server = await createServer(testConfig({ delivery: { auditFlushMs: 5 }, apps: [receiptsApp()] }), { log: recordingLogger().log, db: own });
+      const server = await createServer(testConfig({ delivery: { auditFlushMs: 5 }, apps: [receiptsApp()] }), {
+        log: recordingLogger().log,
+        db: own,
+      });
       jpush.setDefaultReceipt({ received: true, channel: "vendor" });
-      const r = await server.registrations.register({ ownerJid: "cli@localhost", app: "chat", deviceId: "phone", dialect: "p2", provider: "jpush", token: "1a0018970a8a2b0c3d4", withSecret: true });
+      const r = await server.registrations.register({
+        ownerJid: "cli@localhost",
+        app: "chat",
+        deviceId: "phone",
+        dialect: "p2",
+        provider: "jpush",
+        token: "1a0018970a8a2b0c3d4",
+        withSecret: true,
+      });
       if (!r.ok) throw new Error(r.message);
       const node = r.registration.node;
-      expect(await server.publish.publish({ fromDomain: "localhost", node, options: new Map([["secret", r.secret!]]), notification: { priority: "high", call: false } })).toBe("delivered");
+      expect(
+        await server.publish.publish({
+          fromDomain: "localhost",
+          node,
+          options: new Map([["secret", r.secret!]]),
+          notification: { priority: "high", call: false },
+        }),
+      ).toBe("delivered");
       await server.writes.flush();
       await server.receipts.poller.pollNow("chat");
       await server.stop();

@@ -79,7 +79,12 @@ interface SentJpush {
   readonly cid: string;
 }
 interface SentFcm {
-  readonly message: { readonly token: string; readonly data: Record<string, string>; readonly android: Record<string, unknown>; readonly notification?: unknown };
+  readonly message: {
+    readonly token: string;
+    readonly data: Record<string, string>;
+    readonly android: Record<string, unknown>;
+    readonly notification?: unknown;
+  };
 }
 const jpushPushes = () => jpush.requests.filter((r) => r.path === "/v3/push");
 const sentJpush = (i: number) => jpushPushes()[i]?.body as SentJpush;
@@ -93,7 +98,11 @@ describe("JPush adapter", () => {
     jpush.setDefault({ httpStatus: 200, msgId });
     const outcome = await jpushProvider().send(attempt("jpush"));
     expect(outcome).toEqual({ class: "delivered", status: 200, messageId: msgId });
-    expect(jpushPushes()[0]).toMatchObject({ method: "POST", path: "/v3/push", auth: { appKey: JPUSH_APP_KEY, masterSecret: JPUSH_MASTER_SECRET } });
+    expect(jpushPushes()[0]).toMatchObject({
+      method: "POST",
+      path: "/v3/push",
+      auth: { appKey: JPUSH_APP_KEY, masterSecret: JPUSH_MASTER_SECRET },
+    });
     // The cid came from JPush's own pool, as its docs require.
     expect(jpush.requests[0]).toMatchObject({ method: "GET", path: "/v3/push/cid?count=100&type=push" });
     expect(sentJpush(0).audience).toEqual({ registration_id: [REGID] });
@@ -103,13 +112,19 @@ describe("JPush adapter", () => {
   });
 
   it("says apns_production true for a production registration", async () => {
-    await jpushProvider().send(attempt("jpush", { address: { provider: "jpush", token: REGID, environment: "production", updatedAt: new Date() } }));
+    await jpushProvider().send(
+      attempt("jpush", { address: { provider: "jpush", token: REGID, environment: "production", updatedAt: new Date() } }),
+    );
     expect(sentJpush(0).options.apns_production).toBe(true);
   });
 
   it("reports 1011 as a dead token", async () => {
     jpush.setDefault({ httpStatus: 400, code: 1011 });
-    expect(await jpushProvider().send(attempt("jpush"))).toEqual({ class: "token_dead", status: 1011, reason: "1011 cannot find user by this audience" });
+    expect(await jpushProvider().send(attempt("jpush"))).toEqual({
+      class: "token_dead",
+      status: 1011,
+      reason: "1011 cannot find user by this audience",
+    });
   });
 
   it("retries 503 / 1030", async () => {
@@ -119,7 +134,12 @@ describe("JPush adapter", () => {
 
   it("waits for the rate-limit window on 429 / 2002", async () => {
     jpush.setDefault({ httpStatus: 429, code: 2002, rateLimitReset: 30 });
-    expect(await jpushProvider().send(attempt("jpush"))).toEqual({ class: "retry", status: 2002, reason: "2002 rate limit exceeded", retryAfterMs: 30_000 });
+    expect(await jpushProvider().send(attempt("jpush"))).toEqual({
+      class: "retry",
+      status: 2002,
+      reason: "2002 rate limit exceeded",
+      retryAfterMs: 30_000,
+    });
   });
 
   it("reports a wrong master secret as a config error", async () => {
@@ -155,11 +175,19 @@ describe("JPush adapter", () => {
 describe("FCM adapter", () => {
   it("exchanges a service-account JWT for an access token and sends a data-only high-priority message", async () => {
     const outcome = await fcmProvider().send(attempt("fcm"));
-    expect(outcome).toMatchObject({ class: "delivered", status: 200, messageId: expect.stringMatching(/^projects\/xmpp-push-test\/messages\//) });
+    expect(outcome).toMatchObject({
+      class: "delivered",
+      status: 200,
+      messageId: expect.stringMatching(/^projects\/xmpp-push-test\/messages\//),
+    });
     expect(fcm.tokenRequests).toBe(1);
     expect(fcm.requests[0]?.projectId).toBe("xmpp-push-test");
     const { message } = sentFcm(0);
-    expect(message).toMatchObject({ token: FCM_TOKEN, data: { account: "f00d", priority: "high" }, android: { priority: "HIGH", ttl: expect.stringMatching(/^\d+s$/) } });
+    expect(message).toMatchObject({
+      token: FCM_TOKEN,
+      data: { account: "f00d", priority: "high" },
+      android: { priority: "HIGH", ttl: expect.stringMatching(/^\d+s$/) },
+    });
     expect(message.notification).toBeUndefined();
     expect(Object.values(message.data).every((v) => typeof v === "string")).toBe(true);
     expect(fcm.delivered()).toHaveLength(1);
@@ -186,12 +214,17 @@ describe("FCM adapter", () => {
   it("believes 'not a valid registration token' only once this app's messages have been delivered", async () => {
     const DEAD = `${FCM_TOKEN.slice(0, -4)}dead`;
     fcm.script((req) =>
-      JSON.stringify(req.body).includes(DEAD) ? { httpStatus: 400, errorCode: "INVALID_ARGUMENT", message: "The registration token is not a valid FCM registration token" } : undefined,
+      JSON.stringify(req.body).includes(DEAD)
+        ? { httpStatus: 400, errorCode: "INVALID_ARGUMENT", message: "The registration token is not a valid FCM registration token" }
+        : undefined,
     );
     const p = fcmProvider();
     const toDead = () => attempt("fcm", { address: { provider: "fcm", token: DEAD, environment: "sandbox", updatedAt: new Date() } });
     // Before any success the same answer may be a message we build wrong: nobody's registration ends.
-    expect(await p.send(toDead())).toMatchObject({ class: "payload_error", reason: expect.stringContaining("no FCM push has succeeded yet") });
+    expect(await p.send(toDead())).toMatchObject({
+      class: "payload_error",
+      reason: expect.stringContaining("no FCM push has succeeded yet"),
+    });
     expect((await p.send(attempt("fcm"))).class).toBe("delivered");
     expect(await p.send(toDead())).toMatchObject({ class: "token_dead", status: 400 });
   });
@@ -228,7 +261,10 @@ describe("FCM adapter", () => {
 
   it("answers retry, maybe delivered, when FCM is slower than the attempt's deadline", async () => {
     fcm.setDelayMs(1000);
-    expect(await fcmProvider().send(attempt("fcm", { signal: AbortSignal.timeout(300) }))).toMatchObject({ class: "retry", maybeDelivered: true });
+    expect(await fcmProvider().send(attempt("fcm", { signal: AbortSignal.timeout(300) }))).toMatchObject({
+      class: "retry",
+      maybeDelivered: true,
+    });
   });
 });
 
@@ -236,7 +272,11 @@ describe("HTTP provider factories", () => {
   it("build a provider only for an app that configures it", async () => {
     const c = testConfig({
       apps: [
-        { id: "both", jpush: { appKey: JPUSH_APP_KEY, masterSecret: JPUSH_MASTER_SECRET, baseUrl: jpush.url }, fcm: { serviceAccount: fcm.serviceAccountJson(), baseUrl: fcm.url } },
+        {
+          id: "both",
+          jpush: { appKey: JPUSH_APP_KEY, masterSecret: JPUSH_MASTER_SECRET, baseUrl: jpush.url },
+          fcm: { serviceAccount: fcm.serviceAccountJson(), baseUrl: fcm.url },
+        },
         { id: "none" },
       ],
     });
@@ -263,7 +303,14 @@ describe("secrets", () => {
     const text = logs.text() + JSON.stringify(outcomes);
     expect(text).toContain("JPush refused the push");
     expect(text).toContain("FCM refused the push");
-    for (const secret of [JPUSH_MASTER_SECRET, Buffer.from(`${JPUSH_APP_KEY}:${JPUSH_MASTER_SECRET}`).toString("base64"), REGID, FCM_TOKEN, "ya29.", "PRIVATE KEY"]) {
+    for (const secret of [
+      JPUSH_MASTER_SECRET,
+      Buffer.from(`${JPUSH_APP_KEY}:${JPUSH_MASTER_SECRET}`).toString("base64"),
+      REGID,
+      FCM_TOKEN,
+      "ya29.",
+      "PRIVATE KEY",
+    ]) {
       expect(text).not.toContain(secret);
     }
   });

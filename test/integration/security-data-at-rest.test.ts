@@ -35,13 +35,31 @@ async function setup(app: Record<string, unknown> = {}) {
 
 const hex = (tag: string) => `${Buffer.from(tag).toString("hex")}${randomBytes(32).toString("hex")}`.slice(0, 64);
 const publish = (server: Server, node: string, secret: string | undefined, notification: Notification) =>
-  server.publish.publish({ fromDomain: "localhost", node, options: new Map(secret === undefined ? [] : [["secret", secret]]), notification });
-const withContent: Notification = { priority: "high", call: false, messageCount: 1, lastMessageSender: "bob@localhost/phone", lastMessageBody: "meet me at 6" };
+  server.publish.publish({
+    fromDomain: "localhost",
+    node,
+    options: new Map(secret === undefined ? [] : [["secret", secret]]),
+    notification,
+  });
+const withContent: Notification = {
+  priority: "high",
+  call: false,
+  messageCount: 1,
+  lastMessageSender: "bob@localhost/phone",
+  lastMessageBody: "meet me at 6",
+};
 
 describe("publish secrets (item 9)", () => {
   it("keeps no key in the database and stores only a hash of a random secret", async () => {
     const { server } = await setup();
-    const r = await server.registrations.register({ ownerJid: "alice@localhost", deviceId: "d9a", dialect: "p2", provider: "apns", token: hex("a"), withSecret: true });
+    const r = await server.registrations.register({
+      ownerJid: "alice@localhost",
+      deviceId: "d9a",
+      dialect: "p2",
+      provider: "apns",
+      token: hex("a"),
+      withSecret: true,
+    });
     if (!r.ok) throw new Error(r.message);
     expect(await ctx.db().knex("server_settings").where({ name: "publish-secret-key" })).toHaveLength(0);
     const dump = JSON.stringify(await ctx.db().knex.raw("SELECT * FROM registrations r JOIN registration_addresses a USING (node)"));
@@ -53,7 +71,16 @@ describe("publish secrets (item 9)", () => {
   it("never hands a reused client-chosen node its earlier secret, and the earlier secret stops working", async () => {
     const { server } = await setup();
     const node = `static-device-${randomBytes(4).toString("hex")}`;
-    const reg = () => server.registrations.register({ ownerJid: "alice@localhost", deviceId: node, node, dialect: "appserver", provider: "apns", token: hex("b"), withSecret: true });
+    const reg = () =>
+      server.registrations.register({
+        ownerJid: "alice@localhost",
+        deviceId: node,
+        node,
+        dialect: "appserver",
+        provider: "apns",
+        token: hex("b"),
+        withSecret: true,
+      });
     const first = await reg();
     if (!first.ok) throw new Error(first.message);
     expect(await server.registrations.unregister({ ownerJid: "alice@localhost", deviceId: node })).toBe(true);
@@ -70,9 +97,28 @@ describe("publish secrets (item 9)", () => {
     const key = randomBytes(32);
     const node = `old-${randomBytes(4).toString("hex")}`;
     const oldSecret = createHmac("sha256", key).update(`xmpp-push publish secret\u0000${node}`).digest("base64url").slice(0, 32);
-    await ctx.db().knex("server_settings").insert({ name: "publish-secret-key", value: key.toString("base64") }).onConflict("name").merge();
-    await ctx.db().knex("registrations").insert({ node, app: "chat", owner_jid: "carol@localhost", device_id: "old-phone", channel: "", dialect: "p2", secret_hash: hashSecret(oldSecret) });
-    await ctx.db().knex("registration_addresses").insert({ node, provider: "apns", token: hex("c"), token_hash: hex("c"), environment: "production" });
+    await ctx
+      .db()
+      .knex("server_settings")
+      .insert({ name: "publish-secret-key", value: key.toString("base64") })
+      .onConflict("name")
+      .merge();
+    await ctx
+      .db()
+      .knex("registrations")
+      .insert({
+        node,
+        app: "chat",
+        owner_jid: "carol@localhost",
+        device_id: "old-phone",
+        channel: "",
+        dialect: "p2",
+        secret_hash: hashSecret(oldSecret),
+      });
+    await ctx
+      .db()
+      .knex("registration_addresses")
+      .insert({ node, provider: "apns", token: hex("c"), token_hash: hex("c"), environment: "production" });
     await dropPublishSecretKey.up(ctx.db().knex);
     expect(await ctx.db().knex("server_settings").where({ name: "publish-secret-key" })).toHaveLength(0);
     const { server } = await setup();
@@ -84,7 +130,14 @@ describe("publish secrets (item 9)", () => {
 describe("message content in the queue (item 10)", () => {
   const queuedNotification = async (app: Record<string, unknown>) => {
     const { server } = await setup(app);
-    const r = await server.registrations.register({ ownerJid: "alice@localhost", deviceId: `d10-${randomBytes(3).toString("hex")}`, dialect: "p2", provider: "apns", token: hex("down"), withSecret: true });
+    const r = await server.registrations.register({
+      ownerJid: "alice@localhost",
+      deviceId: `d10-${randomBytes(3).toString("hex")}`,
+      dialect: "p2",
+      provider: "apns",
+      token: hex("down"),
+      withSecret: true,
+    });
     if (!r.ok) throw new Error(r.message);
     expect(await publish(server, r.registration.node, r.secret, withContent)).toBe("queued"); // APNs 503: the job stays
     await server.writes.flush();
@@ -109,7 +162,14 @@ describe("the dead-token log line (item 16)", () => {
   it("shows operators the token's fingerprint under tokenFp, never the token", async () => {
     const { server, logText, logLines } = await setup({ strategy: { providers: ["apns"], mode: "fallback" } });
     const token = hex("dead");
-    const r = await server.registrations.register({ ownerJid: "alice@localhost", deviceId: "d16", dialect: "p2", provider: "apns", token, withSecret: true });
+    const r = await server.registrations.register({
+      ownerJid: "alice@localhost",
+      deviceId: "d16",
+      dialect: "p2",
+      provider: "apns",
+      token,
+      withSecret: true,
+    });
     if (!r.ok) throw new Error(r.message);
     expect(await publish(server, r.registration.node, r.secret, withContent)).toBe("token-dead");
     const line = logLines().find((l) => l.msg === "provider reports the device token dead; address disabled");
@@ -122,7 +182,9 @@ describe("the dead-token log line (item 16)", () => {
 describe("the embedded database's files (item 5)", () => {
   /** Paths under dir (dir included) that group or others may read, write or enter. */
   const open = (dir: string) =>
-    [dir, ...readdirSync(dir, { recursive: true, withFileTypes: true }).map((e) => join(e.parentPath, e.name))].filter((p) => (lstatSync(p).mode & 0o077) !== 0);
+    [dir, ...readdirSync(dir, { recursive: true, withFileTypes: true }).map((e) => join(e.parentPath, e.name))].filter(
+      (p) => (lstatSync(p).mode & 0o077) !== 0,
+    );
   const count = (dir: string) => readdirSync(dir, { recursive: true }).length;
 
   it("are owner-only under umask 022, also after writes, and a world-readable directory from before is locked down", async () => {
@@ -132,7 +194,9 @@ describe("the embedded database's files (item 5)", () => {
       const dataDir = join(root, "data");
       const first = await openDatabase({ dataDir, poolMax: 1 });
       await migrateLatest(first);
-      await first.knex("registrations").insert({ node: "n5", app: "chat", owner_jid: "alice@localhost", device_id: "d5", channel: "", dialect: "p2" });
+      await first
+        .knex("registrations")
+        .insert({ node: "n5", app: "chat", owner_jid: "alice@localhost", device_id: "d5", channel: "", dialect: "p2" });
       await first.knex.raw("CHECKPOINT");
       expect(lstatSync(dataDir).mode & 0o777).toBe(0o700);
       expect(open(dataDir)).toEqual([]);

@@ -31,12 +31,27 @@ beforeAll(async () => {
   strict = await createServer(
     testConfig({
       component: NO_XMPP,
-      http: { port: 0, adminToken: ADMIN, registrationToken: REG, metricsToken: METRICS, requestsPerMinute: 10_000, headersTimeoutMs: 600, requestTimeoutMs: 1500, idleTimeoutMs: 1000 },
+      http: {
+        port: 0,
+        adminToken: ADMIN,
+        registrationToken: REG,
+        metricsToken: METRICS,
+        requestsPerMinute: 10_000,
+        headersTimeoutMs: 600,
+        requestTimeoutMs: 1500,
+        idleTimeoutMs: 1000,
+      },
     }),
     { log: logs.log, db },
   );
-  proxied = await createServer(testConfig({ component: NO_XMPP, http: { port: 0, requestsPerMinute: 3, trustProxy: ["127.0.0.1"] } }), { log: logs.log, db });
-  direct = await createServer(testConfig({ component: NO_XMPP, http: { port: 0, requestsPerMinute: 3, maxConnections: 5 } }), { log: logs.log, db: ownDb });
+  proxied = await createServer(testConfig({ component: NO_XMPP, http: { port: 0, requestsPerMinute: 3, trustProxy: ["127.0.0.1"] } }), {
+    log: logs.log,
+    db,
+  });
+  direct = await createServer(testConfig({ component: NO_XMPP, http: { port: 0, requestsPerMinute: 3, maxConnections: 5 } }), {
+    log: logs.log,
+    db: ownDb,
+  });
   for (const s of [strict, proxied, direct]) await s.start();
 });
 
@@ -75,7 +90,9 @@ describe("slow clients", () => {
 
   it("closes a client that drips its body once the request deadline passes", async () => {
     const c = await rawClient(strict);
-    c.socket.write(`POST /v1/registrations HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${REG}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n`);
+    c.socket.write(
+      `POST /v1/registrations HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${REG}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n`,
+    );
     for (let i = 0; i < 40 && c.closedAfterMs() === undefined; i++) {
       c.socket.write(" ");
       await new Promise((r) => setTimeout(r, 100));
@@ -118,7 +135,8 @@ describe("metrics", () => {
     };
     db.knex.on("query", onQuery);
     try {
-      for (let i = 0; i < 20; i++) expect((await fetch(`${strict.httpAddress()}/metrics`, { headers: { authorization: `Bearer ${METRICS}` } })).status).toBe(200);
+      for (let i = 0; i < 20; i++)
+        expect((await fetch(`${strict.httpAddress()}/metrics`, { headers: { authorization: `Bearer ${METRICS}` } })).status).toBe(200);
     } finally {
       db.knex.removeListener("query", onQuery);
     }
@@ -128,7 +146,8 @@ describe("metrics", () => {
 });
 
 describe("behind a reverse proxy", () => {
-  const hit = (server: Server, forwardedFor: string) => fetch(`${server.httpAddress()}/admin/v1/deliveries`, { headers: { "x-forwarded-for": forwardedFor } });
+  const hit = (server: Server, forwardedFor: string) =>
+    fetch(`${server.httpAddress()}/admin/v1/deliveries`, { headers: { "x-forwarded-for": forwardedFor } });
 
   it("limits each client behind a trusted proxy on its own", async () => {
     for (let i = 0; i < 3; i++) expect((await hit(proxied, "203.0.113.1")).status).toBe(404);
@@ -146,7 +165,9 @@ describe("behind a reverse proxy", () => {
   it("takes the trusted proxies from XMPP_PUSH_HTTP_TRUST_PROXY", () => {
     const config = loadConfig({ env: { XMPP_PUSH_HTTP_TRUST_PROXY: "10.0.0.0/8, loopback" } });
     expect(config.http.trustProxy).toEqual(["10.0.0.0/8", "loopback"]);
-    expect(() => loadConfig({ env: { XMPP_PUSH_HTTP_TRUST_PROXY: "true" } })).toThrow(/http\.trustProxy\[0\] \(XMPP_PUSH_HTTP_TRUST_PROXY\)|http\.trustProxy\[0\]: must be an IP address/);
+    expect(() => loadConfig({ env: { XMPP_PUSH_HTTP_TRUST_PROXY: "true" } })).toThrow(
+      /http\.trustProxy\[0\] \(XMPP_PUSH_HTTP_TRUST_PROXY\)|http\.trustProxy\[0\]: must be an IP address/,
+    );
     expect(() => loadConfig({ env: { XMPP_PUSH_HTTP_TRUST_PROXY: "10.0.0.0/33" } })).toThrow(/must be an IP address/);
   });
 });
@@ -154,14 +175,22 @@ describe("behind a reverse proxy", () => {
 describe("admin API", () => {
   it("has its own prefix; the old paths still answer behind the admin token, marked deprecated", async () => {
     const base = strict.httpAddress()!;
-    const reg = (await (await fetch(`${base}/v1/registrations`, { method: "POST", headers: { authorization: `Bearer ${REG}`, "content-type": "application/json" }, body: JSON.stringify({ deviceId: "adm", provider: "apns", token: "ab".repeat(32) }) })).json()) as { node: string };
+    const reg = (await (
+      await fetch(`${base}/v1/registrations`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${REG}`, "content-type": "application/json" },
+        body: JSON.stringify({ deviceId: "adm", provider: "apns", token: "ab".repeat(32) }),
+      })
+    ).json()) as { node: string };
     const now = await fetch(`${base}/admin/v1/registrations/${reg.node}`, { headers: { authorization: `Bearer ${ADMIN}` } });
     expect(now.status).toBe(200);
     expect(now.headers.get("deprecation")).toBeNull();
     const old = await fetch(`${base}/v1/registrations/${reg.node}`, { headers: { authorization: `Bearer ${ADMIN}` } });
     expect(old.status).toBe(200);
     expect(old.headers.get("deprecation")).toBe("true");
-    expect(await old.json()).toEqual(await (await fetch(`${base}/admin/v1/registrations/${reg.node}`, { headers: { authorization: `Bearer ${ADMIN}` } })).json());
+    expect(await old.json()).toEqual(
+      await (await fetch(`${base}/admin/v1/registrations/${reg.node}`, { headers: { authorization: `Bearer ${ADMIN}` } })).json(),
+    );
     for (const path of [`/admin/v1/registrations/${reg.node}`, `/v1/registrations/${reg.node}`, "/admin/v1/deliveries", "/v1/deliveries"]) {
       expect((await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${REG}` } })).status).toBe(401);
     }

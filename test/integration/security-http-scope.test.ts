@@ -32,7 +32,15 @@ const logs = recordingLogger("debug");
 beforeAll(async () => {
   db = await freshTestDatabase();
   // A row made over HTTP before tokens had scopes, as the migration marks it.
-  await db.knex("registrations").insert({ node: "legacy-node", app: "default", owner_jid: "", device_id: "legacy-node", channel: "", dialect: "appserver", registrar: "http-legacy" });
+  await db.knex("registrations").insert({
+    node: "legacy-node",
+    app: "default",
+    owner_jid: "",
+    device_id: "legacy-node",
+    channel: "",
+    dialect: "appserver",
+    registrar: "http-legacy",
+  });
   xmpp = await startFakeXmppServer();
   server = await createServer(
     testConfig({
@@ -66,22 +74,52 @@ afterAll(async () => {
 });
 
 const req = (method: string, path: string, token: string, body: unknown) =>
-  fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
-const register = (token: string, body: Record<string, unknown>) => req("POST", "/v1/registrations", token, { provider: "apns", token: DEVICE, ...body });
+  fetch(`${base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+const register = (token: string, body: Record<string, unknown>) =>
+  req("POST", "/v1/registrations", token, { provider: "apns", token: DEVICE, ...body });
 const unregister = (token: string, body: Record<string, unknown>) => req("DELETE", "/v1/registrations", token, body);
 const form = (path: string, token: string, fields: Record<string, string>) =>
-  fetch(`${base}${path}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(fields).toString() });
-const admin = async (node: string) => (await (await fetch(`${base}/admin/v1/registrations/${node}`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as Record<string, unknown>;
+  fetch(`${base}${path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams(fields).toString(),
+  });
+const admin = async (node: string) =>
+  (await (await fetch(`${base}/admin/v1/registrations/${node}`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as Record<
+    string,
+    unknown
+  >;
 
 /** p2's register command; with `appserverNode`, mod_push_appserver's (the client picks the node). */
-async function registerOverXmpp(user: string, deviceId: string, token: string, appserverNode?: string): Promise<{ node: string; secret: string }> {
-  const fields = (f: Record<string, string>) => Object.entries(f).map(([k, v]) => `<field var='${k}'><value>${v}</value></field>`).join("");
-  const [command, form] = appserverNode === undefined ? ["register-push-apns", fields({ token, "device-id": deviceId })] : ["v1-register-push", fields({ type: "apns", node: appserverNode, token })];
+async function registerOverXmpp(
+  user: string,
+  deviceId: string,
+  token: string,
+  appserverNode?: string,
+): Promise<{ node: string; secret: string }> {
+  const fields = (f: Record<string, string>) =>
+    Object.entries(f)
+      .map(([k, v]) => `<field var='${k}'><value>${v}</value></field>`)
+      .join("");
+  const [command, form] =
+    appserverNode === undefined
+      ? ["register-push-apns", fields({ token, "device-id": deviceId })]
+      : ["v1-register-push", fields({ type: "apns", node: appserverNode, token })];
   const reply = await xmpp.iq(
     `<iq type='set' from='${user}/phone' to='push.localhost'><command xmlns='http://jabber.org/protocol/commands' node='${command}' action='execute'>` +
       `<x xmlns='jabber:x:data' type='submit'>${form}</x></command></iq>`,
   );
-  const value = (name: string) => reply.getChild("command")?.getChild("x")?.getChildren("field").find((f) => f.attrs.var === name)?.getChildText("value");
+  const value = (name: string) =>
+    reply
+      .getChild("command")
+      ?.getChild("x")
+      ?.getChildren("field")
+      .find((f) => f.attrs.var === name)
+      ?.getChildText("value");
   expect(reply.attrs.type).toBe("result");
   return { node: value("node")!, secret: value("secret")! };
 }
@@ -127,18 +165,30 @@ describe("a registration token and what users registered over XMPP", () => {
     // Over XMPP, mod_push_appserver's dialect: the device id is the node the client chose.
     const dave = await registerOverXmpp("dave@localhost", "", DEVICE, "daves-chosen-node");
     expect(dave.node).toBe("daves-chosen-node");
-    const res = await form("/push_appserver/v1/register", LEGACY, { type: "apns", node: dave.node, token: OTHER_DEVICE, jid: "dave@localhost" });
+    const res = await form("/push_appserver/v1/register", LEGACY, {
+      type: "apns",
+      node: dave.node,
+      token: OTHER_DEVICE,
+      jid: "dave@localhost",
+    });
     expect(res.status).toBe(409);
     const text = await res.text();
     expect(text).toMatch(/^ERROR\n/);
     expect(text).not.toContain(dave.secret);
-    expect(await admin(dave.node)).toMatchObject({ dialect: "appserver", registeredBy: "xmpp", addresses: [{ tokenFingerprint: tokenFingerprint(DEVICE) }] });
+    expect(await admin(dave.node)).toMatchObject({
+      dialect: "appserver",
+      registeredBy: "xmpp",
+      addresses: [{ tokenFingerprint: tokenFingerprint(DEVICE) }],
+    });
   });
 });
 
 describe("tokens and each other", () => {
   it("keeps every token's registrations, and their secrets, to that token", async () => {
-    const a = (await (await register(LEGACY, { jid: "carol@localhost", deviceId: "shared-id" })).json()) as { node: string; secret: string };
+    const a = (await (await register(LEGACY, { jid: "carol@localhost", deviceId: "shared-id" })).json()) as {
+      node: string;
+      secret: string;
+    };
     const b = await register(BACKEND, { jid: "carol@localhost", deviceId: "shared-id" });
     expect(b.status).toBe(201);
     const bBody = (await b.json()) as { node: string; secret: string };
@@ -149,9 +199,16 @@ describe("tokens and each other", () => {
     const taken = await form("/push_appserver/v1/register", BACKEND, { type: "apns", node: a.node, token: OTHER_DEVICE });
     expect(taken.status).toBe(409);
     expect(await taken.text()).not.toContain(a.secret);
-    // Its creator registers again and gets its node and secret back.
-    const again = (await (await register(LEGACY, { jid: "carol@localhost", deviceId: "shared-id" })).json()) as { node: string; secret: string };
-    expect(again).toEqual({ jid: "push.localhost", ...a });
+    // Its creator registers again and gets its node back, with a fresh secret (secrets are random per
+    // registration and stored only hashed, so nobody, the creator included, gets an old one back).
+    const again = (await (await register(LEGACY, { jid: "carol@localhost", deviceId: "shared-id" })).json()) as {
+      jid: string;
+      node: string;
+      secret: string;
+    };
+    expect(again.jid).toBe("push.localhost");
+    expect(again.node).toBe(a.node);
+    expect(again.secret).not.toBe(a.secret);
     expect(await admin(a.node)).toMatchObject({ registeredBy: registrarOf(LEGACY) });
   });
 
@@ -208,8 +265,16 @@ describe("a token's scope", () => {
   it("reads tokens from files in the config file (tokenFile)", () => {
     const dir = mkdtempSync(join(tmpdir(), "xp-scope-"));
     writeFileSync(join(dir, "backend-token"), `${BACKEND}\n`);
-    writeFileSync(join(dir, "config.yaml"), `http:\n  registrationTokens:\n    - name: backend\n      tokenFile: ${join(dir, "backend-token")}\n      actForUsers: true\n`);
+    writeFileSync(
+      join(dir, "config.yaml"),
+      `http:\n  registrationTokens:\n    - name: backend\n      tokenFile: ${join(dir, "backend-token")}\n      actForUsers: true\n`,
+    );
     const config = loadConfig({ env: {}, file: join(dir, "config.yaml") });
-    expect(config.http.registrationTokens[0]).toMatchObject({ name: "backend", token: BACKEND, actForUsers: true, registrationsWithoutJid: 100_000 });
+    expect(config.http.registrationTokens[0]).toMatchObject({
+      name: "backend",
+      token: BACKEND,
+      actForUsers: true,
+      registrationsWithoutJid: 100_000,
+    });
   });
 });

@@ -18,7 +18,9 @@ describe("the migration gate", () => {
     try {
       const pending = await pendingMigrations(db);
       expect(pending.length).toBeGreaterThan(0);
-      await expect(passMigrationGate(db, false)).rejects.toThrow(`the database needs migrations (${pending.join(", ")}): run "xmpp-push migrate"`);
+      await expect(passMigrationGate(db, false)).rejects.toThrow(
+        `the database needs migrations (${pending.join(", ")}): run "xmpp-push migrate"`,
+      );
       expect(await pendingMigrations(db)).toEqual(pending);
     } finally {
       await db.close();

@@ -56,5 +56,4 @@ describe("registration store at rest", () => {
     // Without the key the row is unreadable: unknown, not an error that fails every lookup.
     expect(await store().findByNode(input.node)).toBeUndefined();
   });
-
 });

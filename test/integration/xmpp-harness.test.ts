@@ -70,13 +70,26 @@ async function connectFakeComponent(server: XmppServer): Promise<FakePushCompone
 }
 
 function formValue(form: Element | undefined, name: string): string | undefined {
-  return form?.getChildren("field").find((f) => f.attrs.var === name)?.getChildText("value") ?? undefined;
+  return (
+    form
+      ?.getChildren("field")
+      .find((f) => f.attrs.var === name)
+      ?.getChildText("value") ?? undefined
+  );
 }
 
 const publishOptions = (iq: Element) => iq.getChild("pubsub", NS_PUBSUB)?.getChild("publish-options")?.getChild("x", "jabber:x:data");
 
 const summaryBody = (iq: Element) =>
-  formValue(iq.getChild("pubsub", NS_PUBSUB)?.getChild("publish")?.getChild("item")?.getChild("notification", NS_PUSH)?.getChild("x", "jabber:x:data"), "last-message-body");
+  formValue(
+    iq
+      .getChild("pubsub", NS_PUBSUB)
+      ?.getChild("publish")
+      ?.getChild("item")
+      ?.getChild("notification", NS_PUSH)
+      ?.getChild("x", "jabber:x:data"),
+    "last-message-body",
+  );
 
 /** ejabberd's logger writes asynchronously: a line may land after the stanza it explains. */
 async function expectLogToMatch(server: XmppServer, re: RegExp, timeoutMs = 5000): Promise<void> {

@@ -16,9 +16,18 @@ export interface AppProcess extends CliProcess {
   stop(): Promise<void>;
 }
 
-export function startAppProcess(opts: { dir: string; name: string; config: Record<string, unknown>; httpPort: number; env?: Record<string, string> }): AppProcess {
+export function startAppProcess(opts: {
+  dir: string;
+  name: string;
+  config: Record<string, unknown>;
+  httpPort: number;
+  env?: Record<string, string>;
+}): AppProcess {
   const file = join(opts.dir, `${opts.name}.yaml`);
-  writeFileSync(file, stringify({ ...opts.config, http: { ...(opts.config.http as object | undefined), host: "127.0.0.1", port: opts.httpPort } }));
+  writeFileSync(
+    file,
+    stringify({ ...opts.config, http: { ...(opts.config.http as object | undefined), host: "127.0.0.1", port: opts.httpPort } }),
+  );
   const p = startCli(["serve"], { env: cleanEnv({ XMPP_PUSH_CONFIG: file, ...opts.env }) });
   return {
     ...p,

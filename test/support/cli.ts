@@ -24,7 +24,10 @@ export interface CliProcess {
 }
 
 /** Starts `xmpp-push <args>` from the TypeScript sources, as a separate process. */
-export function startCli(args: readonly string[], options: { env?: Record<string, string>; cwd?: string; input?: string } = {}): CliProcess {
+export function startCli(
+  args: readonly string[],
+  options: { env?: Record<string, string>; cwd?: string; input?: string } = {},
+): CliProcess {
   const child = spawn(process.execPath, ["--import", TSX_LOADER, CLI, ...args], {
     cwd: options.cwd ?? ROOT,
     env: options.env ?? cleanEnv(),
@@ -71,7 +74,10 @@ export function startCli(args: readonly string[], options: { env?: Record<string
   };
 }
 
-export async function runCli(args: readonly string[], options: { env?: Record<string, string>; cwd?: string; timeoutMs?: number; input?: string } = {}) {
+export async function runCli(
+  args: readonly string[],
+  options: { env?: Record<string, string>; cwd?: string; timeoutMs?: number; input?: string } = {},
+) {
   const p = startCli(args, options);
   const { code } = await p.exited(options.timeoutMs ?? 60_000);
   return { code, output: p.output() };

@@ -6,7 +6,10 @@ import { freshTestDatabase, type TestDatabase } from "./db.js";
  * The usual shape of an in-process test file: one fresh database for the file, servers that each test
  * starts (pushed into `servers`) stopped after it, then `reset` so the next test starts clean.
  */
-export function databaseWithServers(reset: (db: TestDatabase) => Promise<void>): { readonly db: () => TestDatabase; readonly servers: Server[] } {
+export function databaseWithServers(reset: (db: TestDatabase) => Promise<void>): {
+  readonly db: () => TestDatabase;
+  readonly servers: Server[];
+} {
   let db: TestDatabase | undefined;
   const servers: Server[] = [];
   beforeAll(async () => {

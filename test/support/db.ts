@@ -60,12 +60,16 @@ export async function createTestDatabase(template: string, runDir: string): Prom
   if (usingPostgres()) {
     await adminQuery(`CREATE DATABASE ${name} TEMPLATE ${template}`);
     const url = withDatabaseName(process.env.DATABASE_URL!, name);
-    return disposable(await openDatabase({ url, dataDir: "", poolMax: 5 }), { url, dataDir: "" }, () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    return disposable(await openDatabase({ url, dataDir: "", poolMax: 5 }), { url, dataDir: "" }, () =>
+      adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+    );
   }
   const dir = join(runDir, name);
   mkdirSync(dir, { recursive: true });
   cpSync(template, dir, { recursive: true });
-  return disposable(await openDatabase({ dataDir: dir, poolMax: 1 }), { dataDir: dir }, async () => rmSync(dir, { recursive: true, force: true }));
+  return disposable(await openDatabase({ dataDir: dir, poolMax: 1 }), { dataDir: dir }, async () =>
+    rmSync(dir, { recursive: true, force: true }),
+  );
 }
 
 /** A database that can be closed more than once, and disposed of (closed, then deleted). */

@@ -35,7 +35,9 @@ export interface FakeXmppServer {
 
 const NS_STREAM = "http://etherx.jabber.org/streams";
 
-export async function startFakeXmppServer(opts: { componentDomain?: string; secret?: string; port?: number } = {}): Promise<FakeXmppServer> {
+export async function startFakeXmppServer(
+  opts: { componentDomain?: string; secret?: string; port?: number } = {},
+): Promise<FakeXmppServer> {
   const componentDomain = opts.componentDomain ?? "push.localhost";
   const secret = opts.secret ?? "fake-server-secret";
   let current: { socket: Socket; authenticated: boolean } | undefined;
@@ -56,11 +58,15 @@ export async function startFakeXmppServer(opts: { componentDomain?: string; secr
     const streamId = randomBytes(8).toString("hex");
     const parser = new xml.Parser();
     parser.on("start", () => {
-      socket.write(`<?xml version='1.0'?><stream:stream xmlns:stream='${NS_STREAM}' xmlns='jabber:component:accept' from='${componentDomain}' id='${streamId}'>`);
+      socket.write(
+        `<?xml version='1.0'?><stream:stream xmlns:stream='${NS_STREAM}' xmlns='jabber:component:accept' from='${componentDomain}' id='${streamId}'>`,
+      );
     });
     parser.on("element", (el) => {
       if (!state.authenticated) {
-        const expected = createHash("sha1").update(streamId + secret).digest("hex");
+        const expected = createHash("sha1")
+          .update(streamId + secret)
+          .digest("hex");
         if (el.name === "handshake" && el.text() === expected) {
           state.authenticated = true;
           handshakes += 1;
@@ -73,7 +79,8 @@ export async function startFakeXmppServer(opts: { componentDomain?: string; secr
         return;
       }
       const id = el.attrs.id;
-      const w = el.name === "iq" && id !== undefined && (el.attrs.type === "result" || el.attrs.type === "error") ? waiters.get(id) : undefined;
+      const w =
+        el.name === "iq" && id !== undefined && (el.attrs.type === "result" || el.attrs.type === "error") ? waiters.get(id) : undefined;
       if (w) {
         waiters.delete(id!);
         clearTimeout(w.timer);

@@ -9,7 +9,8 @@ import type { ProviderFactory } from "../../src/providers/provider-registry.js";
 export type Script = (attempt: PushAttempt) => DeliveryOutcome | "hang" | Promise<DeliveryOutcome>;
 
 /** Whether the token carries the keyword, as text (JPush, FCM) or hex-encoded (APNs tokens are hex). */
-export const tokenSays = (token: string, keyword: string) => token.includes(keyword) || token.includes(Buffer.from(keyword).toString("hex"));
+export const tokenSays = (token: string, keyword: string) =>
+  token.includes(keyword) || token.includes(Buffer.from(keyword).toString("hex"));
 
 export const byToken: Script = (a) => {
   const has = (k: string) => tokenSays(a.address.token, k);

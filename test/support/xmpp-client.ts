@@ -82,9 +82,12 @@ export async function connectUser(
   } catch (err) {
     entity.socket?.destroy();
     const seen = errors.map((e) => e.message).join("; ");
-    throw new Error(`${name}@${server.domain} could not log in on port ${server.c2sPort}: ${errorText(err)}${seen ? ` (errors: ${seen})` : ""}`, {
-      cause: err,
-    });
+    throw new Error(
+      `${name}@${server.domain} could not log in on port ${server.c2sPort}: ${errorText(err)}${seen ? ` (errors: ${seen})` : ""}`,
+      {
+        cause: err,
+      },
+    );
   }
   const fullJid = entity.jid?.toString() ?? "";
   let seq = 0;

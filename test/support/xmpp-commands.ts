@@ -15,18 +15,23 @@ export async function runCommand(user: TestUser, to: string, node: string, field
       xml(
         "command",
         { xmlns: NS_COMMANDS, node, action: "execute" },
-        xml("x", { xmlns: NS_DATA, type: "submit" }, ...Object.entries(fields).map(([k, v]) => xml("field", { var: k }, xml("value", {}, v)))),
+        xml(
+          "x",
+          { xmlns: NS_DATA, type: "submit" },
+          ...Object.entries(fields).map(([k, v]) => xml("field", { var: k }, xml("value", {}, v))),
+        ),
       ),
     ),
   );
 }
 
 export function resultField(reply: Element, name: string): string | undefined {
-  return reply
-    .getChild("command", NS_COMMANDS)
-    ?.getChild("x", NS_DATA)
-    ?.getChildren("field")
-    .find((f) => f.attrs.var === name)
-    ?.getChildText("value") ?? undefined;
+  return (
+    reply
+      .getChild("command", NS_COMMANDS)
+      ?.getChild("x", NS_DATA)
+      ?.getChildren("field")
+      .find((f) => f.attrs.var === name)
+      ?.getChildText("value") ?? undefined
+  );
 }
-

@@ -34,7 +34,11 @@ export function hexToken(tag: string): string {
   return `${Buffer.from(tag).toString("hex")}${"0".repeat(64)}`.slice(0, 64);
 }
 
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
@@ -60,7 +64,12 @@ export function defineXmppScenarios(kind: "prosody" | "ejabberd"): void {
     ctx.logText = log.text;
     ctx.startAppServer = async () => {
       const config = testConfig({
-        component: { service: ctx.xmpp.componentService, domain: ctx.xmpp.componentDomain, secret: ctx.xmpp.componentSecret, reconnectMaxDelayMs: 500 },
+        component: {
+          service: ctx.xmpp.componentService,
+          domain: ctx.xmpp.componentDomain,
+          secret: ctx.xmpp.componentSecret,
+          reconnectMaxDelayMs: 500,
+        },
         domains: ["localhost"],
         http: { port: 0 },
         delivery: { retryBaseMs: 200, retryMaxMs: 1000, workerPollMs: 100, auditFlushMs: 5, breakerFailureThreshold: 50 },
@@ -69,7 +78,15 @@ export function defineXmppScenarios(kind: "prosody" | "ejabberd"): void {
             id: "chat",
             default: true,
             strategy: { providers: ["apns", "jpush"], mode: "fallback" },
-            apns: { bundleId: "org.example.chat", teamId: "TEAM123456", keyId: "KEY1234567", key: testCerts().apnsKey, address: "127.0.0.1", port: ctx.apns.port, ca: ctx.apns.ca },
+            apns: {
+              bundleId: "org.example.chat",
+              teamId: "TEAM123456",
+              keyId: "KEY1234567",
+              key: testCerts().apnsKey,
+              address: "127.0.0.1",
+              port: ctx.apns.port,
+              ca: ctx.apns.ca,
+            },
             jpush: {
               appKey: JPUSH_APP_KEY,
               masterSecret: JPUSH_MASTER_SECRET,
@@ -113,7 +130,10 @@ export function defineXmppScenarios(kind: "prosody" | "ejabberd"): void {
   /** The user registers (p2 dialect), enables push with what it got, and logs out. */
   const registerAndLeave = async (name: string, token: string, opts: { device?: string; secretOverride?: string } = {}) => {
     const u = await user(name);
-    const reply = await runCommand(u, domain(), "register-push-apns", { token, "device-id": opts.device ?? `${name}-${token.slice(0, 24)}` });
+    const reply = await runCommand(u, domain(), "register-push-apns", {
+      token,
+      "device-id": opts.device ?? `${name}-${token.slice(0, 24)}`,
+    });
     expect(reply.attrs.type).toBe("result");
     const node = resultField(reply, "node")!;
     const secret = resultField(reply, "secret")!;
@@ -132,10 +152,22 @@ export function defineXmppScenarios(kind: "prosody" | "ejabberd"): void {
       const u = await user("alice");
       const info = await u.iq(xml("iq", { type: "get", to: domain() }, xml("query", { xmlns: "http://jabber.org/protocol/disco#info" })));
       expect(info.getChild("query")?.getChild("identity")?.attrs).toMatchObject({ category: "pubsub", type: "push" });
-      expect(info.getChild("query")?.getChildren("feature").map((f) => f.attrs.var)).toContain("urn:xmpp:push:0");
-      const items = await u.iq(xml("iq", { type: "get", to: domain() }, xml("query", { xmlns: "http://jabber.org/protocol/disco#items", node: NS_COMMANDS })));
-      const nodes = items.getChild("query")?.getChildren("item").map((i) => i.attrs.node);
-      expect(nodes).toEqual(expect.arrayContaining(["register-push-apns", "register-push-fcm", "register-push-jpush", "v1-register-push", "register-device"]));
+      expect(
+        info
+          .getChild("query")
+          ?.getChildren("feature")
+          .map((f) => f.attrs.var),
+      ).toContain("urn:xmpp:push:0");
+      const items = await u.iq(
+        xml("iq", { type: "get", to: domain() }, xml("query", { xmlns: "http://jabber.org/protocol/disco#items", node: NS_COMMANDS })),
+      );
+      const nodes = items
+        .getChild("query")
+        ?.getChildren("item")
+        .map((i) => i.attrs.node);
+      expect(nodes).toEqual(
+        expect.arrayContaining(["register-push-apns", "register-push-fcm", "register-push-jpush", "v1-register-push", "register-device"]),
+      );
       await u.stop();
     });
   });
@@ -227,7 +259,11 @@ export function defineXmppScenarios(kind: "prosody" | "ejabberd"): void {
       ctx.jpush.scriptReceipts((r) => (to(r) === regid ? { received: true, channel: "vendor", delayMs: 300 } : undefined));
       try {
         const u = await user("gina");
-        const reply = await runCommand(u, domain(), "register-push-jpush", { token: regid, "device-id": "gina-phone", environment: "sandbox" });
+        const reply = await runCommand(u, domain(), "register-push-jpush", {
+          token: regid,
+          "device-id": "gina-phone",
+          environment: "sandbox",
+        });
         const node = resultField(reply, "node")!;
         await u.enablePush({ jid: domain(), node, secret: resultField(reply, "secret")! });
         await u.stop();

@@ -14,20 +14,33 @@ import { appserverDialect } from "./appserver-dialect.js";
 const FORM_TYPE_BASE = "https://github.com/tmolitor-stud-tu/mod_push_appserver/#";
 const TYPES: Record<string, AddressKind> = { apns: "apns", fcm: "fcm", jpush: "jpush" };
 
-export function appserverCommands({ registrations, componentJid }: { registrations: RegistrationService; componentJid: string }): AdhocCommand[] {
+export function appserverCommands({
+  registrations,
+  componentJid,
+}: {
+  registrations: RegistrationService;
+  componentJid: string;
+}): AdhocCommand[] {
   const formType = (name: string) => ({ var: "FORM_TYPE", type: "hidden", value: `${FORM_TYPE_BASE}${name}` });
   return [
     {
       dialect: appserverDialect.name,
       node: "v1-register-push",
       name: "Register a device (mod_push_appserver v1)",
-      formFields: () => [formType("v1-register-push"), { var: "type", type: "list-single", required: true }, { var: "node", required: true }, { var: "token", required: true }],
+      formFields: () => [
+        formType("v1-register-push"),
+        { var: "type", type: "list-single", required: true },
+        { var: "node", required: true },
+        { var: "token", required: true },
+      ],
       async execute({ bareJid, form }): Promise<CommandResult> {
-        if (form.formType !== undefined && form.formType !== `${FORM_TYPE_BASE}v1-register-push`) return { error: stanzaErrors.badRequest("unknown FORM_TYPE") };
+        if (form.formType !== undefined && form.formType !== `${FORM_TYPE_BASE}v1-register-push`)
+          return { error: stanzaErrors.badRequest("unknown FORM_TYPE") };
         const provider = TYPES[fieldValue(form, "type") ?? ""];
         const node = fieldValue(form, "node");
         const token = fieldValue(form, "token");
-        if (!provider || node === undefined || token === undefined) return { error: stanzaErrors.badRequest("type (apns, fcm or jpush), node and token are required") };
+        if (!provider || node === undefined || token === undefined)
+          return { error: stanzaErrors.badRequest("type (apns, fcm or jpush), node and token are required") };
         const environment = optionalEnvironment(form);
         if (environment === null) return { error: stanzaErrors.badRequest("environment must be sandbox or production") };
         const app = fieldValue(form, "app");
@@ -50,15 +63,29 @@ export function appserverCommands({ registrations, componentJid }: { registratio
       dialect: appserverDialect.name,
       node: "v1-unregister-push",
       name: "Unregister a device (mod_push_appserver v1)",
-      formFields: () => [formType("v1-unregister-push"), { var: "type", type: "list-single", required: true }, { var: "node", required: true }],
+      formFields: () => [
+        formType("v1-unregister-push"),
+        { var: "type", type: "list-single", required: true },
+        { var: "node", required: true },
+      ],
       async execute({ bareJid, form }): Promise<CommandResult> {
         const provider = TYPES[fieldValue(form, "type") ?? ""];
         const node = fieldValue(form, "node");
         if (!provider || node === undefined) return { error: stanzaErrors.badRequest("type and node are required") };
         const app = fieldValue(form, "app");
-        const removed = await registrations.unregister({ ownerJid: bareJid, deviceId: node, provider, ...(app !== undefined ? { app } : {}) });
+        const removed = await registrations.unregister({
+          ownerJid: bareJid,
+          deviceId: node,
+          provider,
+          ...(app !== undefined ? { app } : {}),
+        });
         if (!removed) return { error: stanzaErrors.itemNotFound("no such registration") };
-        return { fields: [{ var: "jid", value: componentJid }, { var: "node", value: node }] };
+        return {
+          fields: [
+            { var: "jid", value: componentJid },
+            { var: "node", value: node },
+          ],
+        };
       },
     },
   ];

@@ -25,7 +25,9 @@ export function p2Commands({ registrations, componentJid }: { registrations: Reg
         { var: "device-id", type: "text-single", label: "A stable id of this device/app installation", required: true },
         { var: "muc", type: "jid-single", label: "Group chat (optional)" },
         // JPush passes it on to APNs for its iOS devices (apns_production).
-        ...(provider === "apns" || provider === "jpush" ? [{ var: "environment", type: "list-single", label: "sandbox or production (optional)" }] : []),
+        ...(provider === "apns" || provider === "jpush"
+          ? [{ var: "environment", type: "list-single", label: "sandbox or production (optional)" }]
+          : []),
       ],
       async execute({ bareJid, form }): Promise<CommandResult> {
         const token = fieldValue(form, "token");
@@ -35,7 +37,8 @@ export function p2Commands({ registrations, componentJid }: { registrations: Reg
         if (muc !== undefined && muc.includes("/")) return { error: stanzaErrors.badRequest("muc must be a bare JID") };
         const environment = optionalEnvironment(form);
         const pushType = optionalPushType(form);
-        if (environment === null || pushType === null) return { error: stanzaErrors.badRequest("environment must be sandbox or production; push-type alert or background") };
+        if (environment === null || pushType === null)
+          return { error: stanzaErrors.badRequest("environment must be sandbox or production; push-type alert or background") };
         const app = fieldValue(form, "app");
         const voipToken = fieldValue(form, "voip-token");
         const result = await registrations.register({

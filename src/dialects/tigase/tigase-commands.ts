@@ -14,7 +14,13 @@ import { tigaseDialect } from "./tigase-dialect.js";
 // registrations are checked by node and the publishing server's domain only (apps may require secrets).
 // `unregister-device` with `provider` and `device-token`.
 
-export function tigaseCommands({ registrations, config }: { registrations: RegistrationService; config: Pick<Config, "apps"> }): AdhocCommand[] {
+export function tigaseCommands({
+  registrations,
+  config,
+}: {
+  registrations: RegistrationService;
+  config: Pick<Config, "apps">;
+}): AdhocCommand[] {
   const providers = new Map<string, { app: string; provider: AddressKind }>();
   for (const app of config.apps) {
     for (const [id, provider] of Object.entries(app.tigase?.providers ?? {})) providers.set(id, { app: app.id, provider });
@@ -26,7 +32,11 @@ export function tigaseCommands({ registrations, config }: { registrations: Regis
       dialect: tigaseDialect.name,
       node: "register-device",
       name: "Register device",
-      formFields: () => [providerField(), { var: "device-token", type: "text-single", required: true }, { var: "device-second-token", type: "text-single" }],
+      formFields: () => [
+        providerField(),
+        { var: "device-token", type: "text-single", required: true },
+        { var: "device-second-token", type: "text-single" },
+      ],
       async execute({ bareJid, form }): Promise<CommandResult> {
         const target = providers.get(fieldValue(form, "provider") ?? "");
         const token = fieldValue(form, "device-token");

@@ -88,7 +88,13 @@ export function registrationStoreContract(backend: string, store: () => Registra
     it("does not disable a token that was registered again after the provider's invalidation time (APNs 410)", async () => {
       const first = device();
       await store().register(first, t(10));
-      const res = await store().disableAddress({ node: first.node, provider: "apns", reason: "Unregistered", at: t(20), unlessUpdatedAfter: t(5) });
+      const res = await store().disableAddress({
+        node: first.node,
+        provider: "apns",
+        reason: "Unregistered",
+        at: t(20),
+        unlessUpdatedAfter: t(5),
+      });
       expect(res.changed).toBe(false);
       expect((await store().findByNode(first.node))?.addresses[0]?.disabledAt).toBeUndefined();
     });
@@ -99,7 +105,11 @@ export function registrationStoreContract(backend: string, store: () => Registra
       await store().register(a, t(1));
       await store().register(b, t(1));
       expect(await store().countByOwner("counted@example.org")).toBe(2);
-      expect((await store().countActiveByApp()).find((r) => r.app === "count-app")).toEqual({ app: "count-app", provider: "apns", count: 2 });
+      expect((await store().countActiveByApp()).find((r) => r.app === "count-app")).toEqual({
+        app: "count-app",
+        provider: "apns",
+        count: 2,
+      });
       expect(await store().remove(a.node)).toBe(true);
       expect(await store().remove(a.node)).toBe(false);
       expect(await store().countByOwner("counted@example.org")).toBe(1);
@@ -118,8 +128,18 @@ export function registrationStoreContract(backend: string, store: () => Registra
 export function deliveryAuditContract(backend: string, audit: () => DeliveryAudit): void {
   describe(`delivery audit (${backend})`, () => {
     const row = (over: Partial<DeliveryRecord>): DeliveryRecord => ({
-      pushId: "p", node: "audit-node", app: "chat", provider: "apns", environment: "sandbox", outcome: "delivered",
-      status: 200, messageId: "m", attempt: 1, latencyMs: 12.4, createdAt: t(1), ...over,
+      pushId: "p",
+      node: "audit-node",
+      app: "chat",
+      provider: "apns",
+      environment: "sandbox",
+      outcome: "delivered",
+      status: 200,
+      messageId: "m",
+      attempt: 1,
+      latencyMs: 12.4,
+      createdAt: t(1),
+      ...over,
     });
 
     it("appends a batch and lists a node's attempts newest first", async () => {
@@ -131,14 +151,26 @@ export function deliveryAuditContract(backend: string, audit: () => DeliveryAudi
       const rows = await audit().list({ node: "audit-node", limit: 10 });
       expect(rows.map((r) => r.pushId)).toEqual(["p2", "p1"]);
       expect(rows[0]).toEqual({
-        pushId: "p2", node: "audit-node", app: "chat", provider: "apns", environment: "sandbox", outcome: "retry",
-        status: 503, reason: "ServiceUnavailable", attempt: 1, latencyMs: 12, createdAt: t(3),
+        pushId: "p2",
+        node: "audit-node",
+        app: "chat",
+        provider: "apns",
+        environment: "sandbox",
+        outcome: "retry",
+        status: 503,
+        reason: "ServiceUnavailable",
+        attempt: 1,
+        latencyMs: 12,
+        createdAt: t(3),
       });
       expect((await audit().list({ node: "audit-node", since: t(2), limit: 10 })).map((r) => r.pushId)).toEqual(["p2"]);
     });
 
     it("purges rows older than the retention cutoff", async () => {
-      await audit().record([row({ node: "purge-node", createdAt: new Date("2020-01-01T00:00:00Z") }), row({ node: "purge-node", createdAt: t(1) })]);
+      await audit().record([
+        row({ node: "purge-node", createdAt: new Date("2020-01-01T00:00:00Z") }),
+        row({ node: "purge-node", createdAt: t(1) }),
+      ]);
       expect(await audit().purgeOlderThan(new Date("2021-01-01T00:00:00Z"))).toBe(1);
       expect(await audit().list({ node: "purge-node", limit: 10 })).toHaveLength(1);
     });
@@ -148,8 +180,15 @@ export function deliveryAuditContract(backend: string, audit: () => DeliveryAudi
 export function deliveryQueueContract(backend: string, queue: () => DeliveryQueue): void {
   describe(`delivery queue (${backend})`, () => {
     const job = (over: Partial<QueuedJob>): QueuedJob => ({
-      node: "q-node", pushId: "push-1", app: "chat", notification: { priority: "high", call: false, lastMessageBody: "hi" },
-      receivedAt: t(0), attempts: 0, nextAttemptAt: t(0), expiresAt: t(59), ...over,
+      node: "q-node",
+      pushId: "push-1",
+      app: "chat",
+      notification: { priority: "high", call: false, lastMessageBody: "hi" },
+      receivedAt: t(0),
+      attempts: 0,
+      nextAttemptAt: t(0),
+      expiresAt: t(59),
+      ...over,
     });
 
     it("keeps one job per node: a newer push replaces the pending one, an older one never does", async () => {

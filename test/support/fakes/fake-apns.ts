@@ -76,15 +76,30 @@ const MAX_VOIP_PAYLOAD = 5120;
 // Apple: a provider token older than one hour is rejected (docs/provider-internals.md, APNs).
 const JWT_MAX_AGE_S = 3600;
 const PUSH_TYPES = new Set([
-  "alert", "background", "voip", "location", "complication", "fileprovider", "mdm",
-  "liveactivity", "pushtotalk", "controls", "widgets",
+  "alert",
+  "background",
+  "voip",
+  "location",
+  "complication",
+  "fileprovider",
+  "mdm",
+  "liveactivity",
+  "pushtotalk",
+  "controls",
+  "widgets",
 ]);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // Used when a script gives a status but no reason, so error bodies always carry one (docs/provider-internals.md, APNs).
 const DEFAULT_REASONS: ReadonlyMap<number, string> = new Map([
-  [400, "BadDeviceToken"], [403, "Forbidden"], [404, "BadPath"], [405, "MethodNotAllowed"],
-  [410, "Unregistered"], [413, "PayloadTooLarge"], [429, "TooManyRequests"],
-  [500, "InternalServerError"], [503, "ServiceUnavailable"],
+  [400, "BadDeviceToken"],
+  [403, "Forbidden"],
+  [404, "BadPath"],
+  [405, "MethodNotAllowed"],
+  [410, "Unregistered"],
+  [413, "PayloadTooLarge"],
+  [429, "TooManyRequests"],
+  [500, "InternalServerError"],
+  [503, "ServiceUnavailable"],
 ]);
 
 interface DecodedJwt {
@@ -253,7 +268,12 @@ function providerTokenError(headers: IncomingHttpHeaders, jwt: DecodedJwt | unde
 function leanRecord(headers: IncomingHttpHeaders): RecordedApnsRequest {
   const path = headerValue(headers[":path"]) ?? "";
   const id = headerValue(headers["apns-id"]);
-  return { token: path.slice("/3/device/".length), headers: id === undefined ? {} : { "apns-id": id }, payload: undefined, receivedAt: Date.now() };
+  return {
+    token: path.slice("/3/device/".length),
+    headers: id === undefined ? {} : { "apns-id": id },
+    payload: undefined,
+    receivedAt: Date.now(),
+  };
 }
 
 function recordRequest(headers: IncomingHttpHeaders, body: Buffer, jwt: DecodedJwt | undefined): RecordedApnsRequest {

@@ -68,8 +68,13 @@ const SEND_PATH = /^\/v1\/projects\/([^/]+)\/messages:send$/;
 const DEFAULT_PROJECT = "xmpp-push-test";
 // google.rpc status names and Google's usual texts for scripts that give only `httpStatus`.
 const STATUS_NAMES: ReadonlyMap<number, string> = new Map([
-  [400, "INVALID_ARGUMENT"], [401, "UNAUTHENTICATED"], [403, "PERMISSION_DENIED"], [404, "NOT_FOUND"],
-  [429, "RESOURCE_EXHAUSTED"], [500, "INTERNAL"], [503, "UNAVAILABLE"],
+  [400, "INVALID_ARGUMENT"],
+  [401, "UNAUTHENTICATED"],
+  [403, "PERMISSION_DENIED"],
+  [404, "NOT_FOUND"],
+  [429, "RESOURCE_EXHAUSTED"],
+  [500, "INTERNAL"],
+  [503, "UNAVAILABLE"],
 ]);
 const STATUS_MESSAGES: ReadonlyMap<number, string> = new Map([
   [400, "Request contains an invalid argument."],

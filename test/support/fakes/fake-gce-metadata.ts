@@ -51,13 +51,19 @@ export async function startFakeGceMetadata({
     if (flavor !== "Google") return answer(res, 403, "Missing Metadata-Flavor:Google header.\n");
     const url = new URL(req.url ?? "/", "http://metadata.invalid");
     if (req.method !== "GET") return answer(res, 405, "Method not allowed\n");
-    if (url.pathname === `${BASE}/instance` || url.pathname === `${BASE}/instance/`) return answer(res, 200, "attributes/\nservice-accounts/\n");
+    if (url.pathname === `${BASE}/instance` || url.pathname === `${BASE}/instance/`)
+      return answer(res, 200, "attributes/\nservice-accounts/\n");
     if (url.pathname === `${BASE}/project/project-id`) return answer(res, 200, projectId);
     if (url.pathname === TOKEN_PATH) {
       const { accessToken, expiresIn } = mintToken();
       issuedTokens.push(accessToken);
       tokenScopes.push((url.searchParams.get("scopes") ?? "").split(",").filter(Boolean));
-      return answer(res, 200, JSON.stringify({ access_token: accessToken, expires_in: expiresIn, token_type: "Bearer" }), "application/json");
+      return answer(
+        res,
+        200,
+        JSON.stringify({ access_token: accessToken, expires_in: expiresIn, token_type: "Bearer" }),
+        "application/json",
+      );
     }
     return answer(res, 404, "Not found\n");
   });

@@ -21,7 +21,13 @@ const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
 const MAX_BODY = 64 * 1024;
 
-export async function startFakeGoogleSts({ mintToken, subjectToken }: { mintToken: () => { accessToken: string; expiresIn: number }; subjectToken: string }): Promise<FakeGoogleSts> {
+export async function startFakeGoogleSts({
+  mintToken,
+  subjectToken,
+}: {
+  mintToken: () => { accessToken: string; expiresIn: number };
+  subjectToken: string;
+}): Promise<FakeGoogleSts> {
   const exchanges: Array<Record<string, string>> = [];
   const issuedTokens: string[] = [];
   const sockets = new Set<Socket>();
@@ -34,13 +40,18 @@ export async function startFakeGoogleSts({ mintToken, subjectToken }: { mintToke
       if (size <= MAX_BODY) chunks.push(c);
     });
     req.on("end", () => {
-      const answer = (status: number, body: unknown) => res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify(body));
-      if (req.method !== "POST" || new URL(req.url ?? "/", "http://sts.invalid").pathname !== "/v1/token") return answer(404, { error: "not_found" });
+      const answer = (status: number, body: unknown) =>
+        res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify(body));
+      if (req.method !== "POST" || new URL(req.url ?? "/", "http://sts.invalid").pathname !== "/v1/token")
+        return answer(404, { error: "not_found" });
       const form = Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString("utf8")));
       exchanges.push(form);
-      if (form.grant_type !== TOKEN_EXCHANGE) return answer(400, { error: "unsupported_grant_type", error_description: "Unsupported grant_type." });
-      if (form.requested_token_type !== ACCESS_TOKEN_TYPE) return answer(400, { error: "invalid_request", error_description: "Invalid requested_token_type." });
-      if (form.subject_token !== subjectToken) return answer(400, { error: "invalid_grant", error_description: "The subject token is invalid." });
+      if (form.grant_type !== TOKEN_EXCHANGE)
+        return answer(400, { error: "unsupported_grant_type", error_description: "Unsupported grant_type." });
+      if (form.requested_token_type !== ACCESS_TOKEN_TYPE)
+        return answer(400, { error: "invalid_request", error_description: "Invalid requested_token_type." });
+      if (form.subject_token !== subjectToken)
+        return answer(400, { error: "invalid_grant", error_description: "The subject token is invalid." });
       const { accessToken, expiresIn } = mintToken();
       issuedTokens.push(accessToken);
       return answer(200, { access_token: accessToken, issued_token_type: ACCESS_TOKEN_TYPE, token_type: "Bearer", expires_in: expiresIn });

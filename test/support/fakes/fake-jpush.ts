@@ -20,9 +20,7 @@ export interface RecordedJpushRequest {
  * JPush's own connection, a phone maker's channel, APNs or HarmonyOS), after `delayMs` from the push,
  * or never (all counters stay 0).
  */
-export type JpushReceiptScript =
-  | { received: true; channel?: "jpush" | "vendor" | "apns" | "hmos"; delayMs?: number }
-  | { received: false };
+export type JpushReceiptScript = { received: true; channel?: "jpush" | "vendor" | "apns" | "hmos"; delayMs?: number } | { received: false };
 
 /** One scripted answer for the Report API (rate limiting, outages). */
 export type JpushReportScript = { httpStatus: number; code?: number; rateLimitReset?: number; rateLimitRemaining?: number };
@@ -82,7 +80,14 @@ const REPORT_QUOTA = 2400;
 const MAX_REPORT_IDS = 100;
 // Default code per HTTP status for scripts that give only `httpStatus` (docs/provider-internals.md, JPush).
 const DEFAULT_CODES: ReadonlyMap<number, number> = new Map([
-  [400, 1003], [401, 1004], [403, 2003], [404, 1020], [405, 1001], [429, 2002], [500, 1000], [503, 1030],
+  [400, 1003],
+  [401, 1004],
+  [403, 2003],
+  [404, 1020],
+  [405, 1001],
+  [429, 2002],
+  [500, 1000],
+  [503, 1030],
 ]);
 const MESSAGES: ReadonlyMap<number, string> = new Map([
   [1000, "Server error"],
@@ -170,8 +175,13 @@ export async function startFakeJpush(opts: FakeJpushOptions): Promise<FakeJpush>
       accepted.add(rec);
       rec.msgId = msgId;
       const r = receiptFn?.(rec) ?? defaultReceipt;
-      const regid = isRecord(body.audience) && Array.isArray(body.audience.registration_id) ? String(body.audience.registration_id[0]) : undefined;
-      receipts.set(msgId, { at: r.received ? Date.now() + (r.delayMs ?? 0) : undefined, channel: r.received ? (r.channel ?? "jpush") : "jpush", regid });
+      const regid =
+        isRecord(body.audience) && Array.isArray(body.audience.registration_id) ? String(body.audience.registration_id[0]) : undefined;
+      receipts.set(msgId, {
+        at: r.received ? Date.now() + (r.delayMs ?? 0) : undefined,
+        channel: r.received ? (r.channel ?? "jpush") : "jpush",
+        regid,
+      });
       if (cid !== undefined) cidResults.set(cid, text);
     }
     return { status: 200, text, script: s };
@@ -195,8 +205,10 @@ export async function startFakeJpush(opts: FakeJpushOptions): Promise<FakeJpush>
       const r = receipts.get(id);
       const got = r?.at !== undefined && r.at <= now ? 1 : 0;
       const on = (channel: string) => (got === 1 && r?.channel === channel ? 1 : 0);
-      return `{"msg_id":${id},"jpush_received":${on("jpush")},"android_pns_sent":${on("vendor")},"android_pns_received":${on("vendor")},` +
-        `"ios_apns_sent":${on("apns")},"ios_apns_received":${on("apns")},"ios_msg_received":0,"hmos_hmpns_sent":${on("hmos")},"hmos_hmpns_received":${on("hmos")}}`;
+      return (
+        `{"msg_id":${id},"jpush_received":${on("jpush")},"android_pns_sent":${on("vendor")},"android_pns_received":${on("vendor")},` +
+        `"ios_apns_sent":${on("apns")},"ios_apns_received":${on("apns")},"ios_msg_received":0,"hmos_hmpns_sent":${on("hmos")},"hmos_hmpns_received":${on("hmos")}}`
+      );
     });
     return { status: 200, text: `[${rows.join(",")}]`, quota: REPORT_QUOTA };
   }
@@ -213,7 +225,8 @@ export async function startFakeJpush(opts: FakeJpushOptions): Promise<FakeJpush>
     const ids = isRecord(body) && Array.isArray(body.registration_ids) ? body.registration_ids.map(String) : [];
     // msg_id must arrive as the exact digits: read from the raw text, since JSON.parse rounds ids above 2^53.
     const msgId = /"msg_id"\s*:\s*"?(\d+)"?/.exec(raw.toString("utf8"))?.[1] ?? "";
-    if (ids.length === 0 || ids.length > 1000 || !/^\d+$/.test(msgId)) return { status: 400, text: errorText(3002, "Parameter value is invalid", undefined), quota: REPORT_QUOTA };
+    if (ids.length === 0 || ids.length > 1000 || !/^\d+$/.test(msgId))
+      return { status: 400, text: errorText(3002, "Parameter value is invalid", undefined), quota: REPORT_QUOTA };
     const r = receipts.get(msgId);
     const now = Date.now();
     const out: Record<string, { status: number }> = {};
@@ -278,7 +291,11 @@ export async function startFakeJpush(opts: FakeJpushOptions): Promise<FakeJpush>
     },
     setReceipt: (msgId, r) => {
       const known = receipts.get(msgId);
-      receipts.set(msgId, { at: r.received ? Date.now() + (r.delayMs ?? 0) : undefined, channel: r.received ? (r.channel ?? "jpush") : "jpush", regid: known?.regid });
+      receipts.set(msgId, {
+        at: r.received ? Date.now() + (r.delayMs ?? 0) : undefined,
+        channel: r.received ? (r.channel ?? "jpush") : "jpush",
+        regid: known?.regid,
+      });
     },
     scriptReport: (fn) => {
       reportFn = fn;

@@ -60,9 +60,22 @@ export function deliveryCore(over: { delivery?: Record<string, unknown>; strateg
   });
   const providers = { apns: provider("apns"), jpush: provider("jpush") };
   const breakerChanges: BreakerChange[] = [];
-  const breakers = createCircuitBreakers({ threshold: d.breakerFailureThreshold, cooldownMs: d.breakerCooldownMs, clock, onChange: (c) => breakerChanges.push(c) });
+  const breakers = createCircuitBreakers({
+    threshold: d.breakerFailureThreshold,
+    cooldownMs: d.breakerCooldownMs,
+    clock,
+    onChange: (c) => breakerChanges.push(c),
+  });
   const cache = createRegistrationCache({ store: registrations, maxEntries: 100, ttlMs: 60_000, negativeTtlMs: 5000, clock });
-  const writes = createWriteBuffer({ store: database, flushMs: 5, maxBatch: 1000, maxPendingAudits: 1000, touchIntervalMs: 60_000, log, clock });
+  const writes = createWriteBuffer({
+    store: database,
+    flushMs: 5,
+    maxBatch: 1000,
+    maxPendingAudits: 1000,
+    touchIntervalMs: 60_000,
+    log,
+    clock,
+  });
   const dispatcher = createDispatcher({
     providers: (app, kind) => (app === "chat" && (kind === "apns" || kind === "jpush") ? providers[kind] : undefined),
     breakers,
@@ -75,13 +88,25 @@ export function deliveryCore(over: { delivery?: Record<string, unknown>; strateg
     providerTimeoutMs: d.providerTimeoutMs,
   });
   // Jitter fixed at the middle: the n-th retry comes retryBaseMs × 2^(n-1) after a failure.
-  const settler = createSettler({ writes, retry: createRetryPolicy({ baseMs: d.retryBaseMs, maxMs: d.retryMaxMs, random: () => 0.5 }), clock, metrics, log });
+  const settler = createSettler({
+    writes,
+    retry: createRetryPolicy({ baseMs: d.retryBaseMs, maxMs: d.retryMaxMs, random: () => 0.5 }),
+    clock,
+    metrics,
+    log,
+  });
   const publish = createPublishService({
     config,
     cache,
     fpush: createFpushResolver({
       config,
-      registrations: createRegistrationService({ store: registrations, cache, config, clock, isNodeTaken: (err) => err instanceof NodeTakenError }),
+      registrations: createRegistrationService({
+        store: registrations,
+        cache,
+        config,
+        clock,
+        isNodeTaken: (err) => err instanceof NodeTakenError,
+      }),
       cache,
     }),
     dispatcher,
@@ -91,7 +116,18 @@ export function deliveryCore(over: { delivery?: Record<string, unknown>; strateg
     clock,
     log,
   });
-  const worker = createDeliveryWorker({ queue, cache, dispatcher, settler, apps: new Map(config.apps.map((a) => [a.id, a])), clock, log, concurrency: 4, pollMs: 50, leaseMs: 10_000 });
+  const worker = createDeliveryWorker({
+    queue,
+    cache,
+    dispatcher,
+    settler,
+    apps: new Map(config.apps.map((a) => [a.id, a])),
+    clock,
+    log,
+    concurrency: 4,
+    pollMs: 50,
+    leaseMs: 10_000,
+  });
 
   let seq = 0;
   /** A p2-style registration with a publish secret; addresses per provider. */
@@ -101,18 +137,51 @@ export function deliveryCore(over: { delivery?: Record<string, unknown>; strateg
     const secret = generateSecret();
     for (const [provider, token] of Object.entries(addresses)) {
       await registrations.register(
-        { node, app: "chat", ownerJid: `user${seq}@localhost`, deviceId: `d${seq}`, channel: "", dialect: "p2", secretHash: hashSecret(secret), address: { provider: provider as "apns" | "jpush", token } },
+        {
+          node,
+          app: "chat",
+          ownerJid: `user${seq}@localhost`,
+          deviceId: `d${seq}`,
+          channel: "",
+          dialect: "p2",
+          secretHash: hashSecret(secret),
+          address: { provider: provider as "apns" | "jpush", token },
+        },
         clock.now(),
       );
     }
     return { node, secret };
   };
-  const publishTo = (node: string, secret: string) => publish.publish({ fromDomain: "localhost", node, options: new Map([["secret", secret]]), notification: message });
+  const publishTo = (node: string, secret: string) =>
+    publish.publish({ fromDomain: "localhost", node, options: new Map([["secret", secret]]), notification: message });
   const counter = async (name: string, labels: string) => {
     const text = await metrics.registry.getSingleMetricAsString(name);
     const line = text.split("\n").find((l) => l.startsWith(`${name}{${labels}}`));
     return line === undefined ? 0 : Number(line.split(" ").pop());
   };
 
-  return { clock, registrations, queue, audit, database, log, lines, metrics, config, answers, sent, breakers, breakerChanges, cache, writes, dispatcher, settler, publish, worker, register, publishTo, counter };
+  return {
+    clock,
+    registrations,
+    queue,
+    audit,
+    database,
+    log,
+    lines,
+    metrics,
+    config,
+    answers,
+    sent,
+    breakers,
+    breakerChanges,
+    cache,
+    writes,
+    dispatcher,
+    settler,
+    publish,
+    worker,
+    register,
+    publishTo,
+    counter,
+  };
 }

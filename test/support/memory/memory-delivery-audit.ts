@@ -7,7 +7,8 @@ export function memoryDeliveryAudit(): DeliveryAudit & { readonly rows: readonly
     rows,
     async record(batch) {
       // As stored: latency in whole milliseconds, reasons cut at 500 characters.
-      for (const r of batch) rows.push({ ...r, latencyMs: Math.round(r.latencyMs), ...(r.reason !== undefined ? { reason: r.reason.slice(0, 500) } : {}) });
+      for (const r of batch)
+        rows.push({ ...r, latencyMs: Math.round(r.latencyMs), ...(r.reason !== undefined ? { reason: r.reason.slice(0, 500) } : {}) });
     },
     async list({ node, since, limit }) {
       return rows

@@ -14,9 +14,16 @@ export function memoryRegistrationStore(): RegistrationStore {
   const rows = new Map<string, Row>();
   const registrarOf = (r: { registrar?: string }) => r.registrar ?? "";
   const sameDevice = (r: Row, k: DeviceKey) =>
-    r.app === k.app && r.ownerJid === k.ownerJid && r.deviceId === k.deviceId && r.channel === k.channel && registrarOf(r) === registrarOf(k);
+    r.app === k.app &&
+    r.ownerJid === k.ownerJid &&
+    r.deviceId === k.deviceId &&
+    r.channel === k.channel &&
+    registrarOf(r) === registrarOf(k);
   // Copies out, so a caller never holds (or changes) the stored row; addresses sorted by provider as the SQL orders them.
-  const view = (r: Row): Registration => ({ ...r, addresses: [...r.addresses].sort((a, b) => a.provider.localeCompare(b.provider)).map((a) => ({ ...a })) });
+  const view = (r: Row): Registration => ({
+    ...r,
+    addresses: [...r.addresses].sort((a, b) => a.provider.localeCompare(b.provider)).map((a) => ({ ...a })),
+  });
 
   return {
     async register(input: NewRegistration, now: Date) {
@@ -106,7 +113,8 @@ export function memoryRegistrationStore(): RegistrationStore {
     async disableAddress({ node, provider, reason, at, unlessUpdatedAfter }) {
       const r = rows.get(node);
       const a = r?.addresses.find((x) => x.provider === provider && x.disabledAt === undefined);
-      if (!r || !a || (unlessUpdatedAfter !== undefined && a.updatedAt > unlessUpdatedAfter)) return { changed: false, registrationDisabled: false };
+      if (!r || !a || (unlessUpdatedAfter !== undefined && a.updatedAt > unlessUpdatedAfter))
+        return { changed: false, registrationDisabled: false };
       a.disabledAt = at;
       a.disabledReason = reason;
       if (r.addresses.some((x) => x.disabledAt === undefined)) return { changed: true, registrationDisabled: false };

@@ -7,7 +7,11 @@ import type { WriteBatchStore } from "../../../src/ports/write-batch.js";
  * The group commit over the in-memory stores, in the Postgres order (puts, completes, audit rows,
  * last-push times). `failing` makes every commit throw, as a database that went away.
  */
-export function memoryWriteBatchStore(stores: { queue: DeliveryQueue; audit: DeliveryAudit; registrations: RegistrationStore }): WriteBatchStore & {
+export function memoryWriteBatchStore(stores: {
+  queue: DeliveryQueue;
+  audit: DeliveryAudit;
+  registrations: RegistrationStore;
+}): WriteBatchStore & {
   failing: boolean;
   commits: number;
 } {

@@ -139,7 +139,11 @@ export function freePort(): Promise<number> {
 async function startServer(flavour: Flavour, opts: StartOptions): Promise<XmppServer> {
   if (!isAbsolute(opts.runDir)) throw new Error(`runDir must be absolute: ${opts.runDir}`);
   mkdirSync(opts.runDir, { recursive: true });
-  const o = { ...opts, componentDomain: opts.componentDomain ?? "push.localhost", componentSecret: opts.componentSecret ?? "harness-secret" };
+  const o = {
+    ...opts,
+    componentDomain: opts.componentDomain ?? "push.localhost",
+    componentSecret: opts.componentSecret ?? "harness-secret",
+  };
   const users = [
     { name: "alice", password: "alice-pass" },
     { name: "bob", password: "bob-pass" },

@@ -13,7 +13,8 @@ const readmeExample = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)]
   .find((doc) => doc !== null && typeof doc === "object" && "apps" in doc)!;
 
 const validate = new Ajv({ allErrors: true, strict: false }).compile(configJsonSchema());
-const errorsOf = (doc: unknown) => (validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ""} ${JSON.stringify(e.params)}`));
+const errorsOf = (doc: unknown) =>
+  validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ""} ${JSON.stringify(e.params)}`);
 
 describe("the config file's JSON Schema", () => {
   it("accepts the README's example config", () => {

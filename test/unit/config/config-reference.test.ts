@@ -29,7 +29,18 @@ describe("README configuration reference", () => {
   });
 
   it("names the settings the issue found missing", () => {
-    for (const p of ["apps[].apns.address", "apps[].apns.port", "apps[].apns.ca", "apps[].apns.passphrase", "apps[].apns.alertExpirySeconds", "apps[].fcm.baseUrl", "apps[].fcm.tokenUrl", "apps[].jpush.timeoutMs", "delivery.auditFlushMs", "delivery.auditBatchSize"]) {
+    for (const p of [
+      "apps[].apns.address",
+      "apps[].apns.port",
+      "apps[].apns.ca",
+      "apps[].apns.passphrase",
+      "apps[].apns.alertExpirySeconds",
+      "apps[].fcm.baseUrl",
+      "apps[].fcm.tokenUrl",
+      "apps[].jpush.timeoutMs",
+      "delivery.auditFlushMs",
+      "delivery.auditBatchSize",
+    ]) {
       expect(readme).toContain(`| \`${p}\``);
     }
     expect(readme).toContain("`XMPP_PUSH_COMPONENT_MODE`");

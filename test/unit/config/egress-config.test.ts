@@ -23,11 +23,19 @@ const problemsOf = (fn: () => unknown): string => {
   throw new Error("expected a ConfigError");
 };
 const serviceAccount = () =>
-  JSON.stringify({ type: "service_account", project_id: "from-key", client_email: "sa@from-key.iam.gserviceaccount.com", private_key: testCerts().fcmKey });
+  JSON.stringify({
+    type: "service_account",
+    project_id: "from-key",
+    client_email: "sa@from-key.iam.gserviceaccount.com",
+    private_key: testCerts().fcmKey,
+  });
 
 describe("httpsProxy", () => {
   it("takes XMPP_PUSH_HTTPS_PROXY as host and port", () => {
-    expect(loadConfig({ env: { XMPP_PUSH_HTTPS_PROXY: "http://proxy.internal:3128" } }).httpsProxy).toEqual({ host: "proxy.internal", port: 3128 });
+    expect(loadConfig({ env: { XMPP_PUSH_HTTPS_PROXY: "http://proxy.internal:3128" } }).httpsProxy).toEqual({
+      host: "proxy.internal",
+      port: 3128,
+    });
     expect(loadConfig({ env: { XMPP_PUSH_HTTPS_PROXY: "http://[fd00::1]:8080/" } }).httpsProxy).toEqual({ host: "fd00::1", port: 8080 });
   });
 
@@ -54,8 +62,16 @@ describe("httpsProxy", () => {
   });
 
   it("refuses apns.ca with a proxy: node-apn would ignore it in the tunnel", () => {
-    const apns = { bundleId: "org.example.chat", teamId: "TEAM123456", keyId: "KEY1234567", key: testCerts().apnsKey, ca: testCerts().tlsCert };
-    const message = problemsOf(() => loadConfig({ file: configFile({ httpsProxy: "http://proxy.internal:3128", apps: [{ id: "chat", apns }] }) }));
+    const apns = {
+      bundleId: "org.example.chat",
+      teamId: "TEAM123456",
+      keyId: "KEY1234567",
+      key: testCerts().apnsKey,
+      ca: testCerts().tlsCert,
+    };
+    const message = problemsOf(() =>
+      loadConfig({ file: configFile({ httpsProxy: "http://proxy.internal:3128", apps: [{ id: "chat", apns }] }) }),
+    );
     expect(message).toContain("apps[0].apns.ca: cannot be used with httpsProxy");
   });
 });
@@ -65,32 +81,54 @@ describe("fcm.credentials", () => {
 
   it("keeps the service-account key path as before", () => {
     const fcm = loadConfig({ file: fcmApp({ serviceAccount: serviceAccount() }) }).apps[0]!.fcm!;
-    expect(fcm).toMatchObject({ projectId: "from-key", auth: { kind: "service-account", clientEmail: "sa@from-key.iam.gserviceaccount.com", tokenUrl: "https://oauth2.googleapis.com/token" } });
+    expect(fcm).toMatchObject({
+      projectId: "from-key",
+      auth: {
+        kind: "service-account",
+        clientEmail: "sa@from-key.iam.gserviceaccount.com",
+        tokenUrl: "https://oauth2.googleapis.com/token",
+      },
+    });
   });
 
   it("takes application-default credentials with an explicit Firebase project", () => {
     const fcm = loadConfig({ file: fcmApp({ credentials: "application-default", projectId: "chat-firebase" }) }).apps[0]!.fcm!;
-    expect(fcm).toEqual({ projectId: "chat-firebase", auth: { kind: "application-default" }, baseUrl: "https://fcm.googleapis.com", timeoutMs: 10_000 });
+    expect(fcm).toEqual({
+      projectId: "chat-firebase",
+      auth: { kind: "application-default" },
+      baseUrl: "https://fcm.googleapis.com",
+      timeoutMs: 10_000,
+    });
   });
 
   it("needs the project named with application-default credentials", () => {
-    expect(problemsOf(() => loadConfig({ file: fcmApp({ credentials: "application-default" }) }))).toContain("apps[0].fcm.projectId: is required with credentials: application-default");
+    expect(problemsOf(() => loadConfig({ file: fcmApp({ credentials: "application-default" }) }))).toContain(
+      "apps[0].fcm.projectId: is required with credentials: application-default",
+    );
   });
 
   it("refuses a key file together with application-default credentials", () => {
-    const message = problemsOf(() => loadConfig({ file: fcmApp({ credentials: "application-default", projectId: "p", serviceAccount: serviceAccount() }) }));
+    const message = problemsOf(() =>
+      loadConfig({ file: fcmApp({ credentials: "application-default", projectId: "p", serviceAccount: serviceAccount() }) }),
+    );
     expect(message).toContain("apps[0].fcm.serviceAccount: give either serviceAccount or credentials: application-default, not both");
     expect(message).not.toContain("PRIVATE KEY");
   });
 
   it("refuses tokenUrl with application-default credentials", () => {
-    expect(problemsOf(() => loadConfig({ file: fcmApp({ credentials: "application-default", projectId: "p", tokenUrl: "https://example.org/token" }) }))).toContain(
-      "apps[0].fcm.tokenUrl: applies to serviceAccount only",
-    );
+    expect(
+      problemsOf(() =>
+        loadConfig({ file: fcmApp({ credentials: "application-default", projectId: "p", tokenUrl: "https://example.org/token" }) }),
+      ),
+    ).toContain("apps[0].fcm.tokenUrl: applies to serviceAccount only");
   });
 
   it("refuses an unknown credentials kind and a missing key", () => {
-    expect(problemsOf(() => loadConfig({ file: fcmApp({ credentials: "metadata", projectId: "p" }) }))).toMatch(/apps\[0\]\.fcm\.credentials: .*"service-account".*"application-default"/);
-    expect(problemsOf(() => loadConfig({ file: fcmApp({ projectId: "p" }) }))).toContain("apps[0].fcm.serviceAccount: is required (the service-account JSON key), unless credentials: application-default");
+    expect(problemsOf(() => loadConfig({ file: fcmApp({ credentials: "metadata", projectId: "p" }) }))).toMatch(
+      /apps\[0\]\.fcm\.credentials: .*"service-account".*"application-default"/,
+    );
+    expect(problemsOf(() => loadConfig({ file: fcmApp({ projectId: "p" }) }))).toContain(
+      "apps[0].fcm.serviceAccount: is required (the service-account JSON key), unless credentials: application-default",
+    );
   });
 });

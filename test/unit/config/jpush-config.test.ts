@@ -12,7 +12,17 @@ const dir = mkdtempSync(join(tmpdir(), "xp-jpush-config-"));
 let n = 0;
 function load(lines: string[]) {
   const p = join(dir, `c${(n += 1)}.yaml`);
-  writeFileSync(p, ["apps:", "  - id: chat", "    jpush:", "      appKey: 0123456789abcdefABCDEF01", "      masterSecret: masterSecret0123456789ab", ...lines].join("\n"));
+  writeFileSync(
+    p,
+    [
+      "apps:",
+      "  - id: chat",
+      "    jpush:",
+      "      appKey: 0123456789abcdefABCDEF01",
+      "      masterSecret: masterSecret0123456789ab",
+      ...lines,
+    ].join("\n"),
+  );
   return loadConfig({ env: {}, file: p });
 }
 function problems(lines: string[]): readonly string[] {
@@ -35,7 +45,9 @@ describe("jpush config", () => {
   });
 
   it("takes the Beijing report host for an app in the Beijing data centre", () => {
-    expect(load(["      baseUrl: https://bjapi.push.jiguang.cn"]).apps[0]!.jpush!.reportBaseUrl).toBe("https://bjapi.push.jiguang.cn/v3/report");
+    expect(load(["      baseUrl: https://bjapi.push.jiguang.cn"]).apps[0]!.jpush!.reportBaseUrl).toBe(
+      "https://bjapi.push.jiguang.cn/v3/report",
+    );
   });
 
   it("refuses unknown vendors, unknown fields and wrong types, each with its path", () => {
@@ -55,13 +67,32 @@ describe("jpush config", () => {
   });
 
   it("lets confirmWithinSeconds through only with receipts on, a provider after jpush, and inside the window", () => {
-    const strategy = (providers: string, within: number) => ["    strategy:", `      providers: [${providers}]`, `      confirmWithinSeconds: ${within}`];
-    const fcm = ["    fcm:", '      serviceAccount: \'{"client_email":"a@b","private_key":"-----BEGIN PRIVATE KEY-----\\nx\\n-----END PRIVATE KEY-----","project_id":"p"}\''];
+    const strategy = (providers: string, within: number) => [
+      "    strategy:",
+      `      providers: [${providers}]`,
+      `      confirmWithinSeconds: ${within}`,
+    ];
+    const fcm = [
+      "    fcm:",
+      '      serviceAccount: \'{"client_email":"a@b","private_key":"-----BEGIN PRIVATE KEY-----\\nx\\n-----END PRIVATE KEY-----","project_id":"p"}\'',
+    ];
     const path = "apps[0].strategy.confirmWithinSeconds";
     expect(problems([...strategy("jpush, fcm", 30), ...fcm]).find((x) => x.startsWith(`${path}`))).toMatch(/jpush\.receipts\.enabled/);
-    expect(problems(["      receipts: { enabled: true }", ...strategy("jpush", 30)]).find((x) => x.startsWith(path))).toMatch(/provider after jpush/);
-    expect(problems(["      receipts: { enabled: true, windowSeconds: 60 }", ...strategy("jpush, fcm", 60), ...fcm]).find((x) => x.startsWith(path))).toMatch(/shorter than/);
-    expect(problems(["      receipts: { enabled: true }", ...strategy("jpush, fcm", 30), "      mode: all", ...fcm]).find((x) => x.startsWith(path))).toMatch(/mode: fallback only/);
-    expect(load(["      receipts: { enabled: true }", ...strategy("jpush, fcm", 30), ...fcm]).apps[0]!.strategy.confirmWithinSeconds).toBe(30);
+    expect(problems(["      receipts: { enabled: true }", ...strategy("jpush", 30)]).find((x) => x.startsWith(path))).toMatch(
+      /provider after jpush/,
+    );
+    expect(
+      problems(["      receipts: { enabled: true, windowSeconds: 60 }", ...strategy("jpush, fcm", 60), ...fcm]).find((x) =>
+        x.startsWith(path),
+      ),
+    ).toMatch(/shorter than/);
+    expect(
+      problems(["      receipts: { enabled: true }", ...strategy("jpush, fcm", 30), "      mode: all", ...fcm]).find((x) =>
+        x.startsWith(path),
+      ),
+    ).toMatch(/mode: fallback only/);
+    expect(load(["      receipts: { enabled: true }", ...strategy("jpush, fcm", 30), ...fcm]).apps[0]!.strategy.confirmWithinSeconds).toBe(
+      30,
+    );
   });
 });

@@ -24,7 +24,13 @@ const P8 = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0
 describe("loadConfig", () => {
   it("works with no configuration at all: local component, embedded database, a dry-run app", () => {
     const c = loadConfig({ env: {} });
-    expect(c.component).toEqual({ service: "xmpp://127.0.0.1:5347", domain: "push.localhost", reconnectMaxDelayMs: 1000, mode: "exclusive", maxStanzaBytes: 262_144 });
+    expect(c.component).toEqual({
+      service: "xmpp://127.0.0.1:5347",
+      domain: "push.localhost",
+      reconnectMaxDelayMs: 1000,
+      mode: "exclusive",
+      maxStanzaBytes: 262_144,
+    });
     expect(c.domains).toEqual(["localhost"]);
     expect(c.database).toEqual({ dataDir: "./data", migrateOnStart: true, poolMax: 10 });
     expect(c.http).toMatchObject({ host: "127.0.0.1", port: 8080 });
@@ -101,7 +107,9 @@ describe("loadConfig", () => {
 
   it("rejects unknown XMPP_PUSH_ variables (typos) and both a value and its _FILE", () => {
     const problems = problemsOf(() =>
-      loadConfig({ env: { XMPP_PUSH_COMPONENT_SECERT: "x", XMPP_PUSH_COMPONENT_SECRET: "a", XMPP_PUSH_COMPONENT_SECRET_FILE: "/nonexistent" } }),
+      loadConfig({
+        env: { XMPP_PUSH_COMPONENT_SECERT: "x", XMPP_PUSH_COMPONENT_SECRET: "a", XMPP_PUSH_COMPONENT_SECRET_FILE: "/nonexistent" },
+      }),
     );
     expect(problems).toEqual([
       "XMPP_PUSH_COMPONENT_SECRET and XMPP_PUSH_COMPONENT_SECRET_FILE: give one, not both",
@@ -122,10 +130,18 @@ describe("loadConfig", () => {
     };
     expect(loadConfig({ env: { ...injected, XMPP_PUSH_COMPONENT_DOMAIN: "push.example.org" } }).component.domain).toBe("push.example.org");
     // A person's guess at a setting is still refused, even inside the family's names.
-    expect(problemsOf(() => loadConfig({ env: { ...injected, XMPP_PUSH_PORT: "9090" } }))).toEqual([expect.stringMatching(/^XMPP_PUSH_PORT: unknown variable/)]);
-    expect(problemsOf(() => loadConfig({ env: { XMPP_PUSH_SERVICE_PORT: "http" } }))).toEqual([expect.stringMatching(/^XMPP_PUSH_SERVICE_PORT: unknown variable/)]);
-    expect(problemsOf(() => loadConfig({ env: { XMPP_PUSH_SERVICE_HOSTNAME: "push.local" } }))).toEqual([expect.stringMatching(/^XMPP_PUSH_SERVICE_HOSTNAME: unknown variable/)]);
-    expect(problemsOf(() => loadConfig({ env: { XMPP_PUSH_PORT_8080_HTTP: "tcp://10.0.0.1:8080" } }))).toEqual([expect.stringMatching(/unknown variable/)]);
+    expect(problemsOf(() => loadConfig({ env: { ...injected, XMPP_PUSH_PORT: "9090" } }))).toEqual([
+      expect.stringMatching(/^XMPP_PUSH_PORT: unknown variable/),
+    ]);
+    expect(problemsOf(() => loadConfig({ env: { XMPP_PUSH_SERVICE_PORT: "http" } }))).toEqual([
+      expect.stringMatching(/^XMPP_PUSH_SERVICE_PORT: unknown variable/),
+    ]);
+    expect(problemsOf(() => loadConfig({ env: { XMPP_PUSH_SERVICE_HOSTNAME: "push.local" } }))).toEqual([
+      expect.stringMatching(/^XMPP_PUSH_SERVICE_HOSTNAME: unknown variable/),
+    ]);
+    expect(problemsOf(() => loadConfig({ env: { XMPP_PUSH_PORT_8080_HTTP: "tcp://10.0.0.1:8080" } }))).toEqual([
+      expect.stringMatching(/unknown variable/),
+    ]);
   });
 
   it("says which file it could not read or parse", () => {

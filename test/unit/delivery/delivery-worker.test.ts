@@ -45,7 +45,18 @@ describe("delivery worker", () => {
   it("sweeps and counts pushes that expired in the queue before anyone took them", async () => {
     const core = deliveryCore();
     const now = core.clock.now();
-    await core.queue.put([{ node: "stale", pushId: "s", app: "chat", notification: message, receivedAt: now, attempts: 1, nextAttemptAt: new Date(now.getTime() + 60_000), expiresAt: new Date(now.getTime() + 30_000) }]);
+    await core.queue.put([
+      {
+        node: "stale",
+        pushId: "s",
+        app: "chat",
+        notification: message,
+        receivedAt: now,
+        attempts: 1,
+        nextAttemptAt: new Date(now.getTime() + 60_000),
+        expiresAt: new Date(now.getTime() + 30_000),
+      },
+    ]);
     core.clock.advance(31_000);
     expect(await round(core)).toBe(0);
     expect(core.queue.jobs()).toEqual([]);

@@ -10,7 +10,13 @@ const setup = async (over: Parameters<typeof deliveryCore>[0] = {}) => {
   const reg = (await core.registrations.findByNode(node))!;
   const app = core.config.apps[0]!;
   const dispatch = (attempt = 1) =>
-    core.dispatcher.dispatch(reg, app, { pushId: `p${attempt}`, node, app: "chat", notification: { priority: "high", call: false }, receivedAt: core.clock.now() }, attempt, new Date(core.clock.now().getTime() + 600_000));
+    core.dispatcher.dispatch(
+      reg,
+      app,
+      { pushId: `p${attempt}`, node, app: "chat", notification: { priority: "high", call: false }, receivedAt: core.clock.now() },
+      attempt,
+      new Date(core.clock.now().getTime() + 600_000),
+    );
   const rows = async () => {
     await core.writes.flush();
     return core.audit.list({ node, limit: 100 });

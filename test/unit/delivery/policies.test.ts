@@ -39,7 +39,12 @@ describe("circuit breaker", () => {
   const setup = () => {
     let now = 0;
     const changes: BreakerChange[] = [];
-    const b = createCircuitBreakers({ threshold: 3, cooldownMs: 1000, clock: { now: () => new Date(now) }, onChange: (c) => changes.push(c) });
+    const b = createCircuitBreakers({
+      threshold: 3,
+      cooldownMs: 1000,
+      clock: { now: () => new Date(now) },
+      onChange: (c) => changes.push(c),
+    });
     return { b, changes, tick: (ms: number) => (now += ms) };
   };
 
@@ -86,15 +91,28 @@ describe("circuit breaker", () => {
 
 describe("provider strategy", () => {
   const reg = (addresses: Registration["addresses"]): Registration => ({
-    node: "n", app: "a", ownerJid: "u@d", deviceId: "d", channel: "", dialect: "p2", addresses, createdAt: at, updatedAt: at,
+    node: "n",
+    app: "a",
+    ownerJid: "u@d",
+    deviceId: "d",
+    channel: "",
+    dialect: "p2",
+    addresses,
+    createdAt: at,
+    updatedAt: at,
   });
   const apns = { provider: "apns" as const, token: "aa", environment: "production" as const, updatedAt: at };
   const jpush = { provider: "jpush" as const, token: "jj", updatedAt: at };
 
   it("follows the app's order over the device's live addresses", () => {
-    expect(planTargets(reg([jpush, apns]), { providers: ["apns", "jpush"], mode: "fallback" }).map((t) => t.provider)).toEqual(["apns", "jpush"]);
+    expect(planTargets(reg([jpush, apns]), { providers: ["apns", "jpush"], mode: "fallback" }).map((t) => t.provider)).toEqual([
+      "apns",
+      "jpush",
+    ]);
     expect(planTargets(reg([apns]), { providers: ["jpush", "apns", "fcm"], mode: "fallback" }).map((t) => t.provider)).toEqual(["apns"]);
-    expect(planTargets(reg([{ ...apns, disabledAt: at }, jpush]), { providers: ["apns", "jpush"], mode: "fallback" }).map((t) => t.provider)).toEqual(["jpush"]);
+    expect(
+      planTargets(reg([{ ...apns, disabledAt: at }, jpush]), { providers: ["apns", "jpush"], mode: "fallback" }).map((t) => t.provider),
+    ).toEqual(["jpush"]);
   });
 
   it("lets the dry-run provider stand in for any address", () => {

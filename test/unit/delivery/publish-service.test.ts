@@ -18,7 +18,9 @@ describe("publish service", () => {
   it("refuses the wrong sender, the wrong secret and an unknown node without calling a provider", async () => {
     const core = deliveryCore();
     const { node, secret } = await core.register({ apns: "a1" });
-    expect(await core.publish.publish({ fromDomain: "evil.example", node, options: new Map([["secret", secret]]), notification: message })).toBe("forbidden");
+    expect(
+      await core.publish.publish({ fromDomain: "evil.example", node, options: new Map([["secret", secret]]), notification: message }),
+    ).toBe("forbidden");
     expect(await core.publishTo(node, `${secret}x`)).toBe("not-authorized");
     expect(await core.publishTo("no-such-node", secret)).toBe("unknown-node");
     expect(core.sent).toEqual([]);
@@ -47,7 +49,12 @@ describe("publish service", () => {
     await core.publish.drain();
     await core.writes.flush();
     const [job] = core.queue.jobs();
-    expect(job).toMatchObject({ node, attempts: 1, lastError: "ServiceUnavailable", nextAttemptAt: new Date(core.clock.now().getTime() + 1000) });
+    expect(job).toMatchObject({
+      node,
+      attempts: 1,
+      lastError: "ServiceUnavailable",
+      nextAttemptAt: new Date(core.clock.now().getTime() + 1000),
+    });
 
     core.answers.delete("apns");
     expect(await core.worker.runOnce()).toBe(0); // not due yet

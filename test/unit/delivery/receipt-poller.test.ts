@@ -16,7 +16,15 @@ function setup(answer: (ids: readonly string[]) => ReceiptAnswer, pending = 250,
   let now = 1_800_000_000_000;
   const store = inMemoryReceiptStore();
   for (let i = 0; i < pending; i++) {
-    store.rows.push({ id: String(i), node: `node-${i}`, app: "chat", pushId: `p${i}`, messageId: String(1000 + i), createdAt: new Date(now - 1000 + i), receipt: "pending" });
+    store.rows.push({
+      id: String(i),
+      node: `node-${i}`,
+      app: "chat",
+      pushId: `p${i}`,
+      messageId: String(1000 + i),
+      createdAt: new Date(now - 1000 + i),
+      receipt: "pending",
+    });
   }
   const calls: string[][] = [];
   const verdicts: string[] = [];
@@ -73,22 +81,36 @@ describe("receipt poller", () => {
   });
 
   it("asks for each device's verdict once the window is over, a few per round, and settles them", async () => {
-    const verdict = (id: string): DeviceVerdict => ({ ok: true, state: id === "1000" ? "received" : id === "1001" ? "not_received" : "unknown" });
+    const verdict = (id: string): DeviceVerdict => ({
+      ok: true,
+      state: id === "1000" ? "received" : id === "1001" ? "not_received" : "unknown",
+    });
     const t = setup(() => ({ ok: true, received: new Map() }), 14, { regids: true, verdict });
     t.advance(600_000);
     await t.poller.pollNow("chat");
     // Ten per round, oldest first; node-2 has no JPush address left, so nobody can say.
-    expect(t.verdicts).toEqual(["1000@regid-node-0", "1001@regid-node-1", ...Array.from({ length: 7 }, (_, i) => `${1003 + i}@regid-node-${3 + i}`)]);
+    expect(t.verdicts).toEqual([
+      "1000@regid-node-0",
+      "1001@regid-node-1",
+      ...Array.from({ length: 7 }, (_, i) => `${1003 + i}@regid-node-${3 + i}`),
+    ]);
     expect(t.store.rows.slice(0, 4).map((r) => r.receipt)).toEqual(["received", "not_received", "unconfirmed", "unconfirmed"]);
     expect(t.store.rows.slice(10).map((r) => r.receipt)).toEqual(["pending", "pending", "pending", "pending"]);
-    expect(t.counted).toEqual([["received", 1], ["not_received", 1], ["unconfirmed", 8]]);
+    expect(t.counted).toEqual([
+      ["received", 1],
+      ["not_received", 1],
+      ["unconfirmed", 8],
+    ]);
     await t.poller.pollNow("chat");
     expect(t.store.rows.every((r) => r.receipt !== "pending")).toBe(true);
     expect(t.calls).toHaveLength(0);
   });
 
   it("keeps a row pending while the verdict call fails, and gives up after the grace period", async () => {
-    const t = setup(() => ({ ok: true, received: new Map() }), 1, { regids: true, verdict: () => ({ ok: false, reason: "Report API HTTP 503" }) });
+    const t = setup(() => ({ ok: true, received: new Map() }), 1, {
+      regids: true,
+      verdict: () => ({ ok: false, reason: "Report API HTTP 503" }),
+    });
     t.advance(600_000);
     await t.poller.pollNow("chat");
     expect(t.store.rows[0]?.receipt).toBe("pending");

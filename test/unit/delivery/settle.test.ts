@@ -7,7 +7,17 @@ import { deliveryCore, message } from "../../support/memory/delivery-core.js";
 
 const jobFor = (core: ReturnType<typeof deliveryCore>, node: string, over: Partial<QueuedJob> = {}): QueuedJob => {
   const now = core.clock.now();
-  return { node, pushId: `push-${node}`, app: "chat", notification: message, receivedAt: now, attempts: 1, nextAttemptAt: now, expiresAt: new Date(now.getTime() + 600_000), ...over };
+  return {
+    node,
+    pushId: `push-${node}`,
+    app: "chat",
+    notification: message,
+    receivedAt: now,
+    attempts: 1,
+    nextAttemptAt: now,
+    expiresAt: new Date(now.getTime() + 600_000),
+    ...over,
+  };
 };
 
 describe("settle step", () => {
@@ -17,7 +27,9 @@ describe("settle step", () => {
     await core.queue.put([job]);
     expect(core.settler.settle(job, { class: "retry", reason: "ServiceUnavailable" }, { persisted: true })).toBe("rescheduled");
     await core.writes.flush();
-    expect(core.queue.jobs()).toEqual([{ ...job, nextAttemptAt: new Date(core.clock.now().getTime() + 2000), lastError: "ServiceUnavailable" }]);
+    expect(core.queue.jobs()).toEqual([
+      { ...job, nextAttemptAt: new Date(core.clock.now().getTime() + 2000), lastError: "ServiceUnavailable" },
+    ]);
     expect(await core.counter("xmpp_push_jobs_expired_total", 'app="chat"')).toBe(0);
   });
 
@@ -37,7 +49,11 @@ describe("settle step", () => {
     await core.writes.flush();
     expect(core.queue.jobs()).toEqual([]);
     expect(await core.counter("xmpp_push_jobs_expired_total", 'app="chat"')).toBe(1);
-    expect(core.lines().find((l) => l.msg === "push expired undelivered")).toMatchObject({ node: "n-expire", attempts: 3, reason: "ServiceUnavailable" });
+    expect(core.lines().find((l) => l.msg === "push expired undelivered")).toMatchObject({
+      node: "n-expire",
+      attempts: 3,
+      reason: "ServiceUnavailable",
+    });
   });
 
   it("completes delivered, dead and refused pushes; only a delivery records the last push", async () => {

@@ -6,7 +6,16 @@ import { deliveryCore, message } from "../../support/memory/delivery-core.js";
 
 const jobFor = (core: ReturnType<typeof deliveryCore>, node: string): QueuedJob => {
   const now = core.clock.now();
-  return { node, pushId: `push-${node}`, app: "chat", notification: message, receivedAt: now, attempts: 1, nextAttemptAt: now, expiresAt: new Date(now.getTime() + 60_000) };
+  return {
+    node,
+    pushId: `push-${node}`,
+    app: "chat",
+    notification: message,
+    receivedAt: now,
+    attempts: 1,
+    nextAttemptAt: now,
+    expiresAt: new Date(now.getTime() + 60_000),
+  };
 };
 
 describe("write buffer", () => {
@@ -35,7 +44,16 @@ describe("write buffer", () => {
     const core = deliveryCore();
     core.database.failing = true;
     const durable = core.writes.putJob(jobFor(core, "outage"));
-    core.writes.recordAttempt({ pushId: "p", node: "outage", app: "chat", provider: "apns", outcome: "retry", attempt: 1, latencyMs: 3, createdAt: core.clock.now() });
+    core.writes.recordAttempt({
+      pushId: "p",
+      node: "outage",
+      app: "chat",
+      provider: "apns",
+      outcome: "retry",
+      attempt: 1,
+      latencyMs: 3,
+      createdAt: core.clock.now(),
+    });
     await core.writes.flush();
     expect(await durable).toBe(false);
     expect(core.lines().some((l) => l.msg === "database writes failing; pushes answer wait until they work again")).toBe(true);

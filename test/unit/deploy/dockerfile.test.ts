@@ -90,7 +90,10 @@ describe("Dockerfile", () => {
     expect(buildRuns).toMatch(/\bnpm ci\b/);
     expect(buildRuns).toMatch(/\bnpm run build\b/);
     // Either a separate `npm ci --omit=dev` stage or `npm prune --omit=dev` after the build.
-    const allRuns = instructions.filter((i) => i.op === "RUN").map((i) => i.args).join("\n");
+    const allRuns = instructions
+      .filter((i) => i.op === "RUN")
+      .map((i) => i.args)
+      .join("\n");
     expect(allRuns).toMatch(/npm (ci|prune)\b[^\n]*--omit=dev/);
     // The runtime stage installs nothing with npm: it only copies.
     expect(runtime("RUN").join("\n")).not.toMatch(/\bnpm (ci|install|i)\b/);
@@ -155,7 +158,9 @@ describe("Dockerfile", () => {
     expect(tsBuild.extends).toBe("./tsconfig.json");
     expect(tsBuild.include).toEqual(expect.arrayContaining(["src", "migrations"]));
     expect(existsSync(join(root, "src/cli/main.ts"))).toBe(true);
-    const out = posix.join(ts.compilerOptions.outDir, posix.relative(ts.compilerOptions.rootDir, "src/cli/main.ts")).replace(/\.ts$/, ".js");
+    const out = posix
+      .join(ts.compilerOptions.outDir, posix.relative(ts.compilerOptions.rootDir, "src/cli/main.ts"))
+      .replace(/\.ts$/, ".js");
     expect(out).toBe(pkg.bin["xmpp-push"]);
     expect(read("package.json")).toMatch(/"build":\s*"tsc -p tsconfig.build.json"/);
     // The build stage fails early if that file is missing.
@@ -178,7 +183,10 @@ describe("Dockerfile", () => {
     const servers: Server[] = [];
     const ports: Record<"ok" | "failing", number> = { ok: 0, failing: 0 };
     beforeAll(async () => {
-      for (const [kind, status] of [["ok", 200], ["failing", 503]] as const) {
+      for (const [kind, status] of [
+        ["ok", 200],
+        ["failing", 503],
+      ] as const) {
         const server = createServer((req, res) => {
           res.statusCode = req.url === "/healthz" ? status : 404;
           res.end();
@@ -260,7 +268,12 @@ describe(".dockerignore", () => {
   it("lets through every file the build stages copy from the context", () => {
     const sources = instructions
       .filter((i) => (i.op === "COPY" || i.op === "ADD") && !i.args.includes("--from="))
-      .flatMap((i) => i.args.split(/\s+/).filter((a) => !a.startsWith("--")).slice(0, -1));
+      .flatMap((i) =>
+        i.args
+          .split(/\s+/)
+          .filter((a) => !a.startsWith("--"))
+          .slice(0, -1),
+      );
     expect(sources).toEqual(expect.arrayContaining(["package.json", "package-lock.json", "src", "migrations"]));
     for (const s of sources) {
       expect(existsSync(join(root, s)), `${s} exists`).toBe(true);
@@ -271,7 +284,20 @@ describe(".dockerignore", () => {
   });
 
   it("keeps out build output, local data, VCS, tests, scratch and secrets-looking files", () => {
-    for (const p of ["node_modules", "node_modules/pg/package.json", "dist/src/cli/main.js", "data/pgdata", ".git/HEAD", ".test-runs/x", "scratch/notes.md", "test/fixtures/captured", "test/unit/deploy/dockerfile.test.ts", "helm/xmpp-push/values.yaml", ".env", "Dockerfile"]) {
+    for (const p of [
+      "node_modules",
+      "node_modules/pg/package.json",
+      "dist/src/cli/main.js",
+      "data/pgdata",
+      ".git/HEAD",
+      ".test-runs/x",
+      "scratch/notes.md",
+      "test/fixtures/captured",
+      "test/unit/deploy/dockerfile.test.ts",
+      "helm/xmpp-push/values.yaml",
+      ".env",
+      "Dockerfile",
+    ]) {
       expect(ignoredByDockerignore(ignore, p), p).toBe(true);
     }
   });

@@ -4,7 +4,12 @@ import { parse as parseYaml } from "yaml";
 
 // One version for the npm package, the container image and the Helm chart, recorded in the changelog.
 const read = (p: string) => readFileSync(new URL(`../../../${p}`, import.meta.url), "utf8");
-const pkg = JSON.parse(read("package.json")) as { version: string; scripts: Record<string, string>; files: string[]; bin: Record<string, string> };
+const pkg = JSON.parse(read("package.json")) as {
+  version: string;
+  scripts: Record<string, string>;
+  files: string[];
+  bin: Record<string, string>;
+};
 const chart = parseYaml(read("helm/xmpp-push/Chart.yaml")) as { version: string; appVersion: string };
 const changelog = read("CHANGELOG.md");
 

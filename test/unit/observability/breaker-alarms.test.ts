@@ -29,7 +29,12 @@ describe("breaker alarms", () => {
     const { alarm, logged, scrape } = setup();
     alarm({ app: "chat", provider: "apns", state: "open", cause: "config_error", reason: "InvalidProviderToken" });
     expect(logged()).toEqual([
-      expect.objectContaining({ level: "error", msg: expect.stringMatching(/apns rejects the credentials or setup of app chat \(InvalidProviderToken\).*every registration is kept/) }),
+      expect.objectContaining({
+        level: "error",
+        msg: expect.stringMatching(
+          /apns rejects the credentials or setup of app chat \(InvalidProviderToken\).*every registration is kept/,
+        ),
+      }),
     ]);
     const text = await scrape();
     expect(text).toContain('xmpp_push_circuit_open{app="chat",provider="apns"} 1');

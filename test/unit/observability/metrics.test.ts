@@ -8,7 +8,11 @@ const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta
 async function firstScrape(apps = [{ id: "chat", providers: ["apns", "jpush"] }]) {
   const expiresAt = new Date("2027-03-01T00:00:00Z");
   const metrics = createMetrics(
-    { queueStats: async () => ({ depth: 0, oldestAgeMs: 0 }), registrationCounts: async () => [], apnsCertificates: () => [{ app: "chat", expiresAt }] },
+    {
+      queueStats: async () => ({ depth: 0, oldestAgeMs: 0 }),
+      registrationCounts: async () => [],
+      apnsCertificates: () => [{ app: "chat", expiresAt }],
+    },
     { apps },
   );
   return { text: await metrics.registry.metrics(), expiresAt };

@@ -63,7 +63,11 @@ describe("APNs outcome table", () => {
   });
 
   it("marks a per-device rate limit as device-scoped and carries Retry-After", () => {
-    expect(classifyApns({ status: 429, reason: "TooManyRequests", retryAfterSeconds: 5 })).toMatchObject({ class: "retry", perDevice: true, retryAfterMs: 5000 });
+    expect(classifyApns({ status: 429, reason: "TooManyRequests", retryAfterSeconds: 5 })).toMatchObject({
+      class: "retry",
+      perDevice: true,
+      retryAfterMs: 5000,
+    });
   });
 
   it("retries transport failures; a timeout may have been delivered, a refused stream was not", () => {

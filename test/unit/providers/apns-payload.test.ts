@@ -11,7 +11,14 @@ const attempt = (n: Partial<Notification> = {}, over: Partial<PushAttempt> = {})
   node: "node-1",
   attempt: 1,
   address: { provider: "apns", token: "ab".repeat(32), environment: "production", updatedAt: new Date() },
-  notification: { priority: "high", call: false, messageCount: 1, lastMessageSender: "bob@example.org/phone", lastMessageBody: "secret plans", ...n },
+  notification: {
+    priority: "high",
+    call: false,
+    messageCount: 1,
+    lastMessageSender: "bob@example.org/phone",
+    lastMessageBody: "secret plans",
+    ...n,
+  },
   content: { title: "New message", body: "New message", includeMessageContent: false },
   data: { account: "f00d" },
   expiresAt: new Date(),
@@ -22,9 +29,22 @@ const attempt = (n: Partial<Notification> = {}, over: Partial<PushAttempt> = {})
 describe("APNs request", () => {
   it("is an alert with mutable-content and a generic text by default (privacy)", () => {
     const r = buildApnsRequest(attempt(), settings, NOW);
-    expect(r).toMatchObject({ pushType: "alert", priority: 10, topic: "org.example.chat", expiry: NOW + 3600, id: attempt().pushId, token: "ab".repeat(32) });
+    expect(r).toMatchObject({
+      pushType: "alert",
+      priority: 10,
+      topic: "org.example.chat",
+      expiry: NOW + 3600,
+      id: attempt().pushId,
+      token: "ab".repeat(32),
+    });
     expect(r.payload).toEqual({
-      aps: { alert: { title: "New message", body: "New message" }, sound: "default", "mutable-content": 1, badge: 1, "thread-id": expect.stringMatching(/^[0-9a-f]{32}$/) },
+      aps: {
+        alert: { title: "New message", body: "New message" },
+        sound: "default",
+        "mutable-content": 1,
+        badge: 1,
+        "thread-id": expect.stringMatching(/^[0-9a-f]{32}$/),
+      },
       account: "f00d",
     });
     expect(JSON.stringify(r)).not.toContain("bob@example.org");
@@ -37,14 +57,22 @@ describe("APNs request", () => {
     const r = buildApnsRequest(attempt({}, { content: { title: "t", body: "b", includeMessageContent: true } }), settings, NOW);
     expect((r.payload.aps as { alert: unknown }).alert).toEqual({ title: "bob@example.org", body: "secret plans" });
     expect(r.collapseId).toBe(attempt().pushId);
-    const other = buildApnsRequest(attempt({ lastMessageSender: "carol@example.org" }, { content: { title: "t", body: "b", includeMessageContent: true } }), settings, NOW);
+    const other = buildApnsRequest(
+      attempt({ lastMessageSender: "carol@example.org" }, { content: { title: "t", body: "b", includeMessageContent: true } }),
+      settings,
+      NOW,
+    );
     expect((other.payload.aps as Record<string, unknown>)["thread-id"]).not.toBe((r.payload.aps as Record<string, unknown>)["thread-id"]);
   });
 
   it("is a silent background push at priority 5 for a chat state, or for a device that asked for background pushes", () => {
     for (const r of [
       buildApnsRequest(attempt({ priority: "low", lastMessageBody: undefined }), settings, NOW),
-      buildApnsRequest(attempt({}, { address: { provider: "apns", token: "cd".repeat(32), pushType: "background", updatedAt: new Date() } }), settings, NOW),
+      buildApnsRequest(
+        attempt({}, { address: { provider: "apns", token: "cd".repeat(32), pushType: "background", updatedAt: new Date() } }),
+        settings,
+        NOW,
+      ),
     ]) {
       expect(r).toMatchObject({ pushType: "background", priority: 5 });
       expect(r.payload).toEqual({ aps: { "content-available": 1 }, account: "f00d" });
@@ -53,8 +81,18 @@ describe("APNs request", () => {
 
   it("sends a VoIP push to the PushKit token only for a call, only when enabled", () => {
     const withVoip = { provider: "apns" as const, token: "ab".repeat(32), voipToken: "ef".repeat(32), updatedAt: new Date() };
-    const call = buildApnsRequest(attempt({ call: true, encrypted: { payload: "c2VjcmV0", iv: "aXY=" } }, { address: withVoip }), settings, NOW);
-    expect(call).toMatchObject({ pushType: "voip", priority: 10, topic: "org.example.chat.voip", token: "ef".repeat(32), expiry: NOW + 30 });
+    const call = buildApnsRequest(
+      attempt({ call: true, encrypted: { payload: "c2VjcmV0", iv: "aXY=" } }, { address: withVoip }),
+      settings,
+      NOW,
+    );
+    expect(call).toMatchObject({
+      pushType: "voip",
+      priority: 10,
+      topic: "org.example.chat.voip",
+      token: "ef".repeat(32),
+      expiry: NOW + 30,
+    });
     expect(call.payload).toEqual({ account: "f00d", encrypted: "c2VjcmV0", iv: "aXY=", call: true });
     expect(buildApnsRequest(attempt({ call: false }, { address: withVoip }), settings, NOW).pushType).toBe("alert");
     expect(buildApnsRequest(attempt({ call: true }, { address: withVoip }), { ...settings, voip: false }, NOW).pushType).toBe("alert");
@@ -63,13 +101,20 @@ describe("APNs request", () => {
 
   it("trims an oversized body instead of letting APNs reject the push", () => {
     const long = "ü".repeat(5000);
-    const r = buildApnsRequest(attempt({ lastMessageBody: long }, { content: { title: "t", body: "b", includeMessageContent: true } }), settings, NOW);
+    const r = buildApnsRequest(
+      attempt({ lastMessageBody: long }, { content: { title: "t", body: "b", includeMessageContent: true } }),
+      settings,
+      NOW,
+    );
     const bytes = Buffer.byteLength(JSON.stringify(r.payload));
     expect(bytes).toBeLessThanOrEqual(MAX_PAYLOAD_BYTES);
     expect(bytes).toBeGreaterThan(MAX_PAYLOAD_BYTES - 100);
-    expect(((r.payload.aps as { alert: { body: string } }).alert.body)).toMatch(/^ü+…$/);
+    expect((r.payload.aps as { alert: { body: string } }).alert.body).toMatch(/^ü+…$/);
     const voip = buildApnsRequest(
-      attempt({ call: true, encrypted: { payload: "x".repeat(9000), iv: "aXY=" } }, { address: { provider: "apns", token: "ab".repeat(32), voipToken: "ef".repeat(32), updatedAt: new Date() } }),
+      attempt(
+        { call: true, encrypted: { payload: "x".repeat(9000), iv: "aXY=" } },
+        { address: { provider: "apns", token: "ab".repeat(32), voipToken: "ef".repeat(32), updatedAt: new Date() } },
+      ),
       settings,
       NOW,
     );

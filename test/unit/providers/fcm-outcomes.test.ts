@@ -27,8 +27,16 @@ describe("FCM outcome table", () => {
   });
 
   it("treats INVALID_ARGUMENT about the registration token as a dead token, any other as our bug", () => {
-    expect(classifyFcm({ httpStatus: 400, errorCode: "INVALID_ARGUMENT", message: "The registration token is not a valid FCM registration token" })).toMatchObject({ class: "token_dead", status: 400 });
-    expect(classifyFcm({ httpStatus: 400, errorCode: "INVALID_ARGUMENT", message: "Invalid value at 'message.android.ttl'" })).toMatchObject({
+    expect(
+      classifyFcm({
+        httpStatus: 400,
+        errorCode: "INVALID_ARGUMENT",
+        message: "The registration token is not a valid FCM registration token",
+      }),
+    ).toMatchObject({ class: "token_dead", status: 400 });
+    expect(
+      classifyFcm({ httpStatus: 400, errorCode: "INVALID_ARGUMENT", message: "Invalid value at 'message.android.ttl'" }),
+    ).toMatchObject({
       class: "payload_error",
       reason: "INVALID_ARGUMENT: Invalid value at 'message.android.ttl'",
     });
@@ -41,7 +49,10 @@ describe("FCM outcome table", () => {
   });
 
   it("honours Retry-After on UNAVAILABLE", () => {
-    expect(classifyFcm({ httpStatus: 503, errorCode: "UNAVAILABLE", retryAfterSeconds: 5 })).toMatchObject({ class: "retry", retryAfterMs: 5000 });
+    expect(classifyFcm({ httpStatus: 503, errorCode: "UNAVAILABLE", retryAfterSeconds: 5 })).toMatchObject({
+      class: "retry",
+      retryAfterMs: 5000,
+    });
     expect(classifyFcm({ httpStatus: 503, errorCode: "UNAVAILABLE" }).retryAfterMs).toBeUndefined();
   });
 
@@ -75,6 +86,8 @@ describe("FCM token endpoint errors", () => {
   });
 
   it("names the failure and Google's description", () => {
-    expect(classifyTokenError({ httpStatus: 400, error: "invalid_grant", description: "Invalid JWT Signature." }).reason).toBe("token endpoint invalid_grant: Invalid JWT Signature.");
+    expect(classifyTokenError({ httpStatus: 400, error: "invalid_grant", description: "Invalid JWT Signature." }).reason).toBe(
+      "token endpoint invalid_grant: Invalid JWT Signature.",
+    );
   });
 });

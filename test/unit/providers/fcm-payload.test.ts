@@ -21,7 +21,11 @@ const size = (m: unknown) => Buffer.byteLength(JSON.stringify({ message: m }), "
 describe("FCM message", () => {
   it("is data-only, without sender or body unless the admin opted in, one pending wake-up per node", () => {
     const m = buildFcmMessage(attempt(), NOW);
-    expect(m).toEqual({ token: "fcm-token-1", data: { account: "f00d", priority: "high" }, android: { priority: "HIGH", ttl: "600s", collapse_key: expect.stringMatching(/^[0-9a-f]{16}$/) } });
+    expect(m).toEqual({
+      token: "fcm-token-1",
+      data: { account: "f00d", priority: "high" },
+      android: { priority: "HIGH", ttl: "600s", collapse_key: expect.stringMatching(/^[0-9a-f]{16}$/) },
+    });
   });
 
   it("carries the bare sender and the body when the admin opted in, and does not collapse", () => {
@@ -42,7 +46,10 @@ describe("FCM message", () => {
   });
 
   it("trims an oversized body instead of letting FCM reject the message", () => {
-    const m = buildFcmMessage(attempt({ lastMessageBody: "ü".repeat(5000) }, { content: { title: "t", body: "b", includeMessageContent: true } }), NOW);
+    const m = buildFcmMessage(
+      attempt({ lastMessageBody: "ü".repeat(5000) }, { content: { title: "t", body: "b", includeMessageContent: true } }),
+      NOW,
+    );
     expect(size(m)).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
     expect(size(m)).toBeGreaterThan(MAX_MESSAGE_BYTES - 100);
     expect(m.data.body).toMatch(/^ü+…$/);

@@ -45,12 +45,19 @@ describe("JPush outcome table", () => {
   });
 
   it("keeps the reason short and stable instead of echoing JPush's long text", () => {
-    const o = classifyJpush({ httpStatus: 400, code: 1011, message: "cannot find user by this audience or has been inactive for more than 255 days" });
+    const o = classifyJpush({
+      httpStatus: 400,
+      code: 1011,
+      message: "cannot find user by this audience or has been inactive for more than 255 days",
+    });
     expect(o).toEqual({ class: "token_dead", status: 1011, reason: "1011 cannot find user by this audience" });
   });
 
   it("waits for the rate-limit window to reset on 2002 and 2001", () => {
-    expect(classifyJpush({ httpStatus: 429, code: 2002, rateLimitResetSeconds: 30 })).toMatchObject({ class: "retry", retryAfterMs: 30_000 });
+    expect(classifyJpush({ httpStatus: 429, code: 2002, rateLimitResetSeconds: 30 })).toMatchObject({
+      class: "retry",
+      retryAfterMs: 30_000,
+    });
     expect(classifyJpush({ httpStatus: 429, code: 2001, rateLimitResetSeconds: 7 })).toMatchObject({ class: "retry", retryAfterMs: 7_000 });
     expect(classifyJpush({ httpStatus: 429, rateLimitResetSeconds: 12 })).toMatchObject({ class: "retry", retryAfterMs: 12_000 });
   });
@@ -71,16 +78,25 @@ describe("JPush outcome table", () => {
   });
 
   it("never kills a token over an undocumented answer", () => {
-    expect(classifyJpush({ httpStatus: 400, code: 4242, message: "new thing" })).toMatchObject({ class: "payload_error", status: 4242, reason: "4242 new thing" });
+    expect(classifyJpush({ httpStatus: 400, code: 4242, message: "new thing" })).toMatchObject({
+      class: "payload_error",
+      status: 4242,
+      reason: "4242 new thing",
+    });
     expect(classifyJpush({ httpStatus: 418 })).toMatchObject({ class: "payload_error", reason: "HTTP 418" });
     expect(classifyJpush({ httpStatus: 599 }).class).toBe("retry");
   });
 
   it("kills a registration only on a 1003 about a registration_id that cannot be one", () => {
     const message = "registration_id is invalid";
-    expect(classifyJpush({ httpStatus: 400, code: 1003, message, registrationIdMalformed: true })).toMatchObject({ class: "token_dead", status: 1003 });
+    expect(classifyJpush({ httpStatus: 400, code: 1003, message, registrationIdMalformed: true })).toMatchObject({
+      class: "token_dead",
+      status: 1003,
+    });
     expect(classifyJpush({ httpStatus: 400, code: 1003, message, registrationIdMalformed: false }).class).toBe("payload_error");
-    expect(classifyJpush({ httpStatus: 400, code: 1003, message: "options.time_to_live invalid", registrationIdMalformed: true }).class).toBe("payload_error");
+    expect(
+      classifyJpush({ httpStatus: 400, code: 1003, message: "options.time_to_live invalid", registrationIdMalformed: true }).class,
+    ).toBe("payload_error");
     expect(isMalformedRegistrationId("1a0018970a8a2b0c3d4")).toBe(false);
     expect(isMalformedRegistrationId("")).toBe(true);
     expect(isMalformedRegistrationId("not a regid!")).toBe(true);

@@ -1,7 +1,13 @@
 import { describe, expect, it } from "vitest";
 import type { Notification } from "../../../src/domain/notification.js";
 import type { PushAttempt } from "../../../src/ports/push-provider.js";
-import { buildJpushPush, MAX_ANDROID_BYTES, MAX_IOS_BYTES, MAX_TIME_TO_LIVE_S, WAKEUP_MESSAGE } from "../../../src/providers/jpush-payload.js";
+import {
+  buildJpushPush,
+  MAX_ANDROID_BYTES,
+  MAX_IOS_BYTES,
+  MAX_TIME_TO_LIVE_S,
+  WAKEUP_MESSAGE,
+} from "../../../src/providers/jpush-payload.js";
 
 const NOW = 1_800_000_000_000;
 const APP_KEY = "0123456789abcdefABCDEF01";
@@ -13,7 +19,14 @@ const attempt = (n: Partial<Notification> = {}, over: Partial<PushAttempt> = {})
   node: "node-1",
   attempt: 1,
   address: { provider: "jpush", token: REGID, environment: "production", updatedAt: new Date() },
-  notification: { priority: "high", call: false, messageCount: 1, lastMessageSender: "bob@example.org/phone", lastMessageBody: "secret plans", ...n },
+  notification: {
+    priority: "high",
+    call: false,
+    messageCount: 1,
+    lastMessageSender: "bob@example.org/phone",
+    lastMessageBody: "secret plans",
+    ...n,
+  },
   content: { title: "New message", body: "New message", includeMessageContent: false },
   data: { account: "f00d" },
   expiresAt: new Date(NOW + 600_000),
@@ -49,7 +62,11 @@ describe("JPush push body", () => {
 
   it("says apns_production explicitly, both ways, production when the registration does not say", () => {
     const env = (environment: "sandbox" | "production" | undefined) =>
-      buildJpushPush(attempt({}, { address: { provider: "jpush", token: REGID, ...(environment ? { environment } : {}), updatedAt: new Date() } }), settings, NOW).options.apns_production;
+      buildJpushPush(
+        attempt({}, { address: { provider: "jpush", token: REGID, ...(environment ? { environment } : {}), updatedAt: new Date() } }),
+        settings,
+        NOW,
+      ).options.apns_production;
     expect(env("production")).toBe(true);
     expect(env("sandbox")).toBe(false);
     expect(env(undefined)).toBe(true);
@@ -83,7 +100,9 @@ describe("JPush push body", () => {
     expect(options.time_to_live).toBe(600);
     expect(Buffer.byteLength(options.apns_collapse_id)).toBeLessThanOrEqual(64);
     expect(buildJpushPush(attempt({}, { expiresAt: new Date(NOW - 5000) }), settings, NOW).options.time_to_live).toBe(0);
-    expect(buildJpushPush(attempt({}, { expiresAt: new Date(NOW + 30 * 86_400_000) }), settings, NOW).options.time_to_live).toBe(MAX_TIME_TO_LIVE_S);
+    expect(buildJpushPush(attempt({}, { expiresAt: new Date(NOW + 30 * 86_400_000) }), settings, NOW).options.time_to_live).toBe(
+      MAX_TIME_TO_LIVE_S,
+    );
   });
 
   it("collapses generic pushes per device, never pushes that show a message", () => {
@@ -137,7 +156,11 @@ describe("JPush push body", () => {
   });
 
   it("fits even an absurd sender and body", () => {
-    const b = buildJpushPush(attempt({ lastMessageSender: `${"a".repeat(3000)}@example.org`, lastMessageBody: "b".repeat(5000) }, showing), settings, NOW);
+    const b = buildJpushPush(
+      attempt({ lastMessageSender: `${"a".repeat(3000)}@example.org`, lastMessageBody: "b".repeat(5000) }, showing),
+      settings,
+      NOW,
+    );
     expect(Buffer.byteLength(`"ios":${JSON.stringify(b.notification.ios)}`)).toBeLessThanOrEqual(MAX_IOS_BYTES);
     expect(bytes(b.notification.android)).toBeLessThanOrEqual(MAX_ANDROID_BYTES);
   });

@@ -7,7 +7,13 @@ const generic: PushContent = { title: "New message", body: "You have a new messa
 const optedIn: PushContent = { ...generic, includeMessageContent: true };
 const push = (content: PushContent, n: Partial<Notification> = {}) => ({
   content,
-  notification: { priority: "high" as const, call: false, lastMessageSender: "bob@example.org/phone", lastMessageBody: "secret plans", ...n },
+  notification: {
+    priority: "high" as const,
+    call: false,
+    lastMessageSender: "bob@example.org/phone",
+    lastMessageBody: "secret plans",
+    ...n,
+  },
 });
 const bytes = (s: string) => Buffer.byteLength(s, "utf8");
 
@@ -23,7 +29,10 @@ describe("shown text (privacy)", () => {
   });
 
   it("falls back to the generic text for whatever the summary lacks", () => {
-    expect(alertText(push(optedIn, { lastMessageSender: undefined, lastMessageBody: "" }))).toEqual({ title: "New message", body: "You have a new message" });
+    expect(alertText(push(optedIn, { lastMessageSender: undefined, lastMessageBody: "" }))).toEqual({
+      title: "New message",
+      body: "You have a new message",
+    });
     expect(alertText(push(optedIn, { lastMessageSender: "/res" }))).toEqual({ title: "New message", body: "secret plans" });
   });
 

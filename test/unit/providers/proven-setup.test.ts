@@ -19,7 +19,11 @@ const delivered: DeliveryOutcome = { class: "delivered", status: 200, messageId:
 describe("proven setup", () => {
   it("does not believe a doubtful token verdict before the setup has delivered", () => {
     const setup = createProvenSetup({ clock: drivenClock(), rule });
-    expect(setup.judge("production", badToken)).toEqual({ class: "config_error", status: 400, reason: "BadDeviceToken (no push to production has succeeded yet)" });
+    expect(setup.judge("production", badToken)).toEqual({
+      class: "config_error",
+      status: 400,
+      reason: "BadDeviceToken (no push to production has succeeded yet)",
+    });
   });
 
   it("believes it once the same setup has delivered, for an hour", () => {

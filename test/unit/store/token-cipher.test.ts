@@ -38,7 +38,9 @@ describe("token cipher with key ids", () => {
     const cipher = createTokenCipher(K2);
     const other = createTokenCipher(K1).seal(TOKEN);
     expect(() => cipher.open(other)).toThrow(UnreadableTokenError);
-    expect(() => cipher.open(other)).toThrow(`sealed with token key ${tokenKeyId(K1)}, which is not configured (configured: ${tokenKeyId(K2)})`);
+    expect(() => cipher.open(other)).toThrow(
+      `sealed with token key ${tokenKeyId(K1)}, which is not configured (configured: ${tokenKeyId(K2)})`,
+    );
     expect(() => cipher.open(legacySeal(K1, TOKEN))).toThrow(/none of the configured token keys opens it/);
     const damaged = `${cipher.seal(TOKEN).slice(0, -4)}AAAA`;
     expect(() => cipher.open(damaged)).toThrow(/does not decrypt: the row is damaged/);

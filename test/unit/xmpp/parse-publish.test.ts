@@ -22,8 +22,15 @@ describe("parsePublish on what real servers send", () => {
   it("takes sender and body when the server includes them", () => {
     const prosody = parsePublish(pubsubOf("prosody-with-body-sender"));
     const ejabberd = parsePublish(pubsubOf("ejabberd-with-body-sender"));
-    expect("notification" in prosody && prosody.notification).toMatchObject({ lastMessageSender: "bob@localhost/laptop", lastMessageBody: "Hello alice, this is bob (1)" });
-    expect("notification" in ejabberd && ejabberd.notification).toMatchObject({ lastMessageSender: "bob@localhost/laptop", lastMessageBody: "Hello alice, this is bob (message 1)", priority: "high" });
+    expect("notification" in prosody && prosody.notification).toMatchObject({
+      lastMessageSender: "bob@localhost/laptop",
+      lastMessageBody: "Hello alice, this is bob (1)",
+    });
+    expect("notification" in ejabberd && ejabberd.notification).toMatchObject({
+      lastMessageSender: "bob@localhost/laptop",
+      lastMessageBody: "Hello alice, this is bob (message 1)",
+      priority: "high",
+    });
   });
 
   it("accepts ejabberd's empty <notification/> (no summary form)", () => {
@@ -48,7 +55,10 @@ describe("parsePublish on what real servers send", () => {
     );
     expect(p).toEqual({
       node: "n1",
-      options: new Map([["secret", "s"], ["pushModule", "monalProdiOS"]]),
+      options: new Map([
+        ["secret", "s"],
+        ["pushModule", "monalProdiOS"],
+      ]),
       notification: { priority: "high", call: true, encrypted: { payload: "Y2lwaGVy", iv: "aXY=" } },
     });
   });
@@ -63,8 +73,14 @@ describe("parsePublish on what real servers send", () => {
   });
 
   it("rejects a publish without a node, or with several publishes", () => {
-    expect(parsePublish(parseXml(`<pubsub xmlns='http://jabber.org/protocol/pubsub'><publish><item/></publish></pubsub>`))).toEqual({ error: "the publish has no node" });
-    expect(parsePublish(parseXml(`<pubsub xmlns='http://jabber.org/protocol/pubsub'/>`))).toEqual({ error: "expected exactly one <publish/>" });
-    expect(parsePublish(parseXml(`<pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='a'/><publish node='b'/></pubsub>`))).toEqual({ error: "expected exactly one <publish/>" });
+    expect(parsePublish(parseXml(`<pubsub xmlns='http://jabber.org/protocol/pubsub'><publish><item/></publish></pubsub>`))).toEqual({
+      error: "the publish has no node",
+    });
+    expect(parsePublish(parseXml(`<pubsub xmlns='http://jabber.org/protocol/pubsub'/>`))).toEqual({
+      error: "expected exactly one <publish/>",
+    });
+    expect(
+      parsePublish(parseXml(`<pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='a'/><publish node='b'/></pubsub>`)),
+    ).toEqual({ error: "expected exactly one <publish/>" });
   });
 });

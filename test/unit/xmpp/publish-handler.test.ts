@@ -56,7 +56,11 @@ describe("publish replies: the error type is what the user's server acts on", ()
       const h = harness(outcome);
       await h.router.handle(captured("prosody-default-body"));
       const r = h.sent[0]!;
-      expect(r.attrs).toMatchObject({ to: "localhost", from: "push.localhost", id: "09fdf0aadb628508bf4e12f1511ed7cd2aeb9490c504b521e6761620a52f4b3a" });
+      expect(r.attrs).toMatchObject({
+        to: "localhost",
+        from: "push.localhost",
+        id: "09fdf0aadb628508bf4e12f1511ed7cd2aeb9490c504b521e6761620a52f4b3a",
+      });
       expect(r.attrs.type === "result" ? "result" : errorOf(r)).toBe(expected);
     });
   }
@@ -92,7 +96,11 @@ describe("publish replies: the error type is what the user's server acts on", ()
 
   it("answers modify/bad-request to a publish without a node", async () => {
     const h = harness("delivered");
-    await h.router.handle(parseXml(`<iq type='set' id='1' from='localhost' to='push.localhost'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish><item/></publish></pubsub></iq>`));
+    await h.router.handle(
+      parseXml(
+        `<iq type='set' id='1' from='localhost' to='push.localhost'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish><item/></publish></pubsub></iq>`,
+      ),
+    );
     expect(errorOf(h.sent[0]!)).toBe("modify/bad-request");
     expect(h.sent[0]!.getChild("error")!.getChildText("text", "urn:ietf:params:xml:ns:xmpp-stanzas")).toBe("the publish has no node");
   });
@@ -111,7 +119,11 @@ describe("publish replies: the error type is what the user's server acts on", ()
 describe("iq router", () => {
   it("answers unknown namespaces with cancel/service-unavailable, without echoing", async () => {
     const h = harness("delivered");
-    await h.router.handle(parseXml(`<iq type='get' id='q' from='alice@localhost/a' to='push.localhost'><query xmlns='urn:example:unknown'><secret>x</secret></query></iq>`));
+    await h.router.handle(
+      parseXml(
+        `<iq type='get' id='q' from='alice@localhost/a' to='push.localhost'><query xmlns='urn:example:unknown'><secret>x</secret></query></iq>`,
+      ),
+    );
     expect(errorOf(h.sent[0]!)).toBe("cancel/service-unavailable");
     expect(h.sent[0]!.toString()).not.toContain("<secret>");
   });
