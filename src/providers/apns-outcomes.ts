@@ -1,7 +1,7 @@
 import type { DeliveryOutcome, OutcomeClass } from "../domain/delivery-outcome.js";
 
-// APNs answers → our outcome classes. Apple, "Handling notification responses from APNs" (providers.md
-// docs/provider-internals.md "APNs"); one row per documented (status, reason). Reasons are matched case- and space-insensitively:
+// APNs answers → our outcome classes. Apple, "Handling notification responses from APNs"
+// (docs/provider-internals.md "APNs"); one row per documented (status, reason). Reasons are matched case- and space-insensitively:
 // the broadcast doc spells "Service Unavailable", the device doc "ServiceUnavailable".
 
 interface Row {

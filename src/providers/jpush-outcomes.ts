@@ -1,4 +1,5 @@
 import type { DeliveryOutcome, OutcomeClass } from "../domain/delivery-outcome.js";
+import { isWellFormedToken } from "../domain/device-token.js";
 
 // JPush REST v3 answers → our outcome classes: docs/provider-internals.md "JPush", one row per documented error code
 // (JPush "Push API v3" error table and "HTTP status codes" page). Every request we send
@@ -119,11 +120,11 @@ export function classifyJpush(answer: JpushAnswer): DeliveryOutcome {
 }
 
 /**
- * JPush registration ids are short alphanumeric strings ("1a0018970a8a2b0c3d4"). Only an id that cannot
- * be one (empty, other characters, absurdly long) lets a 1003 about registration_id kill the address.
+ * Only an id that cannot be a JPush registration id by the one token rule (src/domain/device-token.ts:
+ * empty, other characters, absurdly long) lets a 1003 about registration_id kill the address.
  */
 export function isMalformedRegistrationId(token: string): boolean {
-  return !/^[A-Za-z0-9]{1,64}$/.test(token);
+  return !isWellFormedToken("jpush", token);
 }
 
 function withCode(code: number | undefined, text: string): string {

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { PushAttempt } from "../ports/push-provider.js";
+import { bareJid } from "../domain/jid.js";
 import { truncateUtf8 } from "../shared/truncate-utf8.js";
 
 // What the three payload builders (apns-payload, jpush-payload, fcm-payload) decide alike: which text a
@@ -12,8 +13,8 @@ const ELLIPSIS_BYTES = Buffer.byteLength(ELLIPSIS, "utf8");
 
 /** The sender's bare JID (XEP-0357 `last-message-sender` may carry a resource): one thread per contact, not per device. */
 export function bareSender(attempt: Pick<PushAttempt, "notification">): string | undefined {
-  const sender = attempt.notification.lastMessageSender?.split("/")[0];
-  return sender === "" ? undefined : sender;
+  const sender = attempt.notification.lastMessageSender;
+  return sender === undefined ? undefined : bareJid(sender);
 }
 
 /** Sender and body as far as the admin lets them leave; each undefined when withheld or absent. */
