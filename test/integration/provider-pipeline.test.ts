@@ -154,7 +154,10 @@ for (const kind of ["apns", "jpush", "fcm"] as const) {
       script(kind, t.token, "down");
       expect(await t.publish()).toBe("queued");
       script(kind, t.token, "ok");
-      for (let i = 0; i < 50 && deliveredCount(kind) === 0; i++) {
+      // Until the delivery is audited, not merely seen by the provider: the audit row is written when the
+      // worker has the provider's answer, which on a loaded machine comes after the fake recorded the request.
+      const delivered = async () => (await t.audit()).some((r) => r.outcome === "delivered");
+      for (let i = 0; i < 50 && !(await delivered()); i++) {
         await t.server.worker.runOnce();
         await new Promise((r) => setTimeout(r, 50));
       }
