@@ -229,7 +229,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     pollMs: d.workerPollMs,
     leaseMs: d.providerTimeoutMs * 2 + 5000,
   });
-  const component = createComponentConnection({ ...config.component, log: log.child({ module: "component" }) });
+  const component = createComponentConnection({ ...config.component, clock, log: log.child({ module: "component" }) });
   // The embedded database serves one process only, so there is nobody to share the component with.
   const lease =
     config.component.mode === "exclusive" && db.url !== undefined
@@ -253,6 +253,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     registrations,
     registrationStore,
     audit,
+    clock,
   });
   let httpAddress: string | undefined;
   const retention = createAuditRetention({

@@ -5,7 +5,7 @@ import type { AddressKind, ApnsEnvironment } from "../domain/registration.js";
 import { tokenFingerprint } from "../domain/secret.js";
 import { createServer, type Server } from "../main.js";
 import { createLogger, type Logger } from "../observability/logger.js";
-import { systemClock } from "../ports/clock.js";
+import { systemClock, type Clock } from "../ports/clock.js";
 import type { DeliveryRecord } from "../ports/delivery-audit.js";
 import { createRegistrationCache } from "../registration/registration-cache.js";
 import { createRegistrationService, type RegistrationService } from "../registration/registration-service.js";
@@ -64,9 +64,9 @@ function quietLogger(config: Config): Logger {
   return createLogger({ level: config.log.level === "info" ? "warn" : config.log.level });
 }
 
-async function withServer<T>(config: Config, fn: (server: Server, log: Logger) => Promise<T>): Promise<T> {
+async function withServer<T>(config: Config, clock: Clock, fn: (server: Server, log: Logger) => Promise<T>): Promise<T> {
   const log = quietLogger(config);
-  const server = await createServer(config, { log });
+  const server = await createServer(config, { log, clock });
   try {
     return await fn(server, log);
   } finally {
@@ -74,7 +74,12 @@ async function withServer<T>(config: Config, fn: (server: Server, log: Logger) =
   }
 }
 
-export async function auditCommand(config: Config, opts: { node: string; limit: number; since?: string }, out: Out): Promise<void> {
+export async function auditCommand(
+  config: Config,
+  opts: { node: string; limit: number; since?: string },
+  out: Out,
+  clock: Clock,
+): Promise<void> {
   const sinceMs = opts.since !== undefined ? parseDuration(opts.since) : undefined;
   if (opts.since !== undefined && sinceMs === undefined)
     throw new UsageError(`--since takes a duration such as 1h or 7d, not "${opts.since}"`);
@@ -84,7 +89,7 @@ export async function auditCommand(config: Config, opts: { node: string; limit: 
     const rows = await createPgDeliveryAudit({ knex: db.knex }).list({
       node: opts.node,
       limit: opts.limit,
-      ...(sinceMs !== undefined ? { since: new Date(Date.now() - sinceMs) } : {}),
+      ...(sinceMs !== undefined ? { since: new Date(clock.now().getTime() - sinceMs) } : {}),
     });
     if (reg) {
       out(
@@ -134,12 +139,12 @@ function receiptText(r: DeliveryRecord): string {
   return r.receipt ?? "";
 }
 
-export async function purgeCommand(config: Config, opts: { olderThan: string }, out: Out): Promise<void> {
+export async function purgeCommand(config: Config, opts: { olderThan: string }, out: Out, clock: Clock): Promise<void> {
   const ms = parseDuration(opts.olderThan);
   if (ms === undefined) throw new UsageError(`--older-than takes a duration such as 30d, not "${opts.olderThan}"`);
   const db = await openDb(config);
   try {
-    const cutoff = new Date(Date.now() - ms);
+    const cutoff = new Date(clock.now().getTime() - ms);
     const n = await createPgDeliveryAudit({ knex: db.knex }).purgeOlderThan(cutoff);
     out(`deleted ${n} delivery record(s) older than ${iso(cutoff)}`);
   } finally {
@@ -147,10 +152,10 @@ export async function purgeCommand(config: Config, opts: { olderThan: string }, 
   }
 }
 
-export async function statsCommand(config: Config, out: Out): Promise<void> {
+export async function statsCommand(config: Config, out: Out, clock: Clock): Promise<void> {
   const db = await openDb(config);
   try {
-    const now = new Date();
+    const now = clock.now();
     const regs = await createPgRegistrationStore({ knex: db.knex, cipher: tokenCipherFor(config) }).countAddresses();
     out("registrations (device addresses)");
     out(
@@ -210,12 +215,12 @@ export async function unregisterCommand(config: Config, opts: { node: string }, 
   });
 }
 
-export async function sendTestCommand(config: Config, opts: { node: string; body?: string }, out: Out): Promise<number> {
-  return withServer(config, async (server) => {
+export async function sendTestCommand(config: Config, opts: { node: string; body?: string }, out: Out, clock: Clock): Promise<number> {
+  return withServer(config, clock, async (server) => {
     const reg = await server.registrationStore.findByNode(opts.node);
     if (!reg) throw new UsageError(`no registration with node ${opts.node}`);
     const fromDomain = domainOf(reg.ownerJid) || config.domains[0]!;
-    const started = new Date();
+    const started = clock.now();
     const outcome = await server.publish.publish({
       fromDomain,
       node: reg.node,

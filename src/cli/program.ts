@@ -16,6 +16,7 @@ import {
   UsageError,
 } from "./admin-commands.js";
 import { rotateKeyCommand } from "./rotate-key-command.js";
+import { systemClock } from "../ports/clock.js";
 import { createServer } from "../main.js";
 import { openDatabase } from "../store/database.js";
 import { migrateLatest } from "../store/migrate.js";
@@ -97,22 +98,24 @@ export function buildCli(): Command {
     .description("apply pending database migrations")
     .action((_o, cmd: Command) => migrate(cmd));
   const out = (text: string) => process.stdout.write(`${text}\n`);
+  // The CLI's entry: the one place its commands get their clock.
+  const clock = systemClock;
   program
     .command("audit")
     .description("a device's recent delivery attempts: why did my phone not ring?")
     .requiredOption("--node <node>", "the registration's XEP-0357 node")
     .option("--limit <n>", "how many attempts", (v) => positiveInt(v, "--limit"), 50)
     .option("--since <duration>", "only attempts newer than this, e.g. 1h, 7d")
-    .action((o: { node: string; limit: number; since?: string }, cmd: Command) => auditCommand(configFrom(cmd), o, out));
+    .action((o: { node: string; limit: number; since?: string }, cmd: Command) => auditCommand(configFrom(cmd), o, out, clock));
   program
     .command("purge")
     .description("delete delivery records older than a duration")
     .requiredOption("--older-than <duration>", "e.g. 30d")
-    .action((o: { olderThan: string }, cmd: Command) => purgeCommand(configFrom(cmd), o, out));
+    .action((o: { olderThan: string }, cmd: Command) => purgeCommand(configFrom(cmd), o, out, clock));
   program
     .command("stats")
     .description("registrations, recent delivery outcomes and queue depth")
-    .action((_o, cmd: Command) => statsCommand(configFrom(cmd), out));
+    .action((_o, cmd: Command) => statsCommand(configFrom(cmd), out, clock));
   program
     .command("register")
     .description("register a device by hand (prints node and secret); the device token comes from --token-file or stdin")
@@ -153,7 +156,7 @@ export function buildCli(): Command {
     .requiredOption("--node <node>", "the registration's node")
     .option("--body <text>", "message text (shown only when the app includes message content)")
     .action(async (o: { node: string; body?: string }, cmd: Command) => {
-      process.exitCode = await sendTestCommand(configFrom(cmd), o, out);
+      process.exitCode = await sendTestCommand(configFrom(cmd), o, out, clock);
     });
   program
     .command("rotate-key")

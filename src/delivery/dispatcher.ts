@@ -1,5 +1,5 @@
 import type { AppConfig } from "../config/config-schema.js";
-import type { DeliveryOutcome, PushResult } from "../domain/delivery-outcome.js";
+import type { ConfigError, Delivered, DeliveryOutcome, PushResult, Retry, TokenDead } from "../domain/delivery-outcome.js";
 import type { PushRequest } from "../domain/notification.js";
 import type { Registration } from "../domain/registration.js";
 import { tokenFingerprint } from "../domain/secret.js";
@@ -112,7 +112,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       outcome: outcome.class,
       ...(outcome.status !== undefined ? { status: outcome.status } : {}),
       ...(reason !== undefined ? { reason } : {}),
-      ...(outcome.messageId !== undefined ? { messageId: outcome.messageId } : {}),
+      ...(outcome.class === "delivered" && outcome.messageId !== undefined ? { messageId: outcome.messageId } : {}),
       attempt,
       latencyMs,
       createdAt: clock.now(),
@@ -125,7 +125,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     return outcome;
   };
 
-  const disable = async (reg: Registration, app: AppConfig, target: PlannedTarget, outcome: DeliveryOutcome) => {
+  const disable = async (reg: Registration, app: AppConfig, target: PlannedTarget, outcome: TokenDead) => {
     try {
       const res = await store.disableAddress({
         node: reg.node,
@@ -164,7 +164,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     attempt: number,
     expiresAt: Date,
     target: PlannedTarget,
-    outcome: DeliveryOutcome,
+    outcome: Delivered,
     rest: readonly PlannedTarget[],
   ) => {
     const within = app.strategy.confirmWithinSeconds;
@@ -211,9 +211,9 @@ const TIMED_OUT: DeliveryOutcome = { class: "retry", reason: "timeout", maybeDel
 
 function summarise(outcomes: readonly DeliveryOutcome[]): PushResult {
   if (outcomes.some((o) => o.class === "delivered")) return { class: "delivered" };
-  const transient = outcomes.filter((o) => o.class === "retry" || o.class === "config_error");
+  const transient = outcomes.filter((o): o is Retry | ConfigError => o.class === "retry" || o.class === "config_error");
   if (transient.length > 0) {
-    const retryAfterMs = Math.max(0, ...transient.map((o) => o.retryAfterMs ?? 0));
+    const retryAfterMs = Math.max(0, ...transient.map((o) => (o.class === "retry" ? (o.retryAfterMs ?? 0) : 0)));
     return {
       class: "retry",
       reason: transient.map((o) => o.reason ?? String(o.status ?? o.class)).join("; "),

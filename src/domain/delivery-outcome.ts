@@ -8,29 +8,78 @@
 export const outcomeClasses = ["delivered", "token_dead", "retry", "config_error", "payload_error"] as const;
 export type OutcomeClass = (typeof outcomeClasses)[number];
 
-/** What a provider answer may carry besides its class; each field is set only by the classes named. */
-interface AnswerDetail {
-  /** Provider status: HTTP status, or the provider's own error code (JPush). */
+/** What every provider answer may carry: its status (HTTP status, or JPush's own code) and its words. */
+interface Answer {
   readonly status?: number;
   readonly reason?: string;
-  /** delivered: the provider's message id (JPush msg_id, apns-id, FCM name). */
+}
+
+/** The provider accepted the push. */
+export interface Delivered extends Answer {
+  readonly class: "delivered";
+  /** The provider's message id (JPush msg_id, apns-id, FCM name). */
   readonly messageId?: string;
-  /** token_dead, APNs 410 timestamp: the token is dead only if not re-registered after this instant. */
-  readonly invalidatedAt?: Date;
-  /** retry: the provider asked us to wait this long (Retry-After, X-Rate-Limit-Reset). */
+}
+
+/** Something may work later: the provider's trouble, a rate limit, a timeout. */
+export interface Retry extends Answer {
+  readonly class: "retry";
+  /** The provider asked us to wait this long (Retry-After, X-Rate-Limit-Reset). */
   readonly retryAfterMs?: number;
-  /** retry: a timeout after the request left: it may have arrived; retry only with an idempotency key. */
+  /** A timeout after the request left: it may have arrived; retry only with an idempotency key. */
   readonly maybeDelivered?: boolean;
-  /** retry: the answer concerns this one device (a per-token rate limit), not the provider as a whole. */
+  /** The answer concerns this one device (a per-token rate limit), not the provider as a whole. */
   readonly perDevice?: boolean;
 }
 
+/** The device address is gone (uninstalled, expired, not of this app). */
+export interface TokenDead extends Answer {
+  readonly class: "token_dead";
+  /** APNs 410 timestamp: the token is dead only if not re-registered after this instant. */
+  readonly invalidatedAt?: Date;
+}
+
+/** Our own request was refused: retrying the same payload is pointless; the token is fine. */
+export interface PayloadError extends Answer {
+  readonly class: "payload_error";
+}
+
+/** Our credentials or setup are wrong: transient for the push, alarming for the operator. */
+export interface ConfigError extends Answer {
+  readonly class: "config_error";
+}
+
+/** What one provider said about one device address, one variant per class. */
+export type DeliveryOutcome = Delivered | Retry | TokenDead | PayloadError | ConfigError;
+
+/** Everything an outcome table may know about an answer before its class is decided. */
+export type AnswerDetail = Answer & Partial<Omit<Delivered, "class"> & Omit<Retry, "class"> & Omit<TokenDead, "class">>;
+
 /**
- * What one provider said about one device address. config_error (our credentials or setup are wrong)
- * is transient for the push and alarming for the operator; payload_error means only our own request
- * was refused, so retrying the same payload is pointless.
+ * The outcome of class `cls` for an answer: keeps only what that class carries (a retry hint on a
+ * token_dead row, say, is dropped), so tables whose class comes from a row need no per-class code.
  */
-export type DeliveryOutcome = AnswerDetail & { readonly class: OutcomeClass };
+export function outcomeOf(cls: OutcomeClass, detail: AnswerDetail = {}): DeliveryOutcome {
+  const { status, reason, messageId, retryAfterMs, maybeDelivered, perDevice, invalidatedAt } = detail;
+  const answer: Answer = { ...(status !== undefined ? { status } : {}), ...(reason !== undefined ? { reason } : {}) };
+  switch (cls) {
+    case "delivered":
+      return { class: cls, ...answer, ...(messageId !== undefined ? { messageId } : {}) };
+    case "retry":
+      return {
+        class: cls,
+        ...answer,
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+        ...(maybeDelivered !== undefined ? { maybeDelivered } : {}),
+        ...(perDevice !== undefined ? { perDevice } : {}),
+      };
+    case "token_dead":
+      return { class: cls, ...answer, ...(invalidatedAt !== undefined ? { invalidatedAt } : {}) };
+    case "payload_error":
+    case "config_error":
+      return { class: cls, ...answer };
+  }
+}
 
 /**
  * One delivery attempt of a push, over all addresses of its device: delivered if any provider accepted

@@ -88,7 +88,7 @@ export function adminRoutes(deps: HttpDeps, auth: (req: FastifyRequest, reply: F
         },
         async (req) => {
           const q = req.query;
-          const since = q.since === undefined ? undefined : parseSince(q.since);
+          const since = q.since === undefined ? undefined : parseSince(q.since, deps.clock.now());
           const rows = await deps.audit.list({
             limit: q.limit,
             ...(q.node !== undefined ? { node: q.node } : {}),
@@ -107,14 +107,14 @@ async function deprecated(_req: FastifyRequest, reply: FastifyReply, payload: un
 }
 
 /** An ISO time, or a duration back from now ("1h", "7d"), at most 100 years back. */
-function parseSince(text: string): Date {
+function parseSince(text: string, now: Date): Date {
   const m = /^(\d{1,12})([smhd])$/.exec(text);
   const d = m
-    ? new Date(Date.now() - Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS])
+    ? new Date(now.getTime() - Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS])
     : /^\d{4}-\d{2}-\d{2}/.test(text)
       ? new Date(text)
       : new Date(Number.NaN);
-  if (Number.isNaN(d.getTime()) || Math.abs(Date.now() - d.getTime()) > MAX_SINCE_MS) {
+  if (Number.isNaN(d.getTime()) || Math.abs(now.getTime() - d.getTime()) > MAX_SINCE_MS) {
     throw new HttpError(400, "since: an ISO time or a duration such as 1h or 7d, within 100 years");
   }
   return d;

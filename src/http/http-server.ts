@@ -16,6 +16,7 @@ import { registrationRoutes } from "./registration-routes.js";
 import { describeIssues } from "./describe-issues.js";
 import { probeRoutes } from "./probe-routes.js";
 import { registrationScopes } from "./registration-scopes.js";
+import type { Clock } from "../ports/clock.js";
 
 // The HTTP side: health and readiness for orchestrators, Prometheus metrics, registration for apps
 // that register over HTTP (mod_push_appserver's API and a JSON one), and an admin API.
@@ -39,6 +40,8 @@ export interface HttpDeps {
   readonly registrations: RegistrationService;
   readonly registrationStore: RegistrationStore;
   readonly audit: DeliveryAudit;
+  /** "now" for the admin API's `since` windows. */
+  readonly clock: Clock;
 }
 
 export interface HttpServer {

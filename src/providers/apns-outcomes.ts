@@ -1,4 +1,4 @@
-import type { DeliveryOutcome, OutcomeClass } from "../domain/delivery-outcome.js";
+import { outcomeOf, type DeliveryOutcome, type OutcomeClass } from "../domain/delivery-outcome.js";
 
 // APNs answers → our outcome classes. Apple, "Handling notification responses from APNs"
 // (docs/provider-internals.md "APNs"); one row per documented (status, reason). Reasons are matched case- and space-insensitively:
@@ -95,16 +95,15 @@ export function classifyApns(answer: ApnsAnswer): DeliveryOutcome {
     ...(answer.retryAfterSeconds !== undefined ? { retryAfterMs: answer.retryAfterSeconds * 1000 } : {}),
   };
   if (row === undefined) {
-    if (answer.status === undefined) return { class: "retry", ...base, ...transportHints(answer.reason ?? "") };
+    if (answer.status === undefined) return outcomeOf("retry", { ...base, ...transportHints(answer.reason ?? "") });
     // An undocumented status: never kill a token over it.
-    return { class: answer.status >= 500 ? "retry" : "payload_error", ...base };
+    return outcomeOf(answer.status >= 500 ? "retry" : "payload_error", base);
   }
-  return {
-    class: row.class,
+  return outcomeOf(row.class, {
     ...base,
     ...(row.perDevice ? { perDevice: true } : {}),
-    ...(row.class === "token_dead" && answer.timestamp !== undefined ? { invalidatedAt: new Date(answer.timestamp) } : {}),
-  };
+    ...(answer.timestamp !== undefined ? { invalidatedAt: new Date(answer.timestamp) } : {}),
+  });
 }
 
 // A timeout may have reached Apple (so a retry may duplicate); a refused stream never did (docs/provider-internals.md "APNs").

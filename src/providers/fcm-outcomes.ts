@@ -1,4 +1,4 @@
-import type { DeliveryOutcome, OutcomeClass } from "../domain/delivery-outcome.js";
+import { outcomeOf, type DeliveryOutcome, type OutcomeClass } from "../domain/delivery-outcome.js";
 
 // FCM HTTP v1 answers → our outcome classes (docs/provider-internals.md "FCM"): FCM's own code is in
 // `error.details[].errorCode` (google.firebase.fcm.v1.FcmError, "ErrorCode" reference); Google's
@@ -94,19 +94,18 @@ export function classifyFcm(answer: FcmAnswer): DeliveryOutcome {
     answer.retryAfterSeconds !== undefined && answer.retryAfterSeconds > 0 ? Math.round(answer.retryAfterSeconds * 1000) : undefined;
   if (row === undefined) {
     // Undocumented: never kill a token over it.
-    return { class: httpStatus >= 500 ? "retry" : "payload_error", status: httpStatus, reason: withMessage(name, answer.message) };
+    return outcomeOf(httpStatus >= 500 ? "retry" : "payload_error", { status: httpStatus, reason: withMessage(name, answer.message) });
   }
   if (row.class === "payload_error" && BAD_TOKEN_MESSAGE.test(answer.message ?? "")) {
     return { class: "token_dead", status: httpStatus, reason: INVALID_TOKEN_REASON };
   }
-  const retryAfterMs = row.class === "retry" ? (retryAfter ?? row.minRetryAfterMs) : undefined;
-  return {
-    class: row.class,
+  const retryAfterMs = retryAfter ?? row.minRetryAfterMs;
+  return outcomeOf(row.class, {
     status: httpStatus,
     // Bugs and setup problems need FCM's words to be fixed; the rest are clear from the name.
     reason: row.class === "payload_error" || row.class === "config_error" ? withMessage(name, answer.message) : name,
     ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-  };
+  });
 }
 
 /** A 401 that a fresh access token may cure (docs/provider-internals.md "FCM"): UNAUTHENTICATED without an FCM errorCode. */
@@ -142,7 +141,7 @@ export function classifyTokenError(answer: TokenEndpointAnswer): DeliveryOutcome
   const { httpStatus, error } = answer;
   const row = error !== undefined ? OAUTH_ERRORS.get(error) : undefined;
   const cls: OutcomeClass = row?.class ?? (httpStatus === 429 || httpStatus >= 500 ? "retry" : "config_error");
-  return { class: cls, status: httpStatus, reason: withMessage(`token endpoint ${error ?? `HTTP ${httpStatus}`}`, answer.description) };
+  return outcomeOf(cls, { status: httpStatus, reason: withMessage(`token endpoint ${error ?? `HTTP ${httpStatus}`}`, answer.description) });
 }
 
 function withMessage(name: string, message: string | undefined): string {

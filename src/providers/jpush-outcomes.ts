@@ -1,4 +1,4 @@
-import type { DeliveryOutcome, OutcomeClass } from "../domain/delivery-outcome.js";
+import { outcomeOf, type DeliveryOutcome, type OutcomeClass } from "../domain/delivery-outcome.js";
 import { isWellFormedToken } from "../domain/device-token.js";
 
 // JPush REST v3 answers → our outcome classes: docs/provider-internals.md "JPush", one row per documented error code
@@ -104,19 +104,18 @@ export function classifyJpush(answer: JpushAnswer): DeliveryOutcome {
   const text = codeRow?.text ?? (answer.message ? clip(answer.message) : (row?.text ?? `HTTP ${httpStatus}`));
   if (row === undefined) {
     // Undocumented: never kill a token over it; a server-side status is worth another try.
-    return { class: httpStatus >= 500 ? "retry" : "payload_error", status, reason: withCode(code, text) };
+    return outcomeOf(httpStatus >= 500 ? "retry" : "payload_error", { status, reason: withCode(code, text) });
   }
   if (code === 1003 && answer.registrationIdMalformed && /registration_?id/i.test(answer.message ?? "")) {
     return { class: "token_dead", status, reason: "1003 invalid registration_id" };
   }
   const reset = answer.rateLimitResetSeconds;
-  return {
-    class: row.class,
+  return outcomeOf(row.class, {
     status,
     reason: withCode(code, text),
     ...(row.perDevice ? { perDevice: true } : {}),
     ...(row.waitForReset && reset !== undefined && Number.isFinite(reset) && reset > 0 ? { retryAfterMs: Math.round(reset * 1000) } : {}),
-  };
+  });
 }
 
 /**

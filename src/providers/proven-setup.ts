@@ -1,4 +1,4 @@
-import type { DeliveryOutcome } from "../domain/delivery-outcome.js";
+import { outcomeOf, type DeliveryOutcome, type TokenDead } from "../domain/delivery-outcome.js";
 import type { Clock } from "../ports/clock.js";
 
 // Some provider answers that mean "this device token is dead" are also what our own mistake produces:
@@ -16,7 +16,7 @@ export const PROVEN_FOR_MS = 60 * 60 * 1000;
 
 export interface ProvenSetupRule<K> {
   /** The token verdicts our own mistake can also produce. */
-  readonly doubtful: (outcome: DeliveryOutcome) => boolean;
+  readonly doubtful: (outcome: TokenDead) => boolean;
   /** The class of our own mistake the same answer means while the setup is unproven. */
   readonly blame: "config_error" | "payload_error";
   /** Told to the operator in the reason: what to check. */
@@ -42,7 +42,7 @@ export function createProvenSetup<K>({ clock, rule }: { clock: Clock; rule: Prov
       }
       if (outcome.class !== "token_dead" || !rule.doubtful(outcome)) return outcome;
       if (now() - (lastSuccess.get(key) ?? -Infinity) < PROVEN_FOR_MS) return outcome;
-      return { ...outcome, class: rule.blame, reason: `${outcome.reason ?? "token rejected"} (${rule.hint(key)})` };
+      return outcomeOf(rule.blame, { ...outcome, reason: `${outcome.reason ?? "token rejected"} (${rule.hint(key)})` });
     },
   };
 }

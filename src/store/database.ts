@@ -152,7 +152,8 @@ const heldByThisProcess = new Set<string>();
 // PGlite has no server to arbitrate between processes; two of them on one directory would corrupt it.
 async function lockDirectory(dir: string, waitMs: number): Promise<() => void> {
   const file = join(dir, "xmpp-push.lock");
-  const deadline = Date.now() + waitMs;
+  // A bound on how long we wait, not a time of day: the monotonic clock.
+  const deadline = performance.now() + waitMs;
   for (;;) {
     try {
       const fd = openSync(file, "wx");
@@ -181,7 +182,7 @@ async function lockDirectory(dir: string, waitMs: number): Promise<() => void> {
       }
       continue;
     }
-    if (Date.now() >= deadline) throw new DatabaseLockedError(dir, holder);
+    if (performance.now() >= deadline) throw new DatabaseLockedError(dir, holder);
     await sleep(100);
   }
 }

@@ -2,6 +2,7 @@ import { Component } from "@xmpp/component-core";
 import reconnect from "@xmpp/reconnect";
 import type { Element } from "@xmpp/xml";
 import type { Logger } from "../observability/logger.js";
+import type { Clock } from "../ports/clock.js";
 import { guardStreamInput } from "./stream-guard.js";
 
 // We assemble the entity from component-core + reconnect ourselves instead of using @xmpp/component:
@@ -29,6 +30,7 @@ export interface ComponentOptions {
   secret?: string | undefined;
   reconnectMaxDelayMs: number;
   maxStanzaBytes: number;
+  clock: Clock;
   log: Logger;
 }
 
@@ -42,6 +44,7 @@ export function createComponentConnection({
   secret,
   reconnectMaxDelayMs,
   maxStanzaBytes,
+  clock,
   log,
 }: ComponentOptions): ComponentConnection {
   const entity = new Component({ service, domain });
@@ -77,7 +80,7 @@ export function createComponentConnection({
       return;
     }
     if (status === "online") {
-      const wasDownMs = downSince === undefined ? 0 : Date.now() - downSince;
+      const wasDownMs = downSince === undefined ? 0 : clock.now().getTime() - downSince;
       failures = 0;
       downSince = undefined;
       lastWaitLog = 0;
@@ -93,7 +96,7 @@ export function createComponentConnection({
   entity.on("disconnect", () => {
     if (current === "online" && !stopped) log.warn({ service, domain }, "component disconnected; reconnecting");
     setState(stopped ? "offline" : "connecting");
-    downSince ??= Date.now();
+    downSince ??= clock.now().getTime();
     failures += 1;
     const backoff = Math.min(reconnectMaxDelayMs, FIRST_RETRY_MS * 2 ** Math.min(failures - 1, 16));
     retry.delay = Math.round(backoff / 2 + Math.random() * (backoff / 2));
@@ -112,7 +115,7 @@ export function createComponentConnection({
     } else if (condition === "conflict") {
       log.warn({ service, domain }, "another connection already serves this component domain");
     } else if (err.code === "ECONNREFUSED" || err.code === "ECONNRESET" || err.code === "EHOSTUNREACH" || err.code === "ETIMEDOUT") {
-      const now = Date.now();
+      const now = clock.now().getTime();
       if (now - lastWaitLog >= WAITING_LOG_INTERVAL_MS) {
         lastWaitLog = now;
         log.warn({ service, domain, code: err.code }, "waiting for the XMPP server (component port not reachable); retrying");

@@ -31,7 +31,7 @@ describe("JPush outcome table", () => {
       const o = classifyJpush({ httpStatus, code, message: "whatever JPush said" });
       expect(o).toMatchObject({ class: cls, status: code });
       expect(o.reason).toMatch(new RegExp(`^${code} `));
-      expect(o.messageId).toBeUndefined();
+      expect(o).not.toHaveProperty("messageId");
     });
   }
 
@@ -63,13 +63,13 @@ describe("JPush outcome table", () => {
   });
 
   it("ignores X-Rate-Limit-Reset on answers that are not about the rate limit (every response carries it)", () => {
-    expect(classifyJpush({ httpStatus: 503, code: 1030, rateLimitResetSeconds: 60 }).retryAfterMs).toBeUndefined();
-    expect(classifyJpush({ httpStatus: 400, code: 1011, rateLimitResetSeconds: 60 }).retryAfterMs).toBeUndefined();
+    expect(classifyJpush({ httpStatus: 503, code: 1030, rateLimitResetSeconds: 60 })).not.toHaveProperty("retryAfterMs");
+    expect(classifyJpush({ httpStatus: 400, code: 1011, rateLimitResetSeconds: 60 })).not.toHaveProperty("retryAfterMs");
   });
 
   it("scopes a per-target volume limit (2005) to the device", () => {
     expect(classifyJpush({ httpStatus: 403, code: 2005 })).toMatchObject({ class: "retry", perDevice: true });
-    expect(classifyJpush({ httpStatus: 429, code: 2002 }).perDevice).toBeUndefined();
+    expect(classifyJpush({ httpStatus: 429, code: 2002 })).not.toHaveProperty("perDevice");
   });
 
   it("retries 5xx without a code and treats 401 without a code as our credentials", () => {
