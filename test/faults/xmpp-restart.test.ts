@@ -11,7 +11,8 @@ import { startEjabberd, startProsody, type XmppServer } from "../support/servers
 import { testConfig } from "../support/test-config.js";
 import { connectUser, type TestUser } from "../support/xmpp-client.js";
 import { resultField, runCommand } from "../support/xmpp-commands.js";
-import { hexToken, waitFor } from "../support/xmpp-scenarios.js";
+import { waitFor } from "../support/wait-for.js";
+import { hexToken } from "../support/xmpp-scenarios.js";
 import { report } from "./fault-helpers.js";
 
 // The XMPP server restarted while messages keep coming: the component is back within 5 s and the
@@ -150,13 +151,16 @@ async function watchPortComesBack(port: number): Promise<number> {
       s.once("connect", () => (s.destroy(), resolve(true)));
       s.once("error", () => resolve(false));
     });
-  const deadline = Date.now() + 60_000;
   let wentDown = false;
-  while (Date.now() < deadline) {
-    const up = await accepts();
-    if (!up) wentDown = true;
-    else if (wentDown) return Date.now();
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error("the component port never came back");
+  await waitFor(
+    "the component port to refuse connections and then accept them again",
+    async () => {
+      const up = await accepts();
+      if (!up) wentDown = true;
+      return up && wentDown;
+    },
+    60_000,
+    20,
+  );
+  return Date.now();
 }

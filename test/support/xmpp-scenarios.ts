@@ -11,6 +11,7 @@ import { testCerts } from "./fakes/test-certs.js";
 import { recordingLogger } from "./memory/recording-logger.js";
 import { startEjabberd, startProsody, type XmppServer } from "./servers/xmpp-servers.js";
 import { JPUSH_APP_KEY, JPUSH_MASTER_SECRET, testConfig } from "./test-config.js";
+import { waitFor } from "./wait-for.js";
 import { connectUser } from "./xmpp-client.js";
 import { resultField, runCommand } from "./xmpp-commands.js";
 
@@ -32,20 +33,6 @@ export interface Ctx {
 
 export function hexToken(tag: string): string {
   return `${Buffer.from(tag).toString("hex")}${"0".repeat(64)}`.slice(0, 64);
-}
-
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 export function defineXmppScenarios(kind: "prosody" | "ejabberd"): void {
