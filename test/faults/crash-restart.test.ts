@@ -8,7 +8,8 @@ import { startFakeXmppServer, type FakeXmppServer } from "../support/fake-xmpp-s
 import type { PrivatePostgres } from "../support/private-postgres.js";
 import { apnsTokenOf, BENCH_SECRET, nodeOf, seedRegistrations } from "../support/seed.js";
 import { freePort } from "../support/servers/xmpp-servers.js";
-import { publishIq, report, startPrivateDatabase, waitUntil } from "./fault-helpers.js";
+import { publishIq, report, startPrivateDatabase } from "./fault-helpers.js";
+import { waitFor } from "../support/wait-for.js";
 
 // kill -9 of the app server in the middle of a load, then a restart: every publish that was answered
 // `result` reaches the provider (counted at the fake APNs); duplicates are counted, not hidden.
@@ -85,7 +86,7 @@ it("loses no acknowledged push when the server is killed -9 under load", async (
   // What the restarted server will redo: the jobs the killed one left (a push delivered but whose job
   // deletion had not been group-committed yet is the only way to a duplicate).
   // A commit the killed server had sent may still be finishing in its backend: count after those end.
-  await waitUntil(
+  await waitFor(
     "the killed server's queries to end",
     async () =>
       Number(
@@ -102,7 +103,7 @@ it("loses no acknowledged push when the server is killed -9 under load", async (
   app = startAppProcess({ dir, name: "crash-restarted", config, httpPort });
   await xmpp.waitForComponent(60_000);
   // The write-ahead jobs of pushes in flight at the kill become due after their hold time.
-  await waitUntil("the queue to drain", async () => Number((await db.knex("delivery_jobs").count({ n: "*" }).first())?.n) === 0, 60_000);
+  await waitFor("the queue to drain", async () => Number((await db.knex("delivery_jobs").count({ n: "*" }).first())?.n) === 0, 60_000);
   const deliveredTokens = apns.delivered().map((r) => r.token);
   const unique = new Set(deliveredTokens);
   const lost = acknowledged.filter((n) => !unique.has(apnsTokenOf(n)));

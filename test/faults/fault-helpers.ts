@@ -45,12 +45,3 @@ export function report(scenario: string, figures: Record<string, number | string
   const file = process.env.XMPP_PUSH_FAULT_REPORT;
   if (file) appendFileSync(file, `${line}\n`);
 }
-
-export async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000, everyMs = 100): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}

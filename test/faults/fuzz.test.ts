@@ -9,7 +9,8 @@ import { parseStanza, startFakeXmppServer, type FakeXmppServer } from "../suppor
 import type { PrivatePostgres } from "../support/private-postgres.js";
 import { BENCH_SECRET, nodeOf, seedRegistrations } from "../support/seed.js";
 import { freePort } from "../support/servers/xmpp-servers.js";
-import { publishIq, report, rssMb, startPrivateDatabase, waitUntil } from "./fault-helpers.js";
+import { publishIq, report, rssMb, startPrivateDatabase } from "./fault-helpers.js";
+import { waitFor } from "../support/wait-for.js";
 
 // Hostile input on a live component connection: ten thousand stanzas generated from a grammar of
 // mutations of real publishes (test/fixtures/captured, publishIq) and of every registration dialect's
@@ -1320,7 +1321,7 @@ it(`survives ${CASES} hostile stanzas and registration forms with exactly one we
         cases.filter((c) => c.id !== undefined && c.id !== "" && c.expect !== "at-most-one" && byId.get(c.id)!.got < c.expect * c.sends);
       const awaitReplies = async (cases: Case[]) => {
         try {
-          await waitUntil(
+          await waitFor(
             "the replies of a batch",
             () => {
               drain();
@@ -1433,7 +1434,7 @@ it(`survives ${CASES} hostile stanzas and registration forms with exactly one we
     const ok = await xmpp.iq(publishIq(nodeOf(2), BENCH_SECRET), 10_000);
     expect(ok.attrs.type, `a publish before: ${what}`).toBe("result");
     xmpp.sendRaw(bad);
-    await waitUntil(`the component to reconnect after: ${what}`, () => xmpp.handshakes > before && xmpp.isConnected(), 15_000, 20);
+    await waitFor(`the component to reconnect after: ${what}`, () => xmpp.handshakes > before && xmpp.isConnected(), 15_000, 20);
     reconnects += xmpp.handshakes - before;
     const after = await xmpp.iq(publishIq(nodeOf(3), BENCH_SECRET), 10_000);
     expect(after.attrs.type, `a publish after: ${what}`).toBe("result");

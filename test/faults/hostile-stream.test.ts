@@ -5,7 +5,8 @@ import { startFakeXmppServer, type FakeXmppServer } from "../support/fake-xmpp-s
 import type { PrivatePostgres } from "../support/private-postgres.js";
 import { BENCH_SECRET, nodeOf, seedRegistrations } from "../support/seed.js";
 import { freePort } from "../support/servers/xmpp-servers.js";
-import { publishIq, report, rssMb, startPrivateDatabase, waitUntil } from "./fault-helpers.js";
+import { publishIq, report, rssMb, startPrivateDatabase } from "./fault-helpers.js";
+import { waitFor } from "../support/wait-for.js";
 
 // Input on the component stream that crashed or wedged xmpp.js 0.13 (found by fuzz.test.ts): each is
 // answered by closing the connection (stream error), after which the component reconnects and works.
@@ -64,7 +65,7 @@ it("survives every input that broke the XML library, reconnecting after each", a
   for (const [name, text] of HOSTILE) {
     const before = xmpp.handshakes;
     xmpp.sendRaw(text);
-    await waitUntil(`a reconnect after ${name}`, () => xmpp.handshakes > before && xmpp.isConnected(), 10_000, 20);
+    await waitFor(`a reconnect after ${name}`, () => xmpp.handshakes > before && xmpp.isConnected(), 10_000, 20);
     expect(await works(), name).toBe(true);
   }
   // A character split across two reads arrives intact (the reply's from is the request's to).

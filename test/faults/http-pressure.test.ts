@@ -9,7 +9,8 @@ import { startFakeXmppServer, type FakeXmppServer } from "../support/fake-xmpp-s
 import type { PrivatePostgres } from "../support/private-postgres.js";
 import { BENCH_SECRET, nodeOf, seedRegistrations } from "../support/seed.js";
 import { freePort } from "../support/servers/xmpp-servers.js";
-import { publishIq, report, startPrivateDatabase, waitUntil } from "./fault-helpers.js";
+import { publishIq, report, startPrivateDatabase } from "./fault-helpers.js";
+import { waitFor } from "../support/wait-for.js";
 
 // Issue 11.2 and 11.3 under load, on a private Postgres with a million registrations: 20 scrapers
 // hammering /metrics, then 500 clients dripping their headers, while phones are being pushed. Publish
@@ -98,7 +99,7 @@ async function measure(until: number): Promise<{ publish: number[]; healthz: num
 
 it("keeps publishes and /healthz fast while 20 scrapers hammer /metrics at a million registrations", async () => {
   // The registration gauge is computed on a timer: wait for its first value, then time what it costs.
-  await waitUntil(
+  await waitFor(
     "the registration gauge",
     async () => /xmpp_push_registrations\{app="chat",provider="apns"\} [1-9]/.test(await app.metrics()),
     120_000,

@@ -9,7 +9,8 @@ import { startFakeXmppServer, type FakeXmppServer } from "../support/fake-xmpp-s
 import type { PrivatePostgres } from "../support/private-postgres.js";
 import { apnsTokenOf, BENCH_SECRET, nodeOf, seedRegistrations } from "../support/seed.js";
 import { freePort } from "../support/servers/xmpp-servers.js";
-import { publishIq, report, rssMb, startPrivateDatabase, waitUntil } from "./fault-helpers.js";
+import { publishIq, report, rssMb, startPrivateDatabase } from "./fault-helpers.js";
+import { waitFor } from "../support/wait-for.js";
 
 // Postgres stopped for 20 s under load, on a private cluster of the test's own. While it is down every
 // reply is `result` (delivered: the provider took it) or `wait`, never an error that would cost a user
@@ -88,9 +89,10 @@ it("answers only result or wait while Postgres is down, recovers by itself, and 
   apns.script((r) => (queuedTokens.has(r.token) ? { status: 503, reason: "ServiceUnavailable" } : undefined));
   const queuedReplies = await Promise.all(Array.from({ length: 50 }, (_, k) => xmpp.iq(publishIq(nodeOf(2000 + k), BENCH_SECRET))));
   expect(queuedReplies.map(kind)).toEqual(Array(50).fill("result"));
-  await waitUntil(
+  await waitFor(
     "the queued jobs to be written",
     async () => Number((await db.knex("delivery_jobs").count({ n: "*" }).first())?.n) === 50,
+    30_000,
   );
   const pid = app.child.pid;
 
@@ -111,17 +113,17 @@ it("answers only result or wait while Postgres is down, recovers by itself, and 
   pgc.start();
   const restartedAt = Date.now();
 
-  await waitUntil("readiness to return", async () => (await ready()) === 200, 60_000);
+  await waitFor("readiness to return", async () => (await ready()) === 200, 60_000);
   const recoveredInMs = Date.now() - restartedAt;
   apns.script(() => undefined);
-  await waitUntil(
+  await waitFor(
     "the jobs queued before the outage to be delivered",
     () => [...queuedTokens].every((t) => apns.delivered().some((r) => r.token === t)),
     60_000,
   );
   // New work is accepted normally, uncached devices included.
   expect(kind(await xmpp.iq(publishIq(nodeOf(2999), BENCH_SECRET)))).toBe("result");
-  await waitUntil(
+  await waitFor(
     "the outage's audit rows to be written",
     async () =>
       Number((await db.knex("deliveries").count({ n: "*" }).first())?.n) > 1000 + 50 + during.filter((k) => k === "result").length,

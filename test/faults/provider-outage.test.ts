@@ -11,7 +11,8 @@ import { startEjabberd, startProsody, type XmppServer } from "../support/servers
 import { testConfig } from "../support/test-config.js";
 import { connectUser } from "../support/xmpp-client.js";
 import { resultField, runCommand } from "../support/xmpp-commands.js";
-import { hexToken, waitFor } from "../support/xmpp-scenarios.js";
+import { waitFor } from "../support/wait-for.js";
+import { hexToken } from "../support/xmpp-scenarios.js";
 import { report } from "./fault-helpers.js";
 
 // A provider outage (APNs answering 503, then refusing streams, for 30 s) and a provider configuration

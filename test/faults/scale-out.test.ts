@@ -8,7 +8,8 @@ import type { PrivatePostgres } from "../support/private-postgres.js";
 import { freePort, startEjabberd, startProsody, type XmppServer } from "../support/servers/xmpp-servers.js";
 import { connectUser } from "../support/xmpp-client.js";
 import { resultField, runCommand } from "../support/xmpp-commands.js";
-import { hexToken, waitFor } from "../support/xmpp-scenarios.js";
+import { waitFor } from "../support/wait-for.js";
+import { hexToken } from "../support/xmpp-scenarios.js";
 import { report, startPrivateDatabase } from "./fault-helpers.js";
 
 // Two replicas on one Postgres. ejabberd: both connect as the same component and share the job queue.

@@ -15,7 +15,8 @@ import { startFakeXmppServer, type FakeXmppServer } from "../support/fake-xmpp-s
 import { startPrivatePostgres, type PrivatePostgres } from "../support/private-postgres.js";
 import { freePort } from "../support/servers/xmpp-servers.js";
 import { JPUSH_APP_KEY, JPUSH_MASTER_SECRET } from "../support/test-config.js";
-import { publishIq, report, waitUntil } from "./fault-helpers.js";
+import { publishIq, report } from "./fault-helpers.js";
+import { waitFor } from "../support/wait-for.js";
 
 // Known secrets everywhere, the server at log level debug, and everything that could leak them
 // exercised: registrations in every dialect (XMPP and HTTP), publishes with right and wrong secrets,
@@ -495,7 +496,7 @@ it("keeps every secret, key and device token out of logs, replies, CLI output an
   await http("appserver health", "/push_appserver/v1/health");
 
   // Retries of the 503 and the breakers' log lines happen meanwhile; give them a moment.
-  await waitUntil("retries of the 503 push", () => apns.requests.filter((r) => r.token === T.apns503).length >= 3, 15_000);
+  await waitFor("retries of the 503 push", () => apns.requests.filter((r) => r.token === T.apns503).length >= 3, 15_000);
 
   // --- CLI, against the same Postgres while the server runs ---------------------------------------
   const cliEnv = cleanEnv({ XMPP_PUSH_CONFIG: configFile, ...env });

@@ -11,13 +11,16 @@ import { startEjabberd, startProsody, type XmppServer } from "../support/servers
 import { testConfig } from "../support/test-config.js";
 import { connectUser, type TestUser } from "../support/xmpp-client.js";
 import { resultField, runCommand } from "../support/xmpp-commands.js";
-import { hexToken, waitFor } from "../support/xmpp-scenarios.js";
+import { waitFor } from "../support/wait-for.js";
+import { hexToken } from "../support/xmpp-scenarios.js";
 import { report } from "./fault-helpers.js";
 
 // The XMPP server restarted while messages keep coming: the component is back within 5 s and the
 // messages sent after the restart are pushed.
 
 const USERS = Array.from({ length: 4 }, (_, i) => `r${i}`);
+/** Registered after the load stops; its push, sent last, shows the server has handled everything before it. */
+const BARRIER = "rbarrier";
 
 for (const kind of ["prosody", "ejabberd"] as const) {
   describe(kind, () => {
@@ -25,13 +28,13 @@ for (const kind of ["prosody", "ejabberd"] as const) {
     let apns: FakeApns;
     let db: TestDatabase;
     let server: Server;
-    const tokens = new Map(USERS.map((u) => [u, hexToken(`${kind}-restart-${u}`)]));
+    const tokens = new Map([...USERS, BARRIER].map((u) => [u, hexToken(`${kind}-restart-${u}`)]));
 
     beforeAll(async () => {
       db = await freshTestDatabase();
       xmpp = await (kind === "prosody" ? startProsody : startEjabberd)({
         runDir: mkdtempSync(join(inject("testRunDir"), `${kind}-restart-`)),
-        extraUsers: USERS,
+        extraUsers: [...USERS, BARRIER],
       });
       apns = await startFakeApns();
       server = await createServer(
@@ -102,7 +105,8 @@ for (const kind of ["prosody", "ejabberd"] as const) {
           await new Promise((r) => setTimeout(r, 50));
         }
       })();
-      await new Promise((r) => setTimeout(r, 1500));
+      // Under way: every user has been pushed for the trickle before the restart.
+      await waitFor("a push for every user before the restart", () => USERS.every((u) => pushesTo(u) > 0), 15_000);
       // When the component went away and came back, and when the server's component port was back.
       let droppedAt = 0;
       let onlineAt = 0;
@@ -116,14 +120,22 @@ for (const kind of ["prosody", "ejabberd"] as const) {
       const portBackAt = await portBack;
       const reconnectMs = onlineAt - portBackAt;
       const before = new Map(USERS.map((u) => [u, pushesTo(u)]));
-      await new Promise((r) => setTimeout(r, 2000));
+      // Keep the trickle going after the reconnect: five messages to every user.
+      const sentAtReconnect = sent;
+      await waitFor("five rounds of messages after the reconnect", () => sent >= sentAtReconnect + 5 * USERS.length, 15_000);
       sending = false;
       await load;
       await bob?.stop();
       // Users whose registration survived the restart are pushed for what came after it. On ejabberd a
       // message that arrives between the server's return and our reconnect is answered by ejabberd
       // itself with auth/forbidden, which deletes that user's registration (docs/xmpp-server-setup.md): count them.
-      await new Promise((r) => setTimeout(r, 2000));
+      // The server handles messages in order and publishes to us in that order: once the barrier user's
+      // push (sent after all of bob's) has arrived, every push of the trickle that will come has come.
+      await enable(BARRIER);
+      const barrier = await connectUser(xmpp, "bob", "bob-pass");
+      await barrier.sendMessage(`${BARRIER}@localhost`, "barrier");
+      await barrier.stop();
+      await waitFor("the barrier user's push", () => pushesTo(BARRIER) > 0, 20_000);
       const lost = USERS.filter((u) => pushesTo(u) <= before.get(u)!);
       // A client re-enables push when it logs in again; from then on it is pushed as before.
       for (const u of lost) await enable(u);
@@ -150,13 +162,16 @@ async function watchPortComesBack(port: number): Promise<number> {
       s.once("connect", () => (s.destroy(), resolve(true)));
       s.once("error", () => resolve(false));
     });
-  const deadline = Date.now() + 60_000;
   let wentDown = false;
-  while (Date.now() < deadline) {
-    const up = await accepts();
-    if (!up) wentDown = true;
-    else if (wentDown) return Date.now();
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error("the component port never came back");
+  await waitFor(
+    "the component port to refuse connections and then accept them again",
+    async () => {
+      const up = await accepts();
+      if (!up) wentDown = true;
+      return up && wentDown;
+    },
+    60_000,
+    20,
+  );
+  return Date.now();
 }

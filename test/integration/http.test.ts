@@ -4,7 +4,7 @@ import { freshTestDatabase, type TestDatabase } from "../support/db.js";
 import { startFakeXmppServer, type FakeXmppServer } from "../support/fake-xmpp-server.js";
 import { recordingLogger } from "../support/memory/recording-logger.js";
 import { testConfig } from "../support/test-config.js";
-import { waitFor } from "../support/xmpp-scenarios.js";
+import { waitFor } from "../support/wait-for.js";
 
 // Every HTTP endpoint: authentication, bad input, what it returns; readiness following the XMPP
 // connection and the database; metrics counting a real push.

@@ -7,6 +7,7 @@ import { freshTestDatabase, type TestDatabase } from "../support/db.js";
 import { recordingLogger } from "../support/memory/recording-logger.js";
 import { scriptedProviders, type ScriptedProviders } from "../support/scripted-provider.js";
 import { chatApp, testConfig } from "../support/test-config.js";
+import { waitFor } from "../support/wait-for.js";
 
 // The delivery pipeline end to end below XMPP: registration service, publish service, dispatcher,
 // write buffer, durable queue and worker, on the real database, with providers scripted per token.
@@ -145,8 +146,13 @@ describe("publish → provider", () => {
     const [job] = await t.jobs(node);
     expect(job).toMatchObject({ attempts: 1, last_error: "ServiceUnavailable" });
     t.providers.setScript("apns", () => ({ class: "delivered", status: 200, messageId: "later" }));
-    await waitUntil(async () => (await t.server.worker.runOnce()) > 0 || (await t.jobs(node)).length === 0);
-    await waitUntil(async () => (await t.jobs(node)).length === 0);
+    await waitFor(
+      "the worker to retry the queued push",
+      async () => (await t.server.worker.runOnce()) > 0 || (await t.jobs(node)).length === 0,
+      10_000,
+      20,
+    );
+    await waitFor("the job to leave the queue", async () => (await t.jobs(node)).length === 0, 10_000, 20);
     expect((await t.audit(node)).map((r) => `${r.outcome}#${r.attempt}`)).toEqual(["retry#1", "delivered#2"]);
     expect((await t.server.registrationStore.findByNode(node))?.disabledAt).toBeUndefined();
   });
@@ -191,10 +197,10 @@ describe("publish → provider", () => {
     await first.server.worker.stop();
     now += 10_000;
     const second = await setup({ app: { strategy: { providers: ["apns"], mode: "fallback" } }, clock });
-    await waitUntil(async () => (await second.server.worker.runOnce()) > 0);
-    await waitUntil(async () => second.providers.delivered("apns").length === 1);
+    await waitFor("the second server's worker to take the job", async () => (await second.server.worker.runOnce()) > 0, 10_000, 20);
+    await waitFor("the push to be delivered", () => second.providers.delivered("apns").length === 1, 10_000, 20);
     expect(second.providers.delivered("apns")[0]!.attempt).toMatchObject({ node, attempt: 2 });
-    await waitUntil(async () => (await second.jobs(node)).length === 0);
+    await waitFor("the job to leave the queue", async () => (await second.jobs(node)).length === 0, 10_000, 20);
   });
 
   it("drops a queued push once it is older than the job TTL", async () => {
@@ -212,7 +218,7 @@ describe("publish → provider", () => {
     await t.server.writes.flush();
     now += 61_000;
     await t.server.worker.runOnce();
-    await waitUntil(async () => (await t.jobs(node)).length === 0);
+    await waitFor("the job to leave the queue", async () => (await t.jobs(node)).length === 0, 10_000, 20);
     expect(await t.server.metrics.registry.getSingleMetricAsString("xmpp_push_jobs_expired_total")).toMatch(/app="chat"\} 1/);
   });
 
@@ -352,12 +358,3 @@ describe("fpush: the node is the APNs token", () => {
     expect(outcome).toBe("unknown-node");
   });
 });
-
-async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error("condition not met in time");
-}

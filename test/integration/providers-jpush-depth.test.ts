@@ -13,7 +13,7 @@ import { startFakeJpush, type FakeJpush } from "../support/fakes/fake-jpush.js";
 import { testCerts } from "../support/fakes/test-certs.js";
 import { recordingLogger } from "../support/memory/recording-logger.js";
 import { JPUSH_APP_KEY, JPUSH_MASTER_SECRET, testConfig } from "../support/test-config.js";
-import { waitFor } from "../support/xmpp-scenarios.js";
+import { waitFor } from "../support/wait-for.js";
 
 // JPush depth through the whole pipeline (real database, fake JPush and APNs over HTTP): vendor-channel
 // options as configured, apns_production from the registration, delivery receipts on the audit (and in

@@ -7,7 +7,7 @@ import { createServer, type Server } from "../../src/main.js";
 import { freshTestDatabase, type TestDatabase } from "../support/db.js";
 import { recordingLogger } from "../support/memory/recording-logger.js";
 import { testConfig } from "../support/test-config.js";
-import { waitFor } from "../support/xmpp-scenarios.js";
+import { waitFor } from "../support/wait-for.js";
 
 // Issue 11.2, 11.3, 11.12-11.14: the edges of the HTTP server. Slow clients are cut off, tokens are
 // checked before a body is read, /metrics can require a token, the rate limit keys on the client behind

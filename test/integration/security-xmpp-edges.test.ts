@@ -7,7 +7,7 @@ import { PRODUCTION_NODE_OPTIONS, startAppProcess, type AppProcess } from "../su
 import { freshTestDatabase, type TestDatabase } from "../support/db.js";
 import { startFakeXmppServer, type FakeXmppServer } from "../support/fake-xmpp-server.js";
 import { freePort } from "../support/servers/xmpp-servers.js";
-import { waitFor } from "../support/xmpp-scenarios.js";
+import { waitFor } from "../support/wait-for.js";
 
 // The XMPP side of the trust boundary (issue 11 items 7 and 8): what a broken or hostile peer on the
 // component stream can do. The server runs as its own process with the production heap cap, as in

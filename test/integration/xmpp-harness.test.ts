@@ -4,6 +4,7 @@ import { Component } from "@xmpp/component-core";
 import xml, { type Element } from "@xmpp/xml";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startEjabberd, startProsody, type StartOptions, type XmppServer } from "../support/servers/xmpp-servers.js";
+import { waitFor } from "../support/wait-for.js";
 import { connectUser, type TestUser } from "../support/xmpp-client.js";
 
 // Proves the XMPP test harness on this machine: real Prosody 0.12 (mod_cloud_notify) and ejabberd
@@ -93,8 +94,7 @@ const summaryBody = (iq: Element) =>
 
 /** ejabberd's logger writes asynchronously: a line may land after the stanza it explains. */
 async function expectLogToMatch(server: XmppServer, re: RegExp, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!re.test(server.logText()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  await waitFor(`the server log to match ${re}`, () => re.test(server.logText()), timeoutMs, 100);
   expect(server.logText()).toMatch(re);
 }
 

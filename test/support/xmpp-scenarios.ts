@@ -11,6 +11,7 @@ import { testCerts } from "./fakes/test-certs.js";
 import { recordingLogger } from "./memory/recording-logger.js";
 import { startEjabberd, startProsody, type XmppServer } from "./servers/xmpp-servers.js";
 import { JPUSH_APP_KEY, JPUSH_MASTER_SECRET, testConfig } from "./test-config.js";
+import { waitFor } from "./wait-for.js";
 import { connectUser } from "./xmpp-client.js";
 import { resultField, runCommand } from "./xmpp-commands.js";
 
@@ -34,20 +35,6 @@ export function hexToken(tag: string): string {
   return `${Buffer.from(tag).toString("hex")}${"0".repeat(64)}`.slice(0, 64);
 }
 
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 export function defineXmppScenarios(kind: "prosody" | "ejabberd"): void {
   const ctx = {} as Ctx;
   let log: ReturnType<typeof recordingLogger>;
@@ -57,7 +44,7 @@ export function defineXmppScenarios(kind: "prosody" | "ejabberd"): void {
     const runDir = mkdtempSync(join(inject("testRunDir"), `${kind}-`));
     const start = kind === "prosody" ? startProsody : startEjabberd;
     // Prosody disables a registration after push_max_errors non-wait errors: low, so the test sees it.
-    ctx.xmpp = await start({ runDir, maxErrors: 2, extraUsers: ["carol", "dave", "erin", "frank", "gina"] });
+    ctx.xmpp = await start({ runDir, maxErrors: 2, extraUsers: ["carol", "dave", "erin", "frank", "gina", "hank"] });
     ctx.apns = await startFakeApns();
     ctx.jpush = await startFakeJpush({ appKey: JPUSH_APP_KEY, masterSecret: JPUSH_MASTER_SECRET });
     log = recordingLogger("info");
@@ -301,15 +288,22 @@ export function defineXmppScenarios(kind: "prosody" | "ejabberd"): void {
         const unknownBefore = await publishes("unknown-node");
         await message("alice", "two");
         await waitFor("the second publish", async () => (await publishes("unknown-node")) > unknownBefore);
-        // We count the publish before our error reply reaches Prosody: let it count the error too,
-        // or a message sent meanwhile is still published (seen in CI as one publish too many).
-        await new Promise((r) => setTimeout(r, 500));
+        // We count the publish before our error reply reaches Prosody: wait until Prosody has counted the
+        // second error and dropped the registration, or a message sent meanwhile is still published.
+        await waitFor("Prosody to disable push for the dead registration", () =>
+          new RegExp(`Disabling push notifications for identifier '[^']*${node}'`).test(ctx.xmpp.logText()),
+        );
       }
+      const barrierToken = hexToken(`${kind}-deadbarrier`);
+      await registerAndLeave("hank", barrierToken);
       const seen = apnsTo(token).length;
       const published = (await publishes("token-dead")) + (await publishes("unknown-node"));
       await message("alice", "three");
       await message("alice", "four");
-      await new Promise((r) => setTimeout(r, 2500));
+      // The server handles bob's messages in order and publishes to us in that order: once hank's push
+      // (sent last) has arrived, a publish for alice's "three" or "four" would have reached us before it.
+      await message("hank", "barrier");
+      await waitFor("the push for the message sent after alice's", () => apnsTo(barrierToken).length > 0);
       expect((await publishes("token-dead")) + (await publishes("unknown-node"))).toBe(published);
       expect(apnsTo(token)).toHaveLength(seen);
     });

@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { isAbsolute, join } from "node:path";
+import { waitFor } from "../wait-for.js";
 
 // Private, loopback-only Prosody 0.12 / ejabberd 23.01 instances for integration tests, started by the
 // shell scripts next to this file (test/support/servers/{prosody,ejabberd}/start.sh). Each instance has
@@ -248,9 +249,8 @@ function runScript(path: string, env: Record<string, string>, timeoutMs: number)
 
 /** The scripts already wait for the listening sockets; this proves a client can really connect. */
 async function waitForPort(port: number): Promise<void> {
-  const deadline = Date.now() + PORT_CHECK_TIMEOUT_MS;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
+  const accepts = () =>
+    new Promise<boolean>((resolve) => {
       const sock = connect({ host: "127.0.0.1", port });
       const done = (v: boolean) => {
         sock.destroy();
@@ -260,10 +260,7 @@ async function waitForPort(port: number): Promise<void> {
       sock.once("connect", () => done(true));
       sock.once("error", () => done(false));
     });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`127.0.0.1:${port} does not accept connections`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(`127.0.0.1:${port} to accept connections`, accepts, PORT_CHECK_TIMEOUT_MS);
 }
 
 function readIfExists(path: string): string {
