@@ -34,9 +34,15 @@ export function guardStreamInput(entity: Component, log: Logger, maxStanzaBytes:
   let decoder = new StringDecoder("utf8");
   let streamOpen = false;
   let carry = "";
-  // Bytes read since the parser was last between two stanzas. Counted per read, so a stanza that starts
-  // in a read with the end of the previous one is over-counted by at most that read (64 KiB).
+  // Bytes of the stanza being read, counted per read: a read that completes a stanza starts the count
+  // again at that read's size (the next stanza began inside it), so a stanza is over-counted by at most
+  // one read (64 KiB), and a steady flow of small stanzas that never leaves a read between two of them
+  // is never mistaken for one large stanza.
   let stanzaBytes = 0;
+  let stanzasCompleted = 0;
+  entity.on("element", () => {
+    stanzasCompleted += 1;
+  });
 
   const fail = (condition: "bad-format" | "restricted-xml" | "policy-violation", detail: string) => {
     log.warn(
@@ -77,6 +83,7 @@ export function guardStreamInput(entity: Component, log: Logger, maxStanzaBytes:
       }
       carry = window.slice(-LOOKBEHIND);
     }
+    const completedBefore = stanzasCompleted;
     try {
       parse(text);
     } catch (err) {
@@ -92,7 +99,8 @@ export function guardStreamInput(entity: Component, log: Logger, maxStanzaBytes:
       return;
     }
     // Inside a stanza: the parser holds at most one read (64 KiB) beyond the cap before we give up on it.
-    stanzaBytes += typeof data === "string" ? Buffer.byteLength(data) : data.length;
+    const readBytes = typeof data === "string" ? Buffer.byteLength(data) : data.length;
+    stanzaBytes = stanzasCompleted > completedBefore ? readBytes : stanzaBytes + readBytes;
     if (stanzaBytes > maxStanzaBytes) fail("policy-violation", `a stanza larger than ${maxStanzaBytes} bytes (component.maxStanzaBytes)`);
   };
 }

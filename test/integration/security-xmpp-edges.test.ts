@@ -87,6 +87,24 @@ describe("an oversized stanza (item 7)", () => {
     console.log(`[edges] 60 MB stanza: stream closed after ${closedMs} ms, reconnected, process alive`);
   });
 
+  it("keeps a steady flow of small stanzas, far more than the cap in all, on one connection", async () => {
+    // 600 stanzas of about 1 KiB in one write: the server's reads end inside stanzas, and the cap is per
+    // stanza, not per unbroken run of reads (a busy XMPP server's publishes arrive like this).
+    const before = xmpp.handshakes;
+    const seen = xmpp.unsolicited.length;
+    const filler = "f".repeat(1000);
+    const ids = Array.from({ length: 600 }, (_, i) => `flow-${i}`);
+    xmpp.sendRaw(
+      ids
+        .map((id) => `<iq type='get' id='${id}' from='alice@localhost/phone'><ping xmlns='urn:xmpp:ping'><x>${filler}</x></ping></iq>`)
+        .join(""),
+    );
+    const replies = () => xmpp.unsolicited.slice(seen).filter((el) => el.name === "iq" && ids.includes(String(el.attrs.id)));
+    await waitFor("a reply to every stanza of the flow", () => replies().length === ids.length || xmpp.handshakes !== before, 20_000);
+    expect(xmpp.handshakes).toBe(before);
+    expect(replies().every((r) => r.attrs.type === "result")).toBe(true);
+  });
+
   it("keeps a large but allowed stanza (200 KiB) working", async () => {
     const body = "b".repeat(200 * 1024);
     const r = await xmpp.iq(`<iq type='get' from='alice@localhost/phone'><ping xmlns='urn:xmpp:ping'><x>${body}</x></ping></iq>`);
