@@ -1153,7 +1153,16 @@ beforeAll(async () => {
     // With production's heap cap a leak ends in an out-of-memory exit, and RSS stops wandering with V8's heap sizing.
     env: { NODE_OPTIONS: PRODUCTION_NODE_OPTIONS },
     config: {
-      component: { service: xmpp.service, domain: xmpp.componentDomain, secret: xmpp.secret, reconnectMaxDelayMs: 300 },
+      // The generator's huge values, escaped, reach ~400 KB per stanza: above the default stanza cap
+      // (256 KiB), which would end the stream. The cap has its own tests (security-xmpp-edges); here
+      // every stanza must be judged on its content, on one connection.
+      component: {
+        service: xmpp.service,
+        domain: xmpp.componentDomain,
+        secret: xmpp.secret,
+        reconnectMaxDelayMs: 300,
+        maxStanzaBytes: 4 * 1024 * 1024,
+      },
       domains: ["localhost"],
       database: { url: pgc.url },
       log: { level: "warn" },
