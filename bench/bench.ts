@@ -2,14 +2,13 @@
 // The app server runs as its own process (compiled, as in production) on a real Postgres; this
 // process plays the XMPP server (publish IQs shaped like Prosody's) and Apple's and JPush's servers
 // (local fakes with a small response delay), and measures. See README "Performance".
-import { execFileSync, fork, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, fork } from "node:child_process";
 import { pathToFileURL } from "node:url";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import pg from "pg";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { stringify } from "yaml";
 import { openDatabase, type Database } from "../src/store/database.js";
 import { migrateLatest } from "../src/store/migrate.js";
 import { startFakeApns } from "../test/support/fakes/fake-apns.js";
@@ -18,9 +17,12 @@ import type { FakesCommand, FakesStats } from "./fake-providers-process.js";
 import { JPUSH_APP_KEY, JPUSH_MASTER_SECRET } from "../test/support/test-config.js";
 import { watchProcess } from "./proc-stats.js";
 import { runProsodyEndToEnd } from "./prosody-run.js";
-import { BENCH_SECRET, nodeOf, seedRegistrations } from "../test/support/seed.js";
-import { startXmppLoad, type XmppLoad } from "./xmpp-load.js";
-import { PRODUCTION_NODE_OPTIONS } from "../test/support/app-process.js";
+import { prosodyTable, runProsodyScenarios, type ProsodyFigures } from "./prosody-scenarios.js";
+import { drive, percentile } from "./drive.js";
+import { startAppServer, stopAppServer, memoryBreakdown } from "./app-server.js";
+import { markdownTable } from "./markdown-table.js";
+import { nodeOf, seedRegistrations } from "../test/support/seed.js";
+import { startXmppLoad } from "./xmpp-load.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const args = new Set(process.argv.slice(2));
@@ -32,24 +34,6 @@ const ADMIN_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:543
 const DB_NAME = "xmpp_push_bench";
 const COMPONENT_SECRET = "bench-component-secret";
 const log = (s: string) => process.stderr.write(`${s}\n`);
-const APP_HTTP_PORT = Number(process.env.BENCH_APP_HTTP_PORT ?? 18_088);
-
-/** The app server's own memory view, from its Prometheus endpoint (heap, external, array buffers). */
-async function memoryBreakdown(): Promise<string> {
-  try {
-    const text = await (await fetch(`http://127.0.0.1:${APP_HTTP_PORT}/metrics`)).text();
-    const mb = (name: string) => Number(new RegExp(`^${name} (\\S+)`, "m").exec(text)?.[1] ?? NaN) / 1048576;
-    const val = (name: string) => Number(new RegExp(`^${name} (\\S+)`, "m").exec(text)?.[1] ?? NaN);
-    const gc = (kind: string) =>
-      `${val(`nodejs_gc_duration_seconds_count\\{kind="${kind}"\\}`)}× ${(val(`nodejs_gc_duration_seconds_sum\\{kind="${kind}"\\}`) * 1000).toFixed(0)} ms`;
-    return (
-      `heap used ${mb("nodejs_heap_size_used_bytes").toFixed(0)} / total ${mb("nodejs_heap_size_total_bytes").toFixed(0)} MB, external ${mb("nodejs_external_memory_bytes").toFixed(0)} MB; ` +
-      `GC minor ${gc("minor")}, major ${gc("major")}; event loop lag p99 ${(val("nodejs_eventloop_lag_p99_seconds") * 1000).toFixed(1)} ms, max ${(val("nodejs_eventloop_lag_max_seconds") * 1000).toFixed(1)} ms`
-    );
-  } catch {
-    return "";
-  }
-}
 
 type Strategy = "apns" | "jpush" | "fallback";
 interface Scenario {
@@ -159,73 +143,6 @@ function appConfig(strategy: Strategy, fakes: { apnsPort: number; ca: string; jp
   };
 }
 
-async function startAppServer(dir: string, url: string, service: string, app: object): Promise<ChildProcess> {
-  const file = join(dir, "bench.yaml");
-  writeFileSync(
-    file,
-    stringify({
-      component: { service, domain: "push.localhost", secret: COMPONENT_SECRET },
-      domains: ["localhost"],
-      database: { url, poolMax: 10 },
-      http: { port: APP_HTTP_PORT },
-      log: { level: "warn" },
-      delivery: { breakerFailureThreshold: 5, breakerCooldownMs: 60_000 },
-      apps: [app],
-    }),
-  );
-  const profile = [
-    // The Docker image's setting (Dockerfile NODE_OPTIONS): measure what production runs.
-    ...PRODUCTION_NODE_OPTIONS.split(" "),
-    ...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
-    ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(" ") : []),
-  ];
-  const child = spawn(process.execPath, [...profile, join(ROOT, "dist/src/cli.js"), "serve"], {
-    env: { PATH: process.env.PATH ?? "", XMPP_PUSH_CONFIG: file, NODE_ENV: "production" },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  return child;
-}
-
-async function stopAppServer(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once("exit", r));
-  child.kill("SIGTERM");
-  const t = setTimeout(() => child.kill("SIGKILL"), 15_000);
-  await exited;
-  clearTimeout(t);
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-async function drive(load: XmppLoad, s: Scenario, pick: () => string): Promise<number> {
-  const started = performance.now();
-  const end = started + s.durationMs;
-  if (s.mode === "fixed") {
-    const rate = s.rate!;
-    let sent = 0;
-    // Paced in 5 ms steps: the send count follows the clock, never bursts ahead of it.
-    while (performance.now() < end) {
-      const due = Math.floor(((performance.now() - started) / 1000) * rate);
-      for (; sent < due; sent++) load.publish(pick(), BENCH_SECRET);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  } else {
-    // As fast as replies come back, with a bounded window of outstanding publishes.
-    const WINDOW = 400;
-    while (performance.now() < end) {
-      while (load.outstanding() < WINDOW) load.publish(pick(), BENCH_SECRET);
-      await load.belowOutstanding(WINDOW - 50);
-    }
-  }
-  const elapsed = (performance.now() - started) / 1000;
-  // Late replies still count for latency; bounded wait.
-  for (let i = 0; i < 200 && load.outstanding() > 0; i++) await new Promise((r) => setTimeout(r, 25));
-  return elapsed;
-}
-
 async function runScenario(s: Scenario, ctx: { db: Database; url: string; dir: string; fakes: Fakes }): Promise<Result> {
   const load = await startXmppLoad({ componentDomain: "push.localhost", secret: COMPONENT_SECRET });
   const { fakes } = ctx;
@@ -234,12 +151,20 @@ async function runScenario(s: Scenario, ctx: { db: Database; url: string; dir: s
   };
   await fakes.command({ cmd: "reset", delayMs: PROVIDER_DELAY_MS });
   await failingApns();
-  const child = await startAppServer(ctx.dir, ctx.url, load.service, appConfig(s.strategy, fakes));
+  const child = startAppServer({
+    dir: ctx.dir,
+    url: ctx.url,
+    service: load.service,
+    componentDomain: "push.localhost",
+    componentSecret: COMPONENT_SECRET,
+    domains: ["localhost"],
+    app: appConfig(s.strategy, fakes),
+  });
   try {
     await load.waitForComponent();
     const pick = () => nodeOf(Math.floor(Math.random() * s.registrations));
     // Warm up: JIT, provider connections, the JPush cid pool, the registration cache.
-    await drive(load, { ...s, mode: "fixed", rate: 500, durationMs: 2000 }, pick);
+    await drive(load, { mode: "fixed", rate: 500 }, 2000, pick);
     await new Promise((r) => setTimeout(r, 500));
     load.resetStats();
     await fakes.command({ cmd: "reset", delayMs: PROVIDER_DELAY_MS });
@@ -249,7 +174,12 @@ async function runScenario(s: Scenario, ctx: { db: Database; url: string; dir: s
     const ownLag = monitorEventLoopDelay({ resolution: 5 });
     ownLag.enable();
     const ownCpu = process.cpuUsage();
-    const elapsed = await drive(load, s, pick);
+    const elapsed = await drive(
+      load,
+      s.mode === "fixed" ? { mode: "fixed", rate: s.rate! } : { mode: "max", window: 400 },
+      s.durationMs,
+      pick,
+    );
     const memory = await memoryBreakdown();
     const proc = watch.stop();
     const own = process.cpuUsage(ownCpu);
@@ -325,9 +255,7 @@ function table(results: Result[]): string {
     r.errors,
     String(r.lost),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
-  return [line(head), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.map(line)].join("\n");
+  return markdownTable(head, rows);
 }
 
 async function main(): Promise<void> {
@@ -341,7 +269,7 @@ async function main(): Promise<void> {
   const results: Result[] = [];
   let seeded = 0;
   try {
-    for (const s of SCENARIOS) {
+    for (const s of args.has("--prosody-only") ? [] : SCENARIOS) {
       if (seeded !== s.registrations) {
         const t0 = Date.now();
         await seedRegistrations(db.knex, s.registrations, "bench");
@@ -353,8 +281,20 @@ async function main(): Promise<void> {
       log(`  ${r.pushesPerSecond.toFixed(0)} pushes/s, p99 ${r.p99.toFixed(2)} ms, RSS ${r.maxRssMb.toFixed(0)} MB, errors ${r.errors}`);
       results.push(r);
     }
-    await seedRegistrations(db.knex, 1000, "bench");
+    let prosody: ProsodyFigures[] = [];
+    let e2eSummary = "";
     if (!args.has("--no-prosody")) {
+      prosody = await runProsodyScenarios({
+        knex: db.knex,
+        url,
+        dir,
+        app: appConfig("apns", fakes),
+        durationMs: seconds,
+        resetFakes: async () => void (await fakes.command({ cmd: "reset", delayMs: 0 })),
+        deliveredPushes: async () => (await fakes.command({ cmd: "stats" }))!.deliveredPushes,
+        log,
+      });
+      await seedRegistrations(db.knex, 1000, "bench");
       log("running: real Prosody end to end");
       // At 100 messages a second the latency pairing needs every request's token and time: an in-process fake.
       const apns = await startFakeApns();
@@ -366,22 +306,39 @@ async function main(): Promise<void> {
         appConfig: appConfig("apns", { apnsPort: apns.port, ca: apns.ca, jpushUrl: fakes.jpushUrl }),
       });
       await apns.stop();
+      e2eSummary = e2e.summary;
       log(`  ${e2e.summary}`);
-      process.stdout.write(`\n${table(results)}\n\n${e2e.summary}\n`);
-    } else {
-      process.stdout.write(`\n${table(results)}\n`);
     }
-    const fixed = results.find((r) => r.scenario.mode === "fixed") ?? results[0]!;
-    const max = results.find((r) => r.scenario.mode === "max" && r.scenario.strategy === "apns") ?? results[0]!;
+    if (results.length > 0) process.stdout.write(`\n${table(results)}\n`);
+    if (prosody.length > 0) process.stdout.write(`\n${prosodyTable(prosody)}\n\n${e2eSummary}\n`);
+    const own = (mode: "fixed" | "max") =>
+      results.find((r) => r.scenario.mode === mode && r.scenario.strategy === "apns" && r.scenario.registrations === 1_000);
+    const at = (name: string) => prosody.find((p) => p.name === name);
+    const round = (n: number | undefined, digits: number) => (n === undefined || Number.isNaN(n) ? null : Number(n.toFixed(digits)));
     const summary = {
-      pushesPerSecond: Math.round(max.pushesPerSecond),
-      p50Ms: Number(fixed.p50.toFixed(2)),
-      p95Ms: Number(fixed.p95.toFixed(2)),
-      p99Ms: Number(fixed.p99.toFixed(2)),
-      maxRssMb: Math.round(Math.max(...results.map((r) => r.maxRssMb))),
-      registrations: Math.max(...SCENARIOS.map((s) => s.registrations)),
-      lost: results.reduce((n, r) => n + r.lost, 0),
+      pushesPerSecond: round(own("max")?.pushesPerSecond, 0),
+      p50Ms: round(own("fixed")?.p50, 2),
+      p95Ms: round(own("fixed")?.p95, 2),
+      p99Ms: round(own("fixed")?.p99, 2),
+      maxRssMb: Math.round(Math.max(0, ...results.map((r) => r.maxRssMb), ...prosody.map((p) => p.rssMb))),
+      registrations: Math.max(0, ...results.map((r) => r.scenario.registrations)),
+      lost: results.reduce((n, r) => n + r.lost, 0) + prosody.reduce((n, p) => n + p.lost, 0),
       providerDelayMs: PROVIDER_DELAY_MS,
+      ...(prosody.length > 0 && {
+        prosody: {
+          maxPerSecond: round(at("max")?.repliesPerSecond, 0),
+          cpuMsPerPushAtMax: round(at("max")?.cpuMsPerPush.app, 3),
+          cpuMsPerPushAt200: round(at("200/s")?.cpuMsPerPush.app, 3),
+          prosodyCpuMsPerPushAtMax: round(at("max")?.cpuMsPerPush.prosody, 3),
+          postgresCpuMsPerPushAt200: round(at("200/s")?.cpuMsPerPush.postgres, 3),
+          p50MsAt200: round(at("200/s")?.p50, 2),
+          p99MsAt200: round(at("200/s")?.p99, 2),
+          p99MsAt1000: round(at("1,000/s")?.p99, 2),
+          rssMbAt200: round(at("200/s")?.rssMb, 0),
+          rssMbAtMax: round(at("max")?.rssMb, 0),
+          gcShareAtMax: round(at("max")?.gcShare, 3),
+        },
+      }),
     };
     process.stdout.write(
       `\nmachine: ${(await import("node:os")).cpus().length} cores, ${(await import("node:os")).cpus()[0]?.model ?? "?"}, Node ${process.version}\n`,

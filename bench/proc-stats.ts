@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 // RSS and CPU of another process, sampled from /proc (Linux).
 
@@ -46,4 +46,35 @@ export function watchProcess(pid: number, intervalMs = 250) {
       return { maxRssMb: Math.max(0, ...samples.map((s) => s.rssMb)), cpuPercent };
     },
   };
+}
+
+/** Every running Postgres process (postmaster, backends, background workers): the database's whole cost. */
+export function postgresPids(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() === "postgres") pids.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
+}
+
+/** CPU seconds used so far by each of the processes (a process that has exited counts as absent). */
+export function cpuSecondsByPid(pids: readonly number[]): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of pids) {
+    const s = sampleProcess(pid);
+    if (s) out.set(pid, s.cpuSeconds);
+  }
+  return out;
+}
+
+/** CPU seconds the processes used between two readings; a process new since `before` counts from 0. */
+export function cpuSecondsBetween(before: ReadonlyMap<number, number>, after: ReadonlyMap<number, number>): number {
+  let sum = 0;
+  for (const [pid, cpu] of after) sum += cpu - (before.get(pid) ?? 0);
+  return sum;
 }

@@ -36,7 +36,7 @@ export async function runProsodyEndToEnd(opts: {
       apps: [opts.appConfig],
     }),
   );
-  const child = spawn(process.execPath, [join(ROOT, "dist/src/cli.js"), "serve"], {
+  const child = spawn(process.execPath, [join(ROOT, "dist/src/cli/main.js"), "serve"], {
     env: { PATH: process.env.PATH ?? "", XMPP_PUSH_CONFIG: file },
     stdio: ["ignore", "ignore", "inherit"],
   });

@@ -8,7 +8,8 @@ export const BENCH_SECRET = "bench-secret-0123456789abcdefgh";
 export const nodeOf = (i: number) => `bench-${i}`;
 export const apnsTokenOf = (i: number) => i.toString(16).padStart(64, "0");
 
-export async function seedRegistrations(knex: Knex, count: number, app: string): Promise<void> {
+/** `domain`: the users' XMPP domain, whose server alone may publish to their nodes. */
+export async function seedRegistrations(knex: Knex, count: number, app: string, domain = "localhost"): Promise<void> {
   await knex.raw("TRUNCATE registrations, registration_addresses, deliveries, delivery_jobs");
   const secretHash = hashSecret(BENCH_SECRET);
   const chunk = 200_000;
@@ -16,9 +17,9 @@ export async function seedRegistrations(knex: Knex, count: number, app: string):
     const to = Math.min(count, from + chunk) - 1;
     await knex.raw(
       `INSERT INTO registrations (node, app, owner_jid, device_id, channel, dialect, secret_hash)
-       SELECT 'bench-' || i, ?, 'user' || i || '@localhost', 'device', '', 'p2', ?
+       SELECT 'bench-' || i, ?, 'user' || i || '@' || ?, 'device', '', 'p2', ?
          FROM generate_series(?::int, ?::int) AS i`,
-      [app, secretHash, from, to],
+      [app, domain, secretHash, from, to],
     );
     await knex.raw(
       `INSERT INTO registration_addresses (node, provider, token, token_hash, environment)

@@ -25,6 +25,8 @@ export interface XmppServer {
   stop(): Promise<void>;
   /** The server's log file(s), for assertions and debugging. */
   logText(): string;
+  /** The server's process id while it runs (for CPU and memory readings). */
+  pid(): number | undefined;
 }
 
 export interface StartOptions {
@@ -41,6 +43,10 @@ export interface StartOptions {
   withSender?: boolean;
   /** More users besides alice and bob; each gets the password "<name>-pass". */
   extraUsers?: string[];
+  /** Prosody: a second component, the benchmark's load generator (it publishes for the users at its domain). */
+  loadComponent?: { domain: string; secret: string };
+  /** Prosody: "warn" or "info" drops the debug log (a benchmark measures routing, not logging). */
+  logLevel?: "debug" | "info" | "warn";
 }
 
 const SCRIPTS_DIR = import.meta.dirname;
@@ -95,6 +101,11 @@ const prosody: Flavour = {
     ...(o.hibernationSeconds !== undefined && { PH_HIBERNATION_TIME: String(o.hibernationSeconds) }),
     ...(o.withBody !== undefined && { PH_WITH_BODY: String(o.withBody) }),
     ...(o.withSender !== undefined && { PH_WITH_SENDER: String(o.withSender) }),
+    ...(o.loadComponent !== undefined && {
+      PH_LOAD_COMPONENT_JID: o.loadComponent.domain,
+      PH_LOAD_COMPONENT_SECRET: o.loadComponent.secret,
+    }),
+    ...(o.logLevel !== undefined && { PH_LOG_LEVEL: o.logLevel }),
   }),
 };
 
@@ -215,6 +226,7 @@ async function startServer(flavour: Flavour, opts: StartOptions): Promise<XmppSe
     },
     stop,
     logText: () => flavour.logFiles.map((f) => readIfExists(join(o.runDir, f))).join(""),
+    pid: () => (running ? pid : undefined),
   };
 }
 

@@ -1,0 +1,188 @@
+import { join } from "node:path";
+import type { Knex } from "knex";
+import { startProsody } from "../test/support/servers/xmpp-servers.js";
+import { nodeOf, seedRegistrations } from "../test/support/seed.js";
+import { waitFor } from "../test/support/wait-for.js";
+import { APP_HTTP_PORT, gcSeconds, sampleOf, scrapeApp, startAppServer, stopAppServer } from "./app-server.js";
+import { drive, percentile, type Pace } from "./drive.js";
+import { cpuSecondsBetween, cpuSecondsByPid, postgresPids, watchProcess } from "./proc-stats.js";
+import { markdownTable } from "./markdown-table.js";
+import { connectXmppLoad } from "./xmpp-load.js";
+
+// The Prosody scenario set: a real Prosody 0.12 routes every publish and every reply. The load
+// generator is a second component of that Prosody (it plays the server of the users at its domain)
+// and sends publish IQs to the app server's component; the fake APNs answers at once. For each rate,
+// what the admin of a real server pays: replies/s, latency, and the CPU per push of Prosody, of the
+// app server and of Postgres separately, with the app server's RSS, GC share and event-loop lag.
+
+const LOAD_DOMAIN = "loadgen.localhost";
+const LOAD_SECRET = "bench-load-secret";
+const DEVICES = 1_000;
+
+export interface ProsodyFigures {
+  readonly name: string;
+  readonly repliesPerSecond: number;
+  readonly p50: number;
+  readonly p95: number;
+  readonly p99: number;
+  /** CPU milliseconds per reply: Prosody, the app server, all Postgres processes. */
+  readonly cpuMsPerPush: { readonly prosody: number; readonly app: number; readonly postgres: number };
+  readonly rssMb: number;
+  /** Share of the app server's CPU time spent in garbage collection. */
+  readonly gcShare: number;
+  readonly lagP99Ms: number;
+  readonly errors: string;
+  readonly lost: number;
+}
+
+export interface ProsodyScenarioDeps {
+  readonly knex: Knex;
+  readonly url: string;
+  readonly dir: string;
+  readonly app: object;
+  readonly durationMs: (seconds: number) => number;
+  /** Clears the provider fakes' records and makes them answer at once. */
+  resetFakes(): Promise<void>;
+  /** Distinct pushes the provider fakes accepted since the last reset. */
+  deliveredPushes(): Promise<number>;
+  readonly log: (line: string) => void;
+}
+
+const SCENARIOS: ReadonlyArray<{ readonly name: string; readonly pace: Pace; readonly seconds: number }> = [
+  { name: "200/s", pace: { mode: "fixed", rate: 200 }, seconds: 20 },
+  { name: "1,000/s", pace: { mode: "fixed", rate: 1000 }, seconds: 15 },
+  // The issue's closed loop: as fast as replies come back with 100 outstanding.
+  { name: "max", pace: { mode: "max", window: 100 }, seconds: 15 },
+];
+
+export async function runProsodyScenarios(deps: ProsodyScenarioDeps): Promise<ProsodyFigures[]> {
+  await seedRegistrations(deps.knex, DEVICES, "bench", LOAD_DOMAIN);
+  const prosody = await startProsody({
+    runDir: join(deps.dir, "prosody-load"),
+    loadComponent: { domain: LOAD_DOMAIN, secret: LOAD_SECRET },
+    logLevel: "warn",
+  });
+  const child = startAppServer({
+    dir: deps.dir,
+    url: deps.url,
+    service: prosody.componentService,
+    componentDomain: prosody.componentDomain,
+    componentSecret: prosody.componentSecret,
+    domains: [LOAD_DOMAIN],
+    app: deps.app,
+  });
+  const load = await connectXmppLoad({
+    port: prosody.componentPort,
+    domain: LOAD_DOMAIN,
+    secret: LOAD_SECRET,
+    appComponent: prosody.componentDomain,
+  });
+  try {
+    await waitFor(
+      "the app server to be ready behind Prosody",
+      async () => (await fetch(`http://127.0.0.1:${APP_HTTP_PORT}/readyz`).catch(() => undefined))?.ok === true,
+      30_000,
+    );
+    const pick = () => nodeOf(Math.floor(Math.random() * DEVICES));
+    // Warm up: JIT, the APNs connections, the registration cache (every device at least once).
+    await drive(load, { mode: "fixed", rate: 1000 }, 3000, pick);
+    const prosodyPid = prosody.pid();
+    if (prosodyPid === undefined) throw new Error("Prosody's pid is unknown");
+    const results: ProsodyFigures[] = [];
+    for (const s of SCENARIOS) {
+      deps.log(`running: through Prosody, ${s.name} (${deps.durationMs(s.seconds) / 1000} s)`);
+      load.resetStats();
+      await deps.resetFakes();
+      await scrapeApp(); // starts the event-loop lag histogram afresh (prom-client resets it on a scrape)
+      const metricsBefore = await scrapeApp();
+      const pgPids = postgresPids();
+      const before = { prosody: cpuSecondsByPid([prosodyPid]), app: cpuSecondsByPid([child.pid!]), pg: cpuSecondsByPid(pgPids) };
+      const watch = watchProcess(child.pid!);
+      const elapsed = await drive(load, s.pace, deps.durationMs(s.seconds), pick);
+      const proc = watch.stop();
+      const after = {
+        prosody: cpuSecondsByPid([prosodyPid]),
+        app: cpuSecondsByPid([child.pid!]),
+        pg: cpuSecondsByPid(postgresPids()),
+      };
+      const metricsAfter = await scrapeApp();
+      const st = load.stats();
+      const sorted = [...st.latencies].sort((a, b) => a - b);
+      const per = (cpu: number) => (st.replied > 0 ? (cpu * 1000) / st.replied : NaN);
+      const appCpu = cpuSecondsBetween(before.app, after.app);
+      // Pushes accepted in this window but never seen by a provider (a late one gets a bounded wait).
+      const delivered = await waitFor(
+        "the provider fakes to see every accepted push",
+        async () => {
+          const n = await deps.deliveredPushes();
+          return n >= st.results ? n : undefined;
+        },
+        10_000,
+      ).catch(() => deps.deliveredPushes());
+      const r: ProsodyFigures = {
+        name: s.name,
+        repliesPerSecond: st.replied / elapsed,
+        p50: percentile(sorted, 50),
+        p95: percentile(sorted, 95),
+        p99: percentile(sorted, 99),
+        cpuMsPerPush: {
+          prosody: per(cpuSecondsBetween(before.prosody, after.prosody)),
+          app: per(appCpu),
+          postgres: per(cpuSecondsBetween(before.pg, after.pg)),
+        },
+        rssMb: proc.maxRssMb,
+        gcShare: appCpu > 0 ? (gcSeconds(metricsAfter) - gcSeconds(metricsBefore)) / appCpu : NaN,
+        lagP99Ms: sampleOf(metricsAfter, "nodejs_eventloop_lag_p99_seconds") * 1000,
+        errors:
+          [...st.errors].map(([k, v]) => `${k}:${v}`).join(" ") ||
+          (st.sent - st.replied > 0 ? `unanswered:${st.sent - st.replied}` : "none"),
+        lost: Math.max(0, st.results - delivered),
+      };
+      deps.log(
+        `  ${r.repliesPerSecond.toFixed(0)} replies/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, CPU ms/push ` +
+          `Prosody ${r.cpuMsPerPush.prosody.toFixed(3)} app ${r.cpuMsPerPush.app.toFixed(3)} Postgres ${r.cpuMsPerPush.postgres.toFixed(3)}, ` +
+          `RSS ${r.rssMb.toFixed(0)} MB, GC ${(r.gcShare * 100).toFixed(0)} %`,
+      );
+      results.push(r);
+    }
+    return results;
+  } finally {
+    await load.stop();
+    await stopAppServer(child);
+    await prosody.stop();
+  }
+}
+
+export function prosodyTable(results: readonly ProsodyFigures[]): string {
+  const head = [
+    "through Prosody",
+    "replies/s",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "CPU ms/push Prosody",
+    "xmpp-push",
+    "Postgres",
+    "RSS MB",
+    "GC %",
+    "lag p99 ms",
+    "errors",
+    "lost",
+  ];
+  const rows = results.map((r) => [
+    r.name,
+    r.repliesPerSecond.toFixed(0),
+    r.p50.toFixed(2),
+    r.p95.toFixed(2),
+    r.p99.toFixed(2),
+    r.cpuMsPerPush.prosody.toFixed(3),
+    r.cpuMsPerPush.app.toFixed(3),
+    r.cpuMsPerPush.postgres.toFixed(3),
+    r.rssMb.toFixed(0),
+    (r.gcShare * 100).toFixed(0),
+    r.lagP99Ms.toFixed(1),
+    r.errors,
+    String(r.lost),
+  ]);
+  return markdownTable(head, rows);
+}
