@@ -294,6 +294,8 @@ async function main(): Promise<void> {
         deliveredPushes: async () => (await fakes.command({ cmd: "stats" }))!.deliveredPushes,
         log,
       });
+    }
+    if (!args.has("--no-prosody") && !args.has("--no-e2e")) {
       await seedRegistrations(db.knex, 1000, "bench");
       log("running: real Prosody end to end");
       // At 100 messages a second the latency pairing needs every request's token and time: an in-process fake.

@@ -31,6 +31,8 @@ export interface ProsodyFigures {
   /** Share of the app server's CPU time spent in garbage collection. */
   readonly gcShare: number;
   readonly lagP99Ms: number;
+  /** The app server's own mean time from a publish's arrival to its reply (its metric), the rest is routing. */
+  readonly appMeanMs: number;
   readonly errors: string;
   readonly lost: number;
 }
@@ -61,6 +63,10 @@ export async function runProsodyScenarios(deps: ProsodyScenarioDeps): Promise<Pr
     runDir: join(deps.dir, "prosody-load"),
     loadComponent: { domain: LOAD_DOMAIN, secret: LOAD_SECRET },
     logLevel: "warn",
+    // Prosody's default (nagle = true) holds each small write until the peer acknowledges the previous
+    // one: at 200/s that adds up to one 5 ms gap per hop, for any component (docs/xmpp-server-setup.md).
+    // BENCH_PROSODY_NAGLE=true measures the default.
+    nagle: process.env.BENCH_PROSODY_NAGLE === "true",
   });
   const child = startAppServer({
     dir: deps.dir,
@@ -89,7 +95,8 @@ export async function runProsodyScenarios(deps: ProsodyScenarioDeps): Promise<Pr
     const prosodyPid = prosody.pid();
     if (prosodyPid === undefined) throw new Error("Prosody's pid is unknown");
     const results: ProsodyFigures[] = [];
-    for (const s of SCENARIOS) {
+    // BENCH_PROSODY_ONLY=<name> runs one rate only (profiling one case).
+    for (const s of SCENARIOS.filter((x) => !process.env.BENCH_PROSODY_ONLY || x.name === process.env.BENCH_PROSODY_ONLY)) {
       deps.log(`running: through Prosody, ${s.name} (${deps.durationMs(s.seconds) / 1000} s)`);
       load.resetStats();
       await deps.resetFakes();
@@ -133,6 +140,7 @@ export async function runProsodyScenarios(deps: ProsodyScenarioDeps): Promise<Pr
         rssMb: proc.maxRssMb,
         gcShare: appCpu > 0 ? (gcSeconds(metricsAfter) - gcSeconds(metricsBefore)) / appCpu : NaN,
         lagP99Ms: sampleOf(metricsAfter, "nodejs_eventloop_lag_p99_seconds") * 1000,
+        appMeanMs: meanReplyMs(metricsBefore, metricsAfter),
         errors:
           [...st.errors].map(([k, v]) => `${k}:${v}`).join(" ") ||
           (st.sent - st.replied > 0 ? `unanswered:${st.sent - st.replied}` : "none"),
@@ -141,7 +149,7 @@ export async function runProsodyScenarios(deps: ProsodyScenarioDeps): Promise<Pr
       deps.log(
         `  ${r.repliesPerSecond.toFixed(0)} replies/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, CPU ms/push ` +
           `Prosody ${r.cpuMsPerPush.prosody.toFixed(3)} app ${r.cpuMsPerPush.app.toFixed(3)} Postgres ${r.cpuMsPerPush.postgres.toFixed(3)}, ` +
-          `RSS ${r.rssMb.toFixed(0)} MB, GC ${(r.gcShare * 100).toFixed(0)} %`,
+          `app mean ${r.appMeanMs.toFixed(2)} ms, RSS ${r.rssMb.toFixed(0)} MB, GC ${(r.gcShare * 100).toFixed(0)} %`,
       );
       results.push(r);
     }
@@ -151,6 +159,14 @@ export async function runProsodyScenarios(deps: ProsodyScenarioDeps): Promise<Pr
     await stopAppServer(child);
     await prosody.stop();
   }
+}
+
+/** Mean of xmpp_push_publish_reply_seconds{result="delivered"} between two scrapes, in ms. */
+function meanReplyMs(before: string, after: string): number {
+  const d = (name: string) => sampleOf(after, name) - sampleOf(before, name);
+  return (
+    (d('xmpp_push_publish_reply_seconds_sum{result="delivered"}') / d('xmpp_push_publish_reply_seconds_count{result="delivered"}')) * 1000
+  );
 }
 
 export function prosodyTable(results: readonly ProsodyFigures[]): string {
@@ -178,6 +194,7 @@ export function prosodyTable(results: readonly ProsodyFigures[]): string {
     r.cpuMsPerPush.prosody.toFixed(3),
     r.cpuMsPerPush.app.toFixed(3),
     r.cpuMsPerPush.postgres.toFixed(3),
+    r.appMeanMs.toFixed(2),
     r.rssMb.toFixed(0),
     (r.gcShare * 100).toFixed(0),
     r.lagP99Ms.toFixed(1),

@@ -85,6 +85,10 @@ export function createComponentConnection({
       downSince = undefined;
       lastWaitLog = 0;
       entity.socket?.setKeepAlive(true, 30_000);
+      // A reply is one small write: Nagle's algorithm would hold it until the server acknowledges the
+      // previous one, which at everyday rates (a push every few ms) adds milliseconds to every reply.
+      // Replies of one event-loop turn still leave in one write (send() corks the socket).
+      entity.socket?.setNoDelay(true);
       log.info({ service, domain, downMs: wasDownMs }, "component connected");
       setState("online");
     } else if (status === "connecting") {

@@ -47,6 +47,8 @@ export interface StartOptions {
   loadComponent?: { domain: string; secret: string };
   /** Prosody: "warn" or "info" drops the debug log (a benchmark measures routing, not logging). */
   logLevel?: "debug" | "info" | "warn";
+  /** Prosody network_settings.nagle (Prosody's default: true, which holds small writes; see start.sh). */
+  nagle?: boolean;
 }
 
 const SCRIPTS_DIR = import.meta.dirname;
@@ -106,6 +108,7 @@ const prosody: Flavour = {
       PH_LOAD_COMPONENT_SECRET: o.loadComponent.secret,
     }),
     ...(o.logLevel !== undefined && { PH_LOG_LEVEL: o.logLevel }),
+    ...(o.nagle !== undefined && { PH_NAGLE: String(o.nagle) }),
   }),
 };
 

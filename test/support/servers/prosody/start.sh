@@ -25,6 +25,9 @@
 #   PH_LOAD_COMPONENT_JID / PH_LOAD_COMPONENT_SECRET
 #                        a second component: the benchmark's load generator, which plays the
 #                        XMPP server of the users at its own domain                 (unset: none)
+#   PH_NAGLE             network_settings.nagle true|false   (Prosody default: true; its epoll
+#                        backend then holds a small write until the peer acknowledges the last
+#                        one, which adds up to one inter-arrival gap to a stanza at low rates)
 #   PH_LOG_LEVEL         debug|info|warn: debug also writes prosody-debug.log  (debug)
 #   PH_KEEP_STATE=1      keep $PH_RUN_DIR (users, offline messages, push registrations) across a restart
 #
@@ -118,6 +121,9 @@ case "$PH_LOG_LEVEL" in
   *) die "PH_LOG_LEVEL: expected debug|info|warn, got '$PH_LOG_LEVEL'" ;;
 esac
 
+network_settings=""
+[ -n "${PH_NAGLE+x}" ] && network_settings="network_settings = { nagle = $(lua_bool "$PH_NAGLE") }"
+
 load_component=""
 if [ -n "${PH_LOAD_COMPONENT_JID:-}" ]; then
   load_component="Component $(lua_str "$PH_LOAD_COMPONENT_JID")"$'\n'
@@ -140,6 +146,7 @@ log = {
   { levels = { min = $(lua_str "$INFO_LEVEL") }, to = "file", filename = $(lua_str "$LOG") };
 $debug_log}
 
+$network_settings
 -- Loopback only, our own ports, nothing else listening.
 interfaces = { "127.0.0.1" }
 local_interfaces = { "127.0.0.1" }
