@@ -1,4 +1,15 @@
-import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import knexFactory, { type Knex } from "knex";
@@ -81,11 +92,25 @@ async function openEmbedded(dataDir: string, lockWaitMs: number): Promise<Databa
     restrictToOwner(dir);
     // Loaded only for the embedded database: a server on Postgres never pays for PGlite's memory.
     const [{ PGlite }, { default: ClientPgLite }] = await Promise.all([import("@electric-sql/pglite"), import("knex-pglite")]);
-    const pglite = new PGlite(join(dir, "pgdata"), {
-      // The embedded database serves one small process; Postgres' 128 MB default is far too much here.
-      postgresqlconf: ["shared_buffers=16MB"],
-    });
-    await pglite.waitReady;
+    const pgdata = join(dir, "pgdata");
+    const start = async () => {
+      const db = new PGlite(pgdata, {
+        // The embedded database serves one small process; Postgres' 128 MB default is far too much here.
+        postgresqlconf: ["shared_buffers=16MB"],
+      });
+      await db.waitReady;
+      return db;
+    };
+    let pglite: InstanceType<typeof PGlite>;
+    if (existsSync(join(pgdata, "PG_VERSION"))) {
+      pglite = await start();
+    } else {
+      // A new data directory runs initdb, whose WebAssembly memory (about 350 MB) the instance keeps for
+      // its whole life: the first start would idle at ~650 MB RSS, later ones at ~250 MB. Starting once
+      // more lets that memory go (measured: external memory 493 -> 139 MB).
+      await (await start()).close();
+      pglite = await start();
+    }
     restrictToOwner(dir);
     const knex = knexFactory({ client: ClientPgLite, dialect: "postgres", connection: () => ({ pglite }) as object });
     return {
