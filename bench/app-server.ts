@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { stringify } from "yaml";
 import { PRODUCTION_NODE_OPTIONS } from "../test/support/app-process.js";
 
@@ -39,11 +40,16 @@ export function startAppServer(o: AppServerOptions): ChildProcess {
     // The Docker image's setting (Dockerfile NODE_OPTIONS): measure what production runs.
     ...PRODUCTION_NODE_OPTIONS.split(" "),
     ...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
-    ...(process.env.BENCH_HEAP_PROF ? ["--heap-prof", `--heap-prof-dir=${process.env.BENCH_HEAP_PROF}`] : []),
+    ...(process.env.BENCH_ALLOC_PROF ? ["--import", pathToFileURL(join(ROOT, "bench/alloc-profile.mjs")).href] : []),
     ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(" ") : []),
   ];
   return spawn(process.execPath, [...flags, join(ROOT, "dist/src/cli/main.js"), "serve"], {
-    env: { PATH: process.env.PATH ?? "", XMPP_PUSH_CONFIG: file, NODE_ENV: "production" },
+    env: {
+      PATH: process.env.PATH ?? "",
+      XMPP_PUSH_CONFIG: file,
+      NODE_ENV: "production",
+      ...(process.env.BENCH_ALLOC_PROF && { BENCH_ALLOC_PROF: process.env.BENCH_ALLOC_PROF }),
+    },
     stdio: ["ignore", "ignore", "inherit"],
   });
 }

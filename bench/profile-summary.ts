@@ -1,7 +1,8 @@
-// npx tsx bench/profile-summary.ts <file.cpuprofile> [--last-seconds N] [--top N]
+// npx tsx bench/profile-summary.ts <file.cpuprofile|file.heapprofile> [--last-seconds N] [--top N]
 // Where an app server's CPU went, from a V8 CPU profile (BENCH_CPU_PROF=dir npm run bench): self time
 // by package (node_modules/<name>, node: internals, our src/ folders, GC, idle) and by function, over
 // the whole profile or only its last N seconds (the measured run, without start-up and warm-up).
+// Or where its allocated bytes came from, from an allocation profile (BENCH_ALLOC_PROF=dir).
 import { readFileSync } from "node:fs";
 
 interface Node {
@@ -26,6 +27,37 @@ const opt = (name: string, dflt: number) => {
 };
 const lastSeconds = opt("--last-seconds", Infinity);
 const top = opt("--top", 25);
+
+interface AllocNode {
+  callFrame: Node["callFrame"];
+  selfSize: number;
+  children: AllocNode[];
+}
+
+if (file.endsWith(".heapprofile")) {
+  const root = (JSON.parse(readFileSync(file, "utf8")) as { head: AllocNode }).head;
+  const pkg = new Map<string, number>();
+  const fn = new Map<string, number>();
+  let total = 0;
+  const walk = (n: AllocNode) => {
+    total += n.selfSize;
+    const p = packageOf({ id: 0, callFrame: n.callFrame });
+    pkg.set(p, (pkg.get(p) ?? 0) + n.selfSize);
+    const f = `${n.callFrame.functionName || "(anonymous)"} ${n.callFrame.url.replace(/^.*\/(node_modules|src)\//, "$1/")}:${n.callFrame.lineNumber + 1}`;
+    fn.set(f, (fn.get(f) ?? 0) + n.selfSize);
+    for (const c of n.children) walk(c);
+  };
+  walk(root);
+  for (const [m, title] of [
+    [pkg, "allocated bytes by package"],
+    [fn, "allocated bytes by function"],
+  ] as const) {
+    console.log(`\n${title} (of ${(total / 1048576).toFixed(0)} MB sampled)`);
+    for (const [k, v] of [...m].sort((a, b) => b[1] - a[1]).slice(0, top))
+      console.log(`${((v / total) * 100).toFixed(1).padStart(6)} %  ${k}`);
+  }
+  process.exit(0);
+}
 
 const profile = JSON.parse(readFileSync(file, "utf8")) as Profile;
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
