@@ -32,7 +32,8 @@ export function startAppServer(o: AppServerOptions): ChildProcess {
       database: { url: o.url, poolMax: 10 },
       http: { port: APP_HTTP_PORT },
       log: { level: "warn" },
-      delivery: { breakerFailureThreshold: 5, breakerCooldownMs: 60_000 },
+      // BENCH_DELIVERY='{"auditFlushMs":100}' tries other delivery settings.
+      delivery: { breakerFailureThreshold: 5, breakerCooldownMs: 60_000, ...(JSON.parse(process.env.BENCH_DELIVERY ?? "{}") as object) },
       apps: [o.app],
     }),
   );
