@@ -74,8 +74,19 @@ for (const kind of ["prosody", "ejabberd"] as const) {
       while (Date.now() - started < OUTAGE_MS) {
         // Half the outage answers 503, the other half refuses streams after a GOAWAY.
         if (Date.now() - started > OUTAGE_MS / 2) apns.setDefault({ status: 0, goaway: true });
+        const before = await answeredAndAsked();
         await messageAll(`during the outage ${sent++}`);
-        await new Promise((r) => setTimeout(r, 3000));
+        // A round is over once we have answered its publishes and APNs has been asked again (the breaker
+        // lets a probe through after its cooldown) and failed: every round meets the outage at the
+        // provider, in both halves, instead of only queueing behind an open breaker.
+        await waitFor(
+          "this round's publishes answered and APNs asked again",
+          async () => {
+            const now = await answeredAndAsked();
+            return now.answered >= before.answered + USERS.length && now.apnsCalls > before.apnsCalls;
+          },
+          30_000,
+        );
       }
       const openedDuring = metricValue(await server.metrics.registry.metrics(), 'xmpp_push_circuit_open{app="chat",provider="apns"}');
       apns.setDefault({ status: 200 });
@@ -112,6 +123,7 @@ for (const kind of ["prosody", "ejabberd"] as const) {
 
     it("keeps every registration on a provider configuration error, with one clear operator log line", async () => {
       const errorLinesBefore = configErrorLines();
+      const { answered } = await answeredAndAsked();
       apns.setDefault({ status: 403, reason: "InvalidProviderToken" });
       await messageAll("bad credentials");
       await waitFor(
@@ -123,7 +135,8 @@ for (const kind of ["prosody", "ejabberd"] as const) {
           ) >= 1,
       );
       await messageAll("still bad");
-      await new Promise((r) => setTimeout(r, 1000));
+      // APNs is healed only once both rounds' publishes have been answered, all of them during the error.
+      await waitFor("both rounds' publishes answered", async () => (await answeredAndAsked()).answered >= answered + 2 * USERS.length);
       apns.setDefault({ status: 200 });
       await waitFor(
         "the breaker to close",
@@ -143,6 +156,17 @@ for (const kind of ["prosody", "ejabberd"] as const) {
       expect(Number((await db.knex("registration_addresses").whereNotNull("disabled_at").count({ n: "*" }).first())?.n)).toBe(0);
     });
 
+    /** Publishes we have answered (whatever the answer), and calls that went out to APNs (not held by the breaker). */
+    async function answeredAndAsked(): Promise<{ answered: number; apnsCalls: number }> {
+      const text = await server.metrics.registry.metrics();
+      return {
+        answered: text
+          .split("\n")
+          .filter((l) => l.startsWith("xmpp_push_publishes_total{"))
+          .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(" ") + 1)), 0),
+        apnsCalls: metricValue(text, 'xmpp_push_provider_latency_seconds_count{app="chat",provider="apns"}'),
+      };
+    }
     const configErrorLines = () =>
       logs.lines().filter((l) => l.level === "error" && String(l.msg).includes("rejects the credentials or setup of app chat")).length;
   });
