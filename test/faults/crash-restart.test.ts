@@ -62,6 +62,7 @@ it("loses no acknowledged push when the server is killed -9 under load", async (
       n,
       xmpp.iq(publishIq(nodeOf(n), BENCH_SECRET), 15_000).catch(() => undefined),
     );
+    // Paces the load generator (the rate above), not a wait for anything to happen.
     if (n % 25 === 24) await new Promise((r) => setTimeout(r, 100));
   }
   await app.kill9();

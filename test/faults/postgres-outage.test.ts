@@ -92,6 +92,7 @@ it("answers only result or wait while Postgres is down, recovers by itself, and 
     const node = n % 2 === 0 ? nodeOf(n % 1000) : nodeOf(1000 + (n % 1000));
     n += 1;
     during.push(kind(await xmpp.iq(publishIq(node, BENCH_SECRET), 10_000).catch(() => undefined)));
+    // Paces the publishes through the outage (ten, then a pause), not a wait for anything to happen.
     if (n % 10 === 0) await new Promise((r) => setTimeout(r, 100));
   }
   const readyDuring = await ready();

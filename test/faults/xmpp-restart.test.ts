@@ -65,6 +65,7 @@ for (const kind of ["prosody", "ejabberd"] as const) {
           } catch {
             bob = undefined;
           }
+          // Paces the trickle (at most 20 messages a second), not a wait for anything to happen.
           await new Promise((r) => setTimeout(r, 50));
         }
       })();
