@@ -3,9 +3,8 @@ import type { Logger } from "../../src/observability/logger.js";
 import type { Database } from "../../src/store/database.js";
 import type { FakeXmppServer } from "../support/fake-xmpp-server.js";
 import type { FakeApns } from "../support/fakes/fake-apns.js";
-import { testCerts } from "../support/fakes/test-certs.js";
 import type { XmppServer } from "../support/servers/xmpp-servers.js";
-import { testConfig } from "../support/test-config.js";
+import { fakeApnsSection, testConfig } from "../support/test-config.js";
 import { waitFor } from "../support/wait-for.js";
 
 // The app server the fault scenarios break things around: one app, "chat", delivering through the fake
@@ -40,20 +39,7 @@ export function faultAppConfig(opts: FaultAppOptions): Record<string, unknown> {
     ...(opts.database && { database: opts.database }),
     ...(opts.logLevel && { log: { level: opts.logLevel } }),
     ...(opts.delivery && { delivery: opts.delivery }),
-    apps: [
-      {
-        id: "chat",
-        apns: {
-          bundleId: "org.example.chat",
-          teamId: "TEAM123456",
-          keyId: "KEY1234567",
-          key: testCerts().apnsKey,
-          address: "127.0.0.1",
-          port: apns.port,
-          ca: apns.ca,
-        },
-      },
-    ],
+    apps: [{ id: "chat", apns: fakeApnsSection(apns) }],
   };
 }
 
