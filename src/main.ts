@@ -1,21 +1,15 @@
 import type { Config } from "./config/config-schema.js";
-import { createCircuitBreakers } from "./delivery/circuit-breaker.js";
-import { createDeliveryWorker, type DeliveryWorker } from "./delivery/delivery-worker.js";
-import { createDispatcher } from "./delivery/dispatcher.js";
-import { createFpushResolver } from "./dialects/fpush/fpush-resolver.js";
-import { createPublishService, type PublishService } from "./delivery/publish-service.js";
-import { createPushRateLimiter } from "./delivery/push-rate-limiter.js";
-import { createRetryPolicy } from "./delivery/retry-policy.js";
-import { createSettler } from "./delivery/settle.js";
-import { createWriteBuffer, type WriteBuffer } from "./delivery/write-buffer.js";
+import { createDeliveryCore } from "./delivery-core.js";
+import type { DeliveryWorker } from "./delivery/delivery-worker.js";
+import type { PublishService } from "./delivery/publish-service.js";
+import type { WriteBuffer } from "./delivery/write-buffer.js";
+import type { RegistrationService } from "./registration/registration-service.js";
 import type { Logger } from "./observability/logger.js";
 import { createMetrics, type Metrics } from "./observability/metrics.js";
 import { systemClock, type Clock } from "./ports/clock.js";
 import type { RegistrationStore } from "./ports/registration-store.js";
 import { providerFactories } from "./providers/provider-factories.js";
 import { createProviderRegistry, type ProviderFactory, type ProviderRegistry } from "./providers/provider-registry.js";
-import { createRegistrationCache } from "./registration/registration-cache.js";
-import { createRegistrationService, type RegistrationService } from "./registration/registration-service.js";
 import { openDatabase, type Database } from "./store/database.js";
 import { createPgDeliveryQueue } from "./store/delivery-queue-pg.js";
 import { passMigrationGate } from "./store/migrate.js";
@@ -26,7 +20,6 @@ import { createPgWriteBatchStore } from "./store/write-batch-pg.js";
 import { waitAtMost, waitAtMostOrFail } from "./shared/wait-at-most.js";
 import { createHttpServer, type HttpServer, type NotReadyReason } from "./http/http-server.js";
 import { registrationScopes } from "./http/registration-scopes.js";
-import { breakerAlarms } from "./observability/breaker-alarms.js";
 import { periodicValue } from "./observability/periodic-value.js";
 import { logStartup } from "./observability/startup-log.js";
 import { createAuditRetention } from "./store/audit-retention.js";
@@ -145,33 +138,6 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
   // Rows made over HTTP before tokens had scopes belong to the single token of that time.
   const legacyRegistrar = registrationScopes(config).legacyRegistrar;
   if (legacyRegistrar !== undefined) await registrationStore.adoptRegistrar("http-legacy", legacyRegistrar);
-  const cache = createRegistrationCache({
-    store: registrationStore,
-    maxEntries: config.delivery.registrationCacheSize,
-    ttlMs: 60_000,
-    negativeTtlMs: 5000,
-    clock,
-  });
-  const apps = new Map(config.apps.map((a) => [a.id, a]));
-  const d = config.delivery;
-
-  const breakers = createCircuitBreakers({
-    threshold: d.breakerFailureThreshold,
-    cooldownMs: d.breakerCooldownMs,
-    clock,
-    onChange: breakerAlarms({ metrics, log }),
-  });
-  const writes = createWriteBuffer({
-    store: createPgWriteBatchStore({ knex: db.knex, cipher }),
-    flushMs: d.auditFlushMs,
-    maxBatch: d.auditBatchSize,
-    maxPendingAudits: 100_000,
-    touchIntervalMs: 60_000,
-    clock,
-    log: log.child({ module: "writes" }),
-    onFlush: (seconds) => metrics.writeFlushSeconds.observe(seconds),
-    onAuditDropped: (n) => metrics.auditDropped.inc(n),
-  });
   const receipts = createJpushReceipts({
     config,
     store: createPgReceiptStore({ knex: db.knex }),
@@ -180,54 +146,17 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
     metrics,
     log: log.child({ module: "receipts" }),
   });
-  const dispatcher = createDispatcher({
-    providers: providers.lookup,
-    breakers,
-    writes,
-    store: registrationStore,
-    cache,
-    clock,
-    metrics,
-    log: log.child({ module: "dispatch" }),
-    providerTimeoutMs: d.providerTimeoutMs,
-    confirmations: receipts.confirmations,
-  });
-  const settler = createSettler({
-    writes,
-    retry: createRetryPolicy({ baseMs: d.retryBaseMs, maxMs: d.retryMaxMs }),
-    clock,
-    metrics,
-    log: log.child({ module: "settle" }),
-  });
-  const registrations = createRegistrationService({
-    store: registrationStore,
-    cache,
+  const { registrations, publish, worker, writes } = createDeliveryCore({
     config,
-    clock,
-    isNodeTaken: (err) => err instanceof NodeTakenError,
-  });
-  const publish = createPublishService({
-    config,
-    cache,
-    fpush: createFpushResolver({ config, registrations, cache }),
-    dispatcher,
-    writes,
-    settler,
-    rateLimiter: createPushRateLimiter(config.limits.pushIntervalSeconds * 1000),
-    clock,
-    log: log.child({ module: "publish" }),
-  });
-  const worker = createDeliveryWorker({
+    store: registrationStore,
     queue,
-    cache,
-    dispatcher,
-    settler,
-    apps,
+    writeStore: createPgWriteBatchStore({ knex: db.knex, cipher }),
+    providers: providers.lookup,
+    isNodeTaken: (err) => err instanceof NodeTakenError,
     clock,
-    log: log.child({ module: "worker" }),
-    concurrency: d.workerConcurrency,
-    pollMs: d.workerPollMs,
-    leaseMs: d.providerTimeoutMs * 2 + 5000,
+    metrics,
+    log,
+    confirmations: receipts.confirmations,
   });
   const component = createComponentConnection({ ...config.component, clock, log: log.child({ module: "component" }) });
   // The embedded database serves one process only, so there is nobody to share the component with.

@@ -3,11 +3,11 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Database } from "../../src/store/database.js";
 import { startAppProcess, type AppProcess } from "../support/app-process.js";
 import { startFakeApns, type FakeApns } from "../support/fakes/fake-apns.js";
-import { testCerts } from "../support/fakes/test-certs.js";
 import { startFakeXmppServer, type FakeXmppServer } from "../support/fake-xmpp-server.js";
 import type { PrivatePostgres } from "../support/private-postgres.js";
 import { apnsTokenOf, BENCH_SECRET, nodeOf, seedRegistrations } from "../support/seed.js";
 import { freePort } from "../support/servers/xmpp-servers.js";
+import { faultAppConfig } from "./fault-app.js";
 import { publishIq, report, startPrivateDatabase } from "./fault-helpers.js";
 import { waitFor } from "../support/wait-for.js";
 
@@ -31,27 +31,14 @@ beforeAll(async () => {
   apns = await startFakeApns({ delayMs: 40 });
   xmpp = await startFakeXmppServer({ secret: "crash-secret" });
   httpPort = await freePort();
-  config = {
-    component: { service: xmpp.service, domain: xmpp.componentDomain, secret: xmpp.secret, reconnectMaxDelayMs: 300 },
-    domains: ["localhost"],
+  config = faultAppConfig({
+    xmpp,
+    apns,
+    reconnectMaxDelayMs: 300,
     database: { url: pgc.url },
-    log: { level: "warn" },
+    logLevel: "warn",
     delivery: { syncDeadlineMs: 2000, providerTimeoutMs: 2000, workerPollMs: 200, retryBaseMs: 200 },
-    apps: [
-      {
-        id: "chat",
-        apns: {
-          bundleId: "org.example.chat",
-          teamId: "TEAM123456",
-          keyId: "KEY1234567",
-          key: testCerts().apnsKey,
-          address: "127.0.0.1",
-          port: apns.port,
-          ca: apns.ca,
-        },
-      },
-    ],
-  };
+  });
 });
 
 afterAll(async () => {
@@ -75,6 +62,7 @@ it("loses no acknowledged push when the server is killed -9 under load", async (
       n,
       xmpp.iq(publishIq(nodeOf(n), BENCH_SECRET), 15_000).catch(() => undefined),
     );
+    // Paces the load generator (the rate above), not a wait for anything to happen.
     if (n % 25 === 24) await new Promise((r) => setTimeout(r, 100));
   }
   await app.kill9();

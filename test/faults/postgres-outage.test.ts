@@ -4,11 +4,11 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Database } from "../../src/store/database.js";
 import { metricValue, PRODUCTION_NODE_OPTIONS, startAppProcess, type AppProcess } from "../support/app-process.js";
 import { startFakeApns, type FakeApns } from "../support/fakes/fake-apns.js";
-import { testCerts } from "../support/fakes/test-certs.js";
 import { startFakeXmppServer, type FakeXmppServer } from "../support/fake-xmpp-server.js";
 import type { PrivatePostgres } from "../support/private-postgres.js";
 import { apnsTokenOf, BENCH_SECRET, nodeOf, seedRegistrations } from "../support/seed.js";
 import { freePort } from "../support/servers/xmpp-servers.js";
+import { faultAppConfig } from "./fault-app.js";
 import { publishIq, report, rssMb, startPrivateDatabase } from "./fault-helpers.js";
 import { waitFor } from "../support/wait-for.js";
 
@@ -36,11 +36,12 @@ beforeAll(async () => {
     name: "pg-outage",
     env: { NODE_OPTIONS: PRODUCTION_NODE_OPTIONS },
     httpPort: await freePort(),
-    config: {
-      component: { service: xmpp.service, domain: xmpp.componentDomain, secret: xmpp.secret, reconnectMaxDelayMs: 300 },
-      domains: ["localhost"],
+    config: faultAppConfig({
+      xmpp,
+      apns,
+      reconnectMaxDelayMs: 300,
       database: { url: pgc.url, poolMax: 5 },
-      log: { level: "warn" },
+      logLevel: "warn",
       delivery: {
         syncDeadlineMs: 1500,
         providerTimeoutMs: 1000,
@@ -49,21 +50,7 @@ beforeAll(async () => {
         retryMaxMs: 1000,
         breakerFailureThreshold: 1000,
       },
-      apps: [
-        {
-          id: "chat",
-          apns: {
-            bundleId: "org.example.chat",
-            teamId: "TEAM123456",
-            keyId: "KEY1234567",
-            key: testCerts().apnsKey,
-            address: "127.0.0.1",
-            port: apns.port,
-            ca: apns.ca,
-          },
-        },
-      ],
-    },
+    }),
   });
   await xmpp.waitForComponent(60_000);
 });
@@ -105,6 +92,7 @@ it("answers only result or wait while Postgres is down, recovers by itself, and 
     const node = n % 2 === 0 ? nodeOf(n % 1000) : nodeOf(1000 + (n % 1000));
     n += 1;
     during.push(kind(await xmpp.iq(publishIq(node, BENCH_SECRET), 10_000).catch(() => undefined)));
+    // Paces the publishes through the outage (ten, then a pause), not a wait for anything to happen.
     if (n % 10 === 0) await new Promise((r) => setTimeout(r, 100));
   }
   const readyDuring = await ready();

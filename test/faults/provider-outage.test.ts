@@ -1,19 +1,17 @@
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createServer, type Server } from "../../src/main.js";
+import type { Server } from "../../src/main.js";
 import { freshTestDatabase, type TestDatabase } from "../support/db.js";
 import { startFakeApns, type FakeApns } from "../support/fakes/fake-apns.js";
-import { testCerts } from "../support/fakes/test-certs.js";
 import { metricValue } from "../support/app-process.js";
 import { recordingLogger } from "../support/memory/recording-logger.js";
 import { startEjabberd, startProsody, type XmppServer } from "../support/servers/xmpp-servers.js";
-import { testConfig } from "../support/test-config.js";
-import { connectUser } from "../support/xmpp-client.js";
-import { resultField, runCommand } from "../support/xmpp-commands.js";
 import { waitFor } from "../support/wait-for.js";
 import { hexToken } from "../support/xmpp-scenarios.js";
+import { startFaultServer } from "./fault-app.js";
 import { report } from "./fault-helpers.js";
+import { enableApnsPush, messageEach } from "./fault-users.js";
 
 // A provider outage (APNs answering 503, then refusing streams, for 30 s) and a provider configuration
 // error (403 InvalidProviderToken), through real Prosody and ejabberd: the XMPP servers must keep every
@@ -37,42 +35,16 @@ for (const kind of ["prosody", "ejabberd"] as const) {
       const runDir = mkdtempSync(join(inject("testRunDir"), `${kind}-outage-`));
       xmpp = await (kind === "prosody" ? startProsody : startEjabberd)({ runDir, maxErrors: 2, extraUsers: USERS });
       apns = await startFakeApns();
-      server = await createServer(
-        testConfig({
-          component: {
-            service: xmpp.componentService,
-            domain: xmpp.componentDomain,
-            secret: xmpp.componentSecret,
-            reconnectMaxDelayMs: 500,
-          },
-          http: { port: 0 },
-          delivery: { retryBaseMs: 500, retryMaxMs: 2000, workerPollMs: 200, breakerFailureThreshold: 3, breakerCooldownMs: 2000 },
-          apps: [
-            {
-              id: "chat",
-              apns: {
-                bundleId: "org.example.chat",
-                teamId: "TEAM123456",
-                keyId: "KEY1234567",
-                key: testCerts().apnsKey,
-                address: "127.0.0.1",
-                port: apns.port,
-                ca: apns.ca,
-              },
-            },
-          ],
-        }),
-        { log: logs.log, db },
-      );
-      await server.start();
-      await waitFor("the component", () => server.component.state() === "online");
+      server = await startFaultServer({
+        xmpp,
+        apns,
+        db,
+        log: logs.log,
+        reconnectMaxDelayMs: 500,
+        delivery: { retryBaseMs: 500, retryMaxMs: 2000, workerPollMs: 200, breakerFailureThreshold: 3, breakerCooldownMs: 2000 },
+      });
       // Every user registers one device and goes offline; one push proves the path (and APNs).
-      for (const u of USERS) {
-        const user = await connectUser(xmpp, u, `${u}-pass`);
-        const r = await runCommand(user, xmpp.componentDomain, "register-push-apns", { token: tokens.get(u)!, "device-id": "phone" });
-        await user.enablePush({ jid: xmpp.componentDomain, node: resultField(r, "node")!, secret: resultField(r, "secret")! });
-        await user.stop();
-      }
+      for (const u of USERS) await enableApnsPush(xmpp, u, tokens.get(u)!);
       await messageAll("hello");
       await waitFor("the first pushes", () => USERS.every((u) => pushesTo(u) >= 1));
     });
@@ -85,11 +57,7 @@ for (const kind of ["prosody", "ejabberd"] as const) {
     });
 
     const pushesTo = (u: string) => apns.delivered().filter((r) => r.token === tokens.get(u)).length;
-    async function messageAll(body: string) {
-      const bob = await connectUser(xmpp, "bob", "bob-pass");
-      for (const u of USERS) await bob.sendMessage(`${u}@localhost`, body);
-      await bob.stop();
-    }
+    const messageAll = (body: string) => messageEach(xmpp, USERS, body);
     /** Users whose registration the XMPP server no longer has: a new message to them is not pushed. */
     async function droppedRegistrations(): Promise<string[]> {
       const before = new Map(USERS.map((u) => [u, pushesTo(u)]));
@@ -106,8 +74,19 @@ for (const kind of ["prosody", "ejabberd"] as const) {
       while (Date.now() - started < OUTAGE_MS) {
         // Half the outage answers 503, the other half refuses streams after a GOAWAY.
         if (Date.now() - started > OUTAGE_MS / 2) apns.setDefault({ status: 0, goaway: true });
+        const before = await answeredAndAsked();
         await messageAll(`during the outage ${sent++}`);
-        await new Promise((r) => setTimeout(r, 3000));
+        // A round is over once we have answered its publishes and APNs has been asked again (the breaker
+        // lets a probe through after its cooldown) and failed: every round meets the outage at the
+        // provider, in both halves, instead of only queueing behind an open breaker.
+        await waitFor(
+          "this round's publishes answered and APNs asked again",
+          async () => {
+            const now = await answeredAndAsked();
+            return now.answered >= before.answered + USERS.length && now.apnsCalls > before.apnsCalls;
+          },
+          30_000,
+        );
       }
       const openedDuring = metricValue(await server.metrics.registry.metrics(), 'xmpp_push_circuit_open{app="chat",provider="apns"}');
       apns.setDefault({ status: 200 });
@@ -144,6 +123,7 @@ for (const kind of ["prosody", "ejabberd"] as const) {
 
     it("keeps every registration on a provider configuration error, with one clear operator log line", async () => {
       const errorLinesBefore = configErrorLines();
+      const { answered } = await answeredAndAsked();
       apns.setDefault({ status: 403, reason: "InvalidProviderToken" });
       await messageAll("bad credentials");
       await waitFor(
@@ -155,7 +135,8 @@ for (const kind of ["prosody", "ejabberd"] as const) {
           ) >= 1,
       );
       await messageAll("still bad");
-      await new Promise((r) => setTimeout(r, 1000));
+      // APNs is healed only once both rounds' publishes have been answered, all of them during the error.
+      await waitFor("both rounds' publishes answered", async () => (await answeredAndAsked()).answered >= answered + 2 * USERS.length);
       apns.setDefault({ status: 200 });
       await waitFor(
         "the breaker to close",
@@ -175,6 +156,17 @@ for (const kind of ["prosody", "ejabberd"] as const) {
       expect(Number((await db.knex("registration_addresses").whereNotNull("disabled_at").count({ n: "*" }).first())?.n)).toBe(0);
     });
 
+    /** Publishes we have answered (whatever the answer), and calls that went out to APNs (not held by the breaker). */
+    async function answeredAndAsked(): Promise<{ answered: number; apnsCalls: number }> {
+      const text = await server.metrics.registry.metrics();
+      return {
+        answered: text
+          .split("\n")
+          .filter((l) => l.startsWith("xmpp_push_publishes_total{"))
+          .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(" ") + 1)), 0),
+        apnsCalls: metricValue(text, 'xmpp_push_provider_latency_seconds_count{app="chat",provider="apns"}'),
+      };
+    }
     const configErrorLines = () =>
       logs.lines().filter((l) => l.level === "error" && String(l.msg).includes("rejects the credentials or setup of app chat")).length;
   });

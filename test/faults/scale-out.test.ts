@@ -3,14 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../../src/store/database.js";
 import { metricValue, startAppProcess, type AppProcess } from "../support/app-process.js";
 import { startFakeApns, type FakeApns } from "../support/fakes/fake-apns.js";
-import { testCerts } from "../support/fakes/test-certs.js";
 import type { PrivatePostgres } from "../support/private-postgres.js";
 import { freePort, startEjabberd, startProsody, type XmppServer } from "../support/servers/xmpp-servers.js";
-import { connectUser } from "../support/xmpp-client.js";
-import { resultField, runCommand } from "../support/xmpp-commands.js";
 import { waitFor } from "../support/wait-for.js";
 import { hexToken } from "../support/xmpp-scenarios.js";
+import { faultAppConfig } from "./fault-app.js";
 import { report, startPrivateDatabase } from "./fault-helpers.js";
+import { enableApnsPush, messageEach } from "./fault-users.js";
 
 // Two replicas on one Postgres. ejabberd: both connect as the same component and share the job queue.
 // Prosody (one connection per component): one serves, the other stands by on an advisory lock and
@@ -38,33 +37,15 @@ async function replica(xmpp: XmppServer, name: string, mode: "shared" | "exclusi
     dir,
     name,
     httpPort: await freePort(),
-    config: {
-      component: {
-        service: xmpp.componentService,
-        domain: xmpp.componentDomain,
-        secret: xmpp.componentSecret,
-        reconnectMaxDelayMs: 500,
-        mode,
-      },
-      domains: ["localhost"],
+    config: faultAppConfig({
+      xmpp,
+      apns,
+      reconnectMaxDelayMs: 500,
+      mode,
       database: { url: pgc.url },
-      log: { level: "info" },
+      logLevel: "info",
       delivery: { workerPollMs: 200, retryBaseMs: 300, retryMaxMs: 1000, breakerFailureThreshold: 1000 },
-      apps: [
-        {
-          id: "chat",
-          apns: {
-            bundleId: "org.example.chat",
-            teamId: "TEAM123456",
-            keyId: "KEY1234567",
-            key: testCerts().apnsKey,
-            address: "127.0.0.1",
-            port: apns.port,
-            ca: apns.ca,
-          },
-        },
-      ],
-    },
+    }),
   });
 }
 
@@ -79,19 +60,12 @@ async function registerUsers(xmpp: XmppServer, tag: string): Promise<Map<string,
   for (const u of USERS) {
     const token = hexToken(`${tag}-${u}`);
     tokens.set(u, token);
-    const user = await connectUser(xmpp, u, `${u}-pass`);
-    const r = await runCommand(user, xmpp.componentDomain, "register-push-apns", { token, "device-id": `${tag}-phone` });
-    await user.enablePush({ jid: xmpp.componentDomain, node: resultField(r, "node")!, secret: resultField(r, "secret")! });
-    await user.stop();
+    await enableApnsPush(xmpp, u, token, `${tag}-phone`);
   }
   return tokens;
 }
 
-async function messageAll(xmpp: XmppServer, body: string): Promise<void> {
-  const bob = await connectUser(xmpp, "bob", "bob-pass");
-  for (const u of USERS) await bob.sendMessage(`${u}@localhost`, body);
-  await bob.stop();
-}
+const messageAll = (xmpp: XmppServer, body: string) => messageEach(xmpp, USERS, body);
 
 describe("ejabberd: two replicas connected as the same component", () => {
   let xmpp: XmppServer;

@@ -2,18 +2,17 @@ import { mkdtempSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createServer, type Server } from "../../src/main.js";
+import type { Server } from "../../src/main.js";
 import { freshTestDatabase, type TestDatabase } from "../support/db.js";
 import { startFakeApns, type FakeApns } from "../support/fakes/fake-apns.js";
-import { testCerts } from "../support/fakes/test-certs.js";
 import { recordingLogger } from "../support/memory/recording-logger.js";
 import { startEjabberd, startProsody, type XmppServer } from "../support/servers/xmpp-servers.js";
-import { testConfig } from "../support/test-config.js";
 import { connectUser, type TestUser } from "../support/xmpp-client.js";
-import { resultField, runCommand } from "../support/xmpp-commands.js";
 import { waitFor } from "../support/wait-for.js";
 import { hexToken } from "../support/xmpp-scenarios.js";
+import { startFaultServer } from "./fault-app.js";
 import { report } from "./fault-helpers.js";
+import { enableApnsPush, messageEach } from "./fault-users.js";
 
 // The XMPP server restarted while messages keep coming: the component is back within 5 s and the
 // messages sent after the restart are pushed.
@@ -37,49 +36,13 @@ for (const kind of ["prosody", "ejabberd"] as const) {
         extraUsers: [...USERS, BARRIER],
       });
       apns = await startFakeApns();
-      server = await createServer(
-        testConfig({
-          component: {
-            service: xmpp.componentService,
-            domain: xmpp.componentDomain,
-            secret: xmpp.componentSecret,
-            reconnectMaxDelayMs: 250,
-          },
-          http: { port: 0 },
-          apps: [
-            {
-              id: "chat",
-              apns: {
-                bundleId: "org.example.chat",
-                teamId: "TEAM123456",
-                keyId: "KEY1234567",
-                key: testCerts().apnsKey,
-                address: "127.0.0.1",
-                port: apns.port,
-                ca: apns.ca,
-              },
-            },
-          ],
-        }),
-        { log: recordingLogger("warn").log, db },
-      );
-      await server.start();
-      await waitFor("the component", () => server.component.state() === "online");
+      server = await startFaultServer({ xmpp, apns, db, log: recordingLogger("warn").log, reconnectMaxDelayMs: 250 });
       for (const u of USERS) await enable(u);
     });
 
     const pushesTo = (u: string) => apns.delivered().filter((r) => r.token === tokens.get(u)).length;
-    async function enable(u: string) {
-      const user = await connectUser(xmpp, u, `${u}-pass`);
-      const r = await runCommand(user, xmpp.componentDomain, "register-push-apns", { token: tokens.get(u)!, "device-id": "phone" });
-      await user.enablePush({ jid: xmpp.componentDomain, node: resultField(r, "node")!, secret: resultField(r, "secret")! });
-      await user.stop();
-    }
-    async function messageAll(body: string) {
-      const bob = await connectUser(xmpp, "bob", "bob-pass");
-      for (const u of USERS) await bob.sendMessage(`${u}@localhost`, body);
-      await bob.stop();
-    }
+    const enable = (u: string) => enableApnsPush(xmpp, u, tokens.get(u)!);
+    const messageAll = (body: string) => messageEach(xmpp, USERS, body);
 
     afterAll(async () => {
       await server?.stop();
@@ -102,6 +65,7 @@ for (const kind of ["prosody", "ejabberd"] as const) {
           } catch {
             bob = undefined;
           }
+          // Paces the trickle (at most 20 messages a second), not a wait for anything to happen.
           await new Promise((r) => setTimeout(r, 50));
         }
       })();
@@ -132,9 +96,7 @@ for (const kind of ["prosody", "ejabberd"] as const) {
       // The server handles messages in order and publishes to us in that order: once the barrier user's
       // push (sent after all of bob's) has arrived, every push of the trickle that will come has come.
       await enable(BARRIER);
-      const barrier = await connectUser(xmpp, "bob", "bob-pass");
-      await barrier.sendMessage(`${BARRIER}@localhost`, "barrier");
-      await barrier.stop();
+      await messageEach(xmpp, [BARRIER], "barrier");
       await waitFor("the barrier user's push", () => pushesTo(BARRIER) > 0, 20_000);
       const lost = USERS.filter((u) => pushesTo(u) <= before.get(u)!);
       // A client re-enables push when it logs in again; from then on it is pushed as before.

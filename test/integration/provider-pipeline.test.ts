@@ -6,9 +6,8 @@ import { freshTestDatabase, type TestDatabase } from "../support/db.js";
 import { startFakeApns, type FakeApns } from "../support/fakes/fake-apns.js";
 import { startFakeFcm, type FakeFcm } from "../support/fakes/fake-fcm.js";
 import { startFakeJpush, type FakeJpush } from "../support/fakes/fake-jpush.js";
-import { testCerts } from "../support/fakes/test-certs.js";
 import { recordingLogger } from "../support/memory/recording-logger.js";
-import { JPUSH_APP_KEY, JPUSH_MASTER_SECRET, testConfig } from "../support/test-config.js";
+import { fakeApnsSection, JPUSH_APP_KEY, JPUSH_MASTER_SECRET, testConfig } from "../support/test-config.js";
 
 // Each real provider adapter inside the whole pipeline, against its loopback fake: a delivery, a dead
 // token disabling the registration, a retry that succeeds later, and a configuration error that
@@ -47,19 +46,7 @@ async function setup(kind: Kind) {
   const app = {
     id: `${kind}-app`,
     strategy: { providers: [kind], mode: "fallback" },
-    ...(kind === "apns"
-      ? {
-          apns: {
-            bundleId: "org.example.chat",
-            teamId: "TEAM123456",
-            keyId: "KEY1234567",
-            key: testCerts().apnsKey,
-            address: "127.0.0.1",
-            port: apns.port,
-            ca: apns.ca,
-          },
-        }
-      : {}),
+    ...(kind === "apns" ? { apns: fakeApnsSection(apns) } : {}),
     ...(kind === "jpush" ? { jpush: { appKey: JPUSH_APP_KEY, masterSecret: JPUSH_MASTER_SECRET, baseUrl: jpush.url } } : {}),
     ...(kind === "fcm" ? { fcm: { serviceAccount: fcm.serviceAccountJson(), baseUrl: fcm.url } } : {}),
   };

@@ -5,7 +5,7 @@ import { createApnsProvider, type ApnsProvider } from "../../src/providers/apns-
 import { startFakeApns, type FakeApns } from "../support/fakes/fake-apns.js";
 import { testCerts } from "../support/fakes/test-certs.js";
 import { recordingLogger } from "../support/memory/recording-logger.js";
-import { testConfig } from "../support/test-config.js";
+import { fakeApnsSection, testConfig } from "../support/test-config.js";
 
 // The APNs adapter against a local HTTP/2 TLS APNs, through the real @parse/node-apn client.
 
@@ -23,23 +23,7 @@ afterAll(async () => {
 });
 
 function apnsConfig(over: Record<string, unknown> = {}): ApnsConfig {
-  const c = testConfig({
-    apps: [
-      {
-        id: "chat",
-        apns: {
-          bundleId: "org.example.chat",
-          teamId: "TEAM123456",
-          keyId: "KEY1234567",
-          key: testCerts().apnsKey,
-          address: "127.0.0.1",
-          port: fake.port,
-          ca: fake.ca,
-          ...over,
-        },
-      },
-    ],
-  });
+  const c = testConfig({ apps: [{ id: "chat", apns: fakeApnsSection(fake, over) }] });
   return c.apps[0]!.apns!;
 }
 

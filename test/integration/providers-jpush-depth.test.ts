@@ -10,9 +10,8 @@ import { cleanEnv, runCli } from "../support/cli.js";
 import { freshTestDatabase, type TestDatabase } from "../support/db.js";
 import { startFakeApns, type FakeApns } from "../support/fakes/fake-apns.js";
 import { startFakeJpush, type FakeJpush } from "../support/fakes/fake-jpush.js";
-import { testCerts } from "../support/fakes/test-certs.js";
 import { recordingLogger } from "../support/memory/recording-logger.js";
-import { JPUSH_APP_KEY, JPUSH_MASTER_SECRET, testConfig } from "../support/test-config.js";
+import { fakeApnsSection, JPUSH_APP_KEY, JPUSH_MASTER_SECRET, testConfig } from "../support/test-config.js";
 import { waitFor } from "../support/wait-for.js";
 
 // JPush depth through the whole pipeline (real database, fake JPush and APNs over HTTP): vendor-channel
@@ -56,16 +55,7 @@ function jpushApp(over: Record<string, unknown> = {}, jpushOver: Record<string, 
   };
 }
 
-const apnsSection = (defaultEnvironment: "sandbox" | "production") => ({
-  bundleId: "org.example.chat",
-  teamId: "TEAM123456",
-  keyId: "KEY1234567",
-  key: testCerts().apnsKey,
-  address: "127.0.0.1",
-  port: apns.port,
-  ca: apns.ca,
-  defaultEnvironment,
-});
+const apnsSection = (defaultEnvironment: "sandbox" | "production") => fakeApnsSection(apns, { defaultEnvironment });
 
 async function start(app: Record<string, unknown>, clock?: Clock, http = false): Promise<Server> {
   const server = await createServer(

@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from "node:crypto";
 import { configSchema, type Config, type ConfigInput } from "../../src/config/config-schema.js";
+import { testCerts } from "./fakes/test-certs.js";
 
 let p8: string | undefined;
 /** A throwaway P-256 key in PKCS#8 PEM, the shape of an APNs .p8 key. */
@@ -19,6 +20,20 @@ export function chatApp(over: Record<string, unknown> = {}) {
     strategy: { providers: ["apns", "jpush"], mode: "fallback" },
     apns: { bundleId: "org.example.chat", teamId: "TEAM123456", keyId: "KEY1234567", key: testP8Key(), defaultEnvironment: "production" },
     jpush: { appKey: JPUSH_APP_KEY, masterSecret: JPUSH_MASTER_SECRET, baseUrl: "http://127.0.0.1:1" },
+    ...over,
+  };
+}
+
+/** An app's APNs section aimed at a fake APNs on loopback (its port, trusting its certificate), signing with the test key. */
+export function fakeApnsSection(fake: { readonly port: number; readonly ca: string }, over: Record<string, unknown> = {}) {
+  return {
+    bundleId: "org.example.chat",
+    teamId: "TEAM123456",
+    keyId: "KEY1234567",
+    key: testCerts().apnsKey,
+    address: "127.0.0.1",
+    port: fake.port,
+    ca: fake.ca,
     ...over,
   };
 }

@@ -7,10 +7,9 @@ import { createPgDeliveryAudit } from "../../src/store/delivery-audit-pg.js";
 import { freshTestDatabase, type TestDatabase } from "./db.js";
 import { startFakeApns, type FakeApns } from "./fakes/fake-apns.js";
 import { startFakeJpush, type FakeJpush } from "./fakes/fake-jpush.js";
-import { testCerts } from "./fakes/test-certs.js";
 import { recordingLogger } from "./memory/recording-logger.js";
 import { startEjabberd, startProsody, type XmppServer } from "./servers/xmpp-servers.js";
-import { JPUSH_APP_KEY, JPUSH_MASTER_SECRET, testConfig } from "./test-config.js";
+import { fakeApnsSection, JPUSH_APP_KEY, JPUSH_MASTER_SECRET, testConfig } from "./test-config.js";
 import { waitFor } from "./wait-for.js";
 import { connectUser } from "./xmpp-client.js";
 import { resultField, runCommand } from "./xmpp-commands.js";
@@ -65,15 +64,7 @@ export function defineXmppScenarios(kind: "prosody" | "ejabberd"): void {
             id: "chat",
             default: true,
             strategy: { providers: ["apns", "jpush"], mode: "fallback" },
-            apns: {
-              bundleId: "org.example.chat",
-              teamId: "TEAM123456",
-              keyId: "KEY1234567",
-              key: testCerts().apnsKey,
-              address: "127.0.0.1",
-              port: ctx.apns.port,
-              ca: ctx.apns.ca,
-            },
+            apns: fakeApnsSection(ctx.apns),
             jpush: {
               appKey: JPUSH_APP_KEY,
               masterSecret: JPUSH_MASTER_SECRET,

@@ -1,21 +1,12 @@
 import type { Config } from "../../../src/config/config-schema.js";
-import { createCircuitBreakers, type BreakerChange } from "../../../src/delivery/circuit-breaker.js";
-import { createDeliveryWorker } from "../../../src/delivery/delivery-worker.js";
-import { createDispatcher } from "../../../src/delivery/dispatcher.js";
-import { createFpushResolver } from "../../../src/dialects/fpush/fpush-resolver.js";
-import { createRegistrationService } from "../../../src/registration/registration-service.js";
+import type { BreakerChange } from "../../../src/delivery/circuit-breaker.js";
+import { createDeliveryCore } from "../../../src/delivery-core.js";
 import { NodeTakenError } from "../../../src/store/registration-store-pg.js";
-import { createPublishService } from "../../../src/delivery/publish-service.js";
-import { createPushRateLimiter } from "../../../src/delivery/push-rate-limiter.js";
-import { createRetryPolicy } from "../../../src/delivery/retry-policy.js";
-import { createSettler } from "../../../src/delivery/settle.js";
-import { createWriteBuffer } from "../../../src/delivery/write-buffer.js";
 import type { DeliveryOutcome } from "../../../src/domain/delivery-outcome.js";
 import type { Notification } from "../../../src/domain/notification.js";
 import { generateSecret, hashSecret } from "../../../src/domain/secret.js";
 import { createMetrics } from "../../../src/observability/metrics.js";
 import type { PushAttempt, PushProvider } from "../../../src/ports/push-provider.js";
-import { createRegistrationCache } from "../../../src/registration/registration-cache.js";
 import { chatApp, testConfig } from "../test-config.js";
 import { drivenClock } from "./driven-clock.js";
 import { memoryDeliveryAudit } from "./memory-delivery-audit.js";
@@ -31,8 +22,8 @@ export const message: Notification = { priority: "high", call: false, messageCou
 
 /**
  * The delivery core (dispatcher, publish service, settle step, write buffer, worker, breakers, cache)
- * wired as main.ts wires it, on the in-memory stores and a driven clock: unit tests of the real modules,
- * with only the database and the providers replaced.
+ * wired by the same createDeliveryCore that main.ts calls, on the in-memory stores and a driven clock:
+ * unit tests of the real modules and their real wiring, with only the database and the providers replaced.
  */
 export function deliveryCore(over: { delivery?: Record<string, unknown>; strategy?: Record<string, unknown> } = {}) {
   const clock = drivenClock();
@@ -44,9 +35,21 @@ export function deliveryCore(over: { delivery?: Record<string, unknown>; strateg
   const metrics = createMetrics();
   const config: Config = testConfig({
     apps: [chatApp({ strategy: { providers: ["apns", "jpush"], mode: "fallback", ...over.strategy } })],
-    delivery: { syncDeadlineMs: 500, providerTimeoutMs: 300, jobTtlSeconds: 600, retryBaseMs: 1000, retryMaxMs: 60_000, ...over.delivery },
+    delivery: {
+      syncDeadlineMs: 500,
+      providerTimeoutMs: 300,
+      jobTtlSeconds: 600,
+      retryBaseMs: 1000,
+      retryMaxMs: 60_000,
+      // Small and quick: a test's few pushes, flushed within a few milliseconds, four jobs at a time.
+      registrationCacheSize: 100,
+      auditFlushMs: 5,
+      auditBatchSize: 1000,
+      workerConcurrency: 4,
+      workerPollMs: 50,
+      ...over.delivery,
+    },
   });
-  const d = config.delivery;
   const answers = new Map<string, Answer>();
   const sent: Array<{ kind: string; attempt: PushAttempt }> = [];
   const provider = (kind: "apns" | "jpush"): PushProvider => ({
@@ -60,73 +63,19 @@ export function deliveryCore(over: { delivery?: Record<string, unknown>; strateg
   });
   const providers = { apns: provider("apns"), jpush: provider("jpush") };
   const breakerChanges: BreakerChange[] = [];
-  const breakers = createCircuitBreakers({
-    threshold: d.breakerFailureThreshold,
-    cooldownMs: d.breakerCooldownMs,
-    clock,
-    onChange: (c) => breakerChanges.push(c),
-  });
-  const cache = createRegistrationCache({ store: registrations, maxEntries: 100, ttlMs: 60_000, negativeTtlMs: 5000, clock });
-  const writes = createWriteBuffer({
-    store: database,
-    flushMs: 5,
-    maxBatch: 1000,
-    maxPendingAudits: 1000,
-    touchIntervalMs: 60_000,
-    log,
-    clock,
-  });
-  const dispatcher = createDispatcher({
-    providers: (app, kind) => (app === "chat" && (kind === "apns" || kind === "jpush") ? providers[kind] : undefined),
-    breakers,
-    writes,
-    store: registrations,
-    cache,
-    clock,
-    metrics,
-    log,
-    providerTimeoutMs: d.providerTimeoutMs,
-  });
-  // Jitter fixed at the middle: the n-th retry comes retryBaseMs × 2^(n-1) after a failure.
-  const settler = createSettler({
-    writes,
-    retry: createRetryPolicy({ baseMs: d.retryBaseMs, maxMs: d.retryMaxMs, random: () => 0.5 }),
-    clock,
-    metrics,
-    log,
-  });
-  const publish = createPublishService({
+  const { cache, breakers, writes, dispatcher, settler, publish, worker } = createDeliveryCore({
     config,
-    cache,
-    fpush: createFpushResolver({
-      config,
-      registrations: createRegistrationService({
-        store: registrations,
-        cache,
-        config,
-        clock,
-        isNodeTaken: (err) => err instanceof NodeTakenError,
-      }),
-      cache,
-    }),
-    dispatcher,
-    writes,
-    settler,
-    rateLimiter: createPushRateLimiter(0),
-    clock,
-    log,
-  });
-  const worker = createDeliveryWorker({
+    store: registrations,
     queue,
-    cache,
-    dispatcher,
-    settler,
-    apps: new Map(config.apps.map((a) => [a.id, a])),
+    writeStore: database,
+    providers: (app, kind) => (app === "chat" && (kind === "apns" || kind === "jpush") ? providers[kind] : undefined),
+    isNodeTaken: (err) => err instanceof NodeTakenError,
     clock,
+    metrics,
     log,
-    concurrency: 4,
-    pollMs: 50,
-    leaseMs: 10_000,
+    // Jitter fixed at the middle: the n-th retry comes retryBaseMs × 2^(n-1) after a failure.
+    random: () => 0.5,
+    onBreakerChange: (c) => breakerChanges.push(c),
   });
 
   let seq = 0;
