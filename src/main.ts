@@ -25,7 +25,7 @@ import { logStartup } from "./observability/startup-log.js";
 import { createAuditRetention } from "./store/audit-retention.js";
 import { createPgDeliveryAudit } from "./store/delivery-audit-pg.js";
 import { createPgReceiptStore } from "./store/receipt-store-pg.js";
-import { createJpushReceipts, type JpushReceipts } from "./providers/jpush-receipts.js";
+import { createJpushReceipts, type JpushReceipts } from "./providers/jpush/jpush-receipts.js";
 import { createComponentLease, type ComponentLease } from "./store/component-lease.js";
 import { createComponentConnection, type ComponentConnection } from "./xmpp/component.js";
 import { attachXmppService } from "./xmpp/xmpp-service.js";

@@ -1,6 +1,6 @@
-import { createApnsProvider } from "./apns-provider.js";
-import { createFcmProvider } from "./fcm-provider.js";
-import { createJpushProvider } from "./jpush-provider.js";
+import { createApnsProvider } from "./apns/apns-provider.js";
+import { createFcmProvider } from "./fcm/fcm-provider.js";
+import { createJpushProvider } from "./jpush/jpush-provider.js";
 import type { ProviderFactory } from "./provider-registry.js";
 
 // The one table of provider factories: each builds its provider for an app that configures it, with

@@ -2,18 +2,19 @@ import type { Config } from "../config/config-schema.js";
 import type { Logger } from "../observability/logger.js";
 import type { Clock } from "../ports/clock.js";
 import type { PushProvider, ProviderKind } from "../ports/push-provider.js";
-import { createLogProvider } from "./log-provider.js";
+import { createLogProvider } from "./log/log-provider.js";
 import { describeProxy } from "./outbound-agents.js";
 
 // Builds one provider instance per app and provider kind from the config (never shared between apps:
 // each has its own credentials and connections, gorush #881 shows what a shared mutable client costs).
 //
-// Every provider has the same shape, flat in this folder and named after the provider:
+// Every provider has the same shape, in a folder named after the provider (like dialects/):
 //   <provider>-provider.ts  the transport: connections, one request per attempt, the answer read into
 //                           an outcome (apns-provider, jpush-provider, fcm-provider);
 //   <provider>-outcomes.ts  the outcome table: the provider's documented answers → DeliveryOutcome, pure;
 //   <provider>-payload.ts   the payload builder: one attempt → the provider's request body, pure.
-// Helpers of one provider keep its prefix (jpush-cid-pool, fcm-auth); what several share has none:
+// Helpers of one provider live in its folder (jpush/jpush-cid-pool, fcm/fcm-auth); what several share
+// stays here, without a prefix:
 // provider-factories (the table of factories), payload-text (shown text, trimming, short hashes),
 // proven-setup (when a token verdict is believed), http-transport and outbound-agents (the way out).
 

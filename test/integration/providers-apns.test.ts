@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { ApnsConfig } from "../../src/config/config-schema.js";
 import type { PushAttempt } from "../../src/ports/push-provider.js";
-import { createApnsProvider, type ApnsProvider } from "../../src/providers/apns-provider.js";
+import { createApnsProvider, type ApnsProvider } from "../../src/providers/apns/apns-provider.js";
 import { startFakeApns, type FakeApns } from "../support/fakes/fake-apns.js";
 import { testCerts } from "../support/fakes/test-certs.js";
 import { recordingLogger } from "../support/memory/recording-logger.js";

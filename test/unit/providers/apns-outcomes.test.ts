@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { APNS_REASONS, classifyApns } from "../../../src/providers/apns-outcomes.js";
+import { APNS_REASONS, classifyApns } from "../../../src/providers/apns/apns-outcomes.js";
 
 // Apple, "Handling notification responses from APNs", every documented (status, reason) row
 // (docs/provider-internals.md, APNs) and the class we give it.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Notification } from "../../../src/domain/notification.js";
 import type { PushAttempt } from "../../../src/ports/push-provider.js";
-import { buildApnsRequest, MAX_PAYLOAD_BYTES, MAX_VOIP_PAYLOAD_BYTES } from "../../../src/providers/apns-payload.js";
+import { buildApnsRequest, MAX_PAYLOAD_BYTES, MAX_VOIP_PAYLOAD_BYTES } from "../../../src/providers/apns/apns-payload.js";
 import { truncateUtf8 } from "../../../src/shared/truncate-utf8.js";
 
 const NOW = 1_800_000_000;

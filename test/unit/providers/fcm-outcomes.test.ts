@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { classifyFcm, classifyTokenError, FCM_ERROR_CODES, isStaleAccessToken, OAUTH_ERRORS } from "../../../src/providers/fcm-outcomes.js";
+import {
+  classifyFcm,
+  classifyTokenError,
+  FCM_ERROR_CODES,
+  isStaleAccessToken,
+  OAUTH_ERRORS,
+} from "../../../src/providers/fcm/fcm-outcomes.js";
 
 // FCM HTTP v1 ErrorCode reference, every documented (HTTP status, errorCode) row (docs/provider-internals.md, FCM).
 const ROWS: Array<[number, string, string]> = [

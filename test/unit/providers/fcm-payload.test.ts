@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Notification } from "../../../src/domain/notification.js";
 import type { PushAttempt } from "../../../src/ports/push-provider.js";
-import { buildFcmMessage, MAX_MESSAGE_BYTES, MAX_TTL_S } from "../../../src/providers/fcm-payload.js";
+import { buildFcmMessage, MAX_MESSAGE_BYTES, MAX_TTL_S } from "../../../src/providers/fcm/fcm-payload.js";
 
 const NOW = Date.UTC(2026, 10, 29);
 const attempt = (n: Partial<Notification> = {}, over: Partial<PushAttempt> = {}): PushAttempt => ({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createCidPool } from "../../../src/providers/jpush-cid-pool.js";
+import { createCidPool } from "../../../src/providers/jpush/jpush-cid-pool.js";
 
 describe("JPush cid pool", () => {
   const fetcher = () => {

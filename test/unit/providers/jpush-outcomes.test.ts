@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { classifyJpush, isMalformedRegistrationId, JPUSH_CODES } from "../../../src/providers/jpush-outcomes.js";
+import { classifyJpush, isMalformedRegistrationId, JPUSH_CODES } from "../../../src/providers/jpush/jpush-outcomes.js";
 
 // JPush "Push API v3" error table, every documented (HTTP status, code) row (docs/provider-internals.md, JPush) and the
 // class we give it.

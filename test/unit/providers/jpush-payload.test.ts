@@ -7,7 +7,7 @@ import {
   MAX_IOS_BYTES,
   MAX_TIME_TO_LIVE_S,
   WAKEUP_MESSAGE,
-} from "../../../src/providers/jpush-payload.js";
+} from "../../../src/providers/jpush/jpush-payload.js";
 
 const NOW = 1_800_000_000_000;
 const APP_KEY = "0123456789abcdefABCDEF01";

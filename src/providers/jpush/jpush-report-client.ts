@@ -1,8 +1,8 @@
 import type { AxiosResponse } from "axios";
 import { z } from "zod";
-import type { JpushConfig, OutboundProxy } from "../config/config-schema.js";
-import type { DeviceVerdict, ReceiptAnswer, ReceiptLookup } from "../ports/delivery-receipts.js";
-import { createHttpClient, headerSeconds } from "./http-transport.js";
+import type { JpushConfig, OutboundProxy } from "../../config/config-schema.js";
+import type { DeviceVerdict, ReceiptAnswer, ReceiptLookup } from "../../ports/delivery-receipts.js";
+import { createHttpClient, headerSeconds } from "../http-transport.js";
 import { parseKeepingMsgIds } from "./jpush-provider.js";
 
 // JPush Report API v3, `GET /received/detail?msg_ids=…` (docs/providers.md "Delivery receipts"): per

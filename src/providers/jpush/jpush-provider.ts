@@ -1,14 +1,14 @@
 import { z } from "zod";
-import type { JpushConfig } from "../config/config-schema.js";
-import type { DeliveryOutcome } from "../domain/delivery-outcome.js";
-import { systemClock } from "../ports/clock.js";
-import type { PushAttempt, PushProvider } from "../ports/push-provider.js";
-import { createHttpClient, headerSeconds, parseJsonBody, scrubToken, transportOutcome } from "./http-transport.js";
+import type { JpushConfig } from "../../config/config-schema.js";
+import type { DeliveryOutcome } from "../../domain/delivery-outcome.js";
+import { systemClock } from "../../ports/clock.js";
+import type { PushAttempt, PushProvider } from "../../ports/push-provider.js";
+import { createHttpClient, headerSeconds, parseJsonBody, scrubToken, transportOutcome } from "../http-transport.js";
 import { createCidPool } from "./jpush-cid-pool.js";
 import { classifyJpush, isMalformedRegistrationId } from "./jpush-outcomes.js";
 import { buildJpushPush, type JpushPushSettings } from "./jpush-payload.js";
-import type { ApnsEnvironment } from "../domain/registration.js";
-import type { ProviderDeps } from "./provider-deps.js";
+import type { ApnsEnvironment } from "../../domain/registration.js";
+import type { ProviderDeps } from "../provider-deps.js";
 
 // JPush REST v3 with a hand-rolled axios client (docs/provider-internals.md "Clients"): the official SDKs sit on the
 // deprecated `request`, never retry, and jpush-async resolves on the first data chunk and never aborts.

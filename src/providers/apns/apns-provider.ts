@@ -1,16 +1,16 @@
 import { X509Certificate } from "node:crypto";
 import apn from "@parse/node-apn";
-import type { ApnsConfig } from "../config/config-schema.js";
-import type { DeliveryOutcome } from "../domain/delivery-outcome.js";
-import type { ApnsEnvironment } from "../domain/registration.js";
-import type { Logger } from "../observability/logger.js";
-import { systemClock } from "../ports/clock.js";
-import type { PushAttempt, PushProvider } from "../ports/push-provider.js";
-import { raceAbort } from "../shared/race-abort.js";
+import type { ApnsConfig } from "../../config/config-schema.js";
+import type { DeliveryOutcome } from "../../domain/delivery-outcome.js";
+import type { ApnsEnvironment } from "../../domain/registration.js";
+import type { Logger } from "../../observability/logger.js";
+import { systemClock } from "../../ports/clock.js";
+import type { PushAttempt, PushProvider } from "../../ports/push-provider.js";
+import { raceAbort } from "../../shared/race-abort.js";
 import { classifyApns } from "./apns-outcomes.js";
 import { buildApnsRequest, type ApnsRequest } from "./apns-payload.js";
-import { createProvenSetup } from "./proven-setup.js";
-import type { ProviderDeps } from "./provider-deps.js";
+import { createProvenSetup } from "../proven-setup.js";
+import type { ProviderDeps } from "../provider-deps.js";
 
 // APNs through @parse/node-apn 8.1, behind our own discipline (docs/provider-internals.md "Clients", "APNs"):
 // - connectionRetryLimit 0: its retries ignore Retry-After (Node lowercases the header it looks

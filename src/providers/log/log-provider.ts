@@ -1,6 +1,6 @@
-import { tokenFingerprint } from "../domain/secret.js";
-import type { Logger } from "../observability/logger.js";
-import type { PushProvider } from "../ports/push-provider.js";
+import { tokenFingerprint } from "../../domain/secret.js";
+import type { Logger } from "../../observability/logger.js";
+import type { PushProvider } from "../../ports/push-provider.js";
 
 // The dry-run provider: every push "succeeds", is audited like a real one and logged (token
 // fingerprint only), and nothing leaves the machine. For admins trying out a setup before they have

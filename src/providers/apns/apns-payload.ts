@@ -1,6 +1,6 @@
-import type { PushAttempt } from "../ports/push-provider.js";
-import { truncateUtf8 } from "../shared/truncate-utf8.js";
-import { alertText, bareSender, shortHash, trimToFit } from "./payload-text.js";
+import type { PushAttempt } from "../../ports/push-provider.js";
+import { truncateUtf8 } from "../../shared/truncate-utf8.js";
+import { alertText, bareSender, shortHash, trimToFit } from "../payload-text.js";
 
 // What one push looks like on the APNs wire (docs/provider-internals.md "APNs"). Pure.
 //

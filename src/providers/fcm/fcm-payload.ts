@@ -1,5 +1,5 @@
-import type { PushAttempt } from "../ports/push-provider.js";
-import { revealedContent, shortHash, trimToFit } from "./payload-text.js";
+import type { PushAttempt } from "../../ports/push-provider.js";
+import { revealedContent, shortHash, trimToFit } from "../payload-text.js";
 
 // The FCM HTTP v1 message for one attempt (docs/provider-internals.md "FCM"). Pure. Data-only: XMPP
 // Android clients (Conversations, p2) wake on the data, connect, and fetch the messages over XMPP; a

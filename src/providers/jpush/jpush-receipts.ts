@@ -1,11 +1,11 @@
-import type { Config } from "../config/config-schema.js";
-import { createConfirmFallback, type ConfirmFallback } from "../delivery/confirm-fallback.js";
-import { createReceiptPoller, type ReceiptApp, type ReceiptPoller } from "../delivery/receipt-poller.js";
-import type { Logger } from "../observability/logger.js";
-import type { Metrics } from "../observability/metrics.js";
-import type { Clock } from "../ports/clock.js";
-import type { ReceiptStore } from "../ports/delivery-receipts.js";
-import type { RegistrationStore } from "../ports/registration-store.js";
+import type { Config } from "../../config/config-schema.js";
+import { createConfirmFallback, type ConfirmFallback } from "../../delivery/confirm-fallback.js";
+import { createReceiptPoller, type ReceiptApp, type ReceiptPoller } from "../../delivery/receipt-poller.js";
+import type { Logger } from "../../observability/logger.js";
+import type { Metrics } from "../../observability/metrics.js";
+import type { Clock } from "../../ports/clock.js";
+import type { ReceiptStore } from "../../ports/delivery-receipts.js";
+import type { RegistrationStore } from "../../ports/registration-store.js";
 import { createJpushReportClient } from "./jpush-report-client.js";
 
 // JPush delivery receipts for the apps that enable them (jpush.receipts.enabled): a Report API client

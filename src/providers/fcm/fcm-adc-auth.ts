@@ -1,8 +1,8 @@
 import http, { type Agent } from "node:http";
 import https from "node:https";
 import type { AuthClient } from "google-auth-library";
-import type { DeliveryOutcome } from "../domain/delivery-outcome.js";
-import { raceAbort } from "../shared/race-abort.js";
+import type { DeliveryOutcome } from "../../domain/delivery-outcome.js";
+import { raceAbort } from "../../shared/race-abort.js";
 import { FCM_SCOPE, type FcmAuth } from "./fcm-auth.js";
 import { classifyTokenError } from "./fcm-outcomes.js";
 

@@ -1,4 +1,4 @@
-import { waitAtMost } from "../shared/wait-at-most.js";
+import { waitAtMost } from "../../shared/wait-at-most.js";
 
 // JPush idempotency keys (docs/provider-internals.md "JPush"): a push sent again with the same `cid` is answered with
 // the first result instead of being delivered twice, which makes a retry after a response timeout

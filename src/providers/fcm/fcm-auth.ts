@@ -1,10 +1,10 @@
 import { createPrivateKey, sign, type KeyObject } from "node:crypto";
 import type { AxiosInstance } from "axios";
 import { z } from "zod";
-import type { DeliveryOutcome } from "../domain/delivery-outcome.js";
-import { raceAbort } from "../shared/race-abort.js";
+import type { DeliveryOutcome } from "../../domain/delivery-outcome.js";
+import { raceAbort } from "../../shared/race-abort.js";
 import { classifyTokenError } from "./fcm-outcomes.js";
-import { parseJsonBody, transportOutcome } from "./http-transport.js";
+import { parseJsonBody, transportOutcome } from "../http-transport.js";
 
 // OAuth 2.0 access tokens for FCM from a service account (docs/provider-internals.md "FCM"; Google, "Using OAuth 2.0 for
 // Server to Server Applications"): an RS256 JWT assertion, signed with node:crypto (no jose or

@@ -1,15 +1,15 @@
 import { z } from "zod";
-import type { FcmConfig } from "../config/config-schema.js";
-import type { DeliveryOutcome } from "../domain/delivery-outcome.js";
-import { systemClock } from "../ports/clock.js";
-import type { PushAttempt, PushProvider } from "../ports/push-provider.js";
+import type { FcmConfig } from "../../config/config-schema.js";
+import type { DeliveryOutcome } from "../../domain/delivery-outcome.js";
+import { systemClock } from "../../ports/clock.js";
+import type { PushAttempt, PushProvider } from "../../ports/push-provider.js";
 import { createAdcFcmAuth } from "./fcm-adc-auth.js";
 import { createFcmAuth, type FcmAuth } from "./fcm-auth.js";
 import { buildFcmMessage, type FcmMessage } from "./fcm-payload.js";
 import { classifyFcm, isInvalidTokenVerdict, isStaleAccessToken, type FcmAnswer } from "./fcm-outcomes.js";
-import { createProvenSetup } from "./proven-setup.js";
-import { createHttpClient, headerSeconds, parseJsonBody, scrubToken, transportOutcome } from "./http-transport.js";
-import type { ProviderDeps } from "./provider-deps.js";
+import { createProvenSetup } from "../proven-setup.js";
+import { createHttpClient, headerSeconds, parseJsonBody, scrubToken, transportOutcome } from "../http-transport.js";
+import type { ProviderDeps } from "../provider-deps.js";
 
 // FCM HTTP v1, hand-rolled (docs/provider-internals.md "Clients", "FCM"): firebase-admin hard-codes the host (no fakes) and v14
 // needs Node ≥ 22. The message itself is fcm-payload's; this file sends it and reads the answer.

@@ -1,4 +1,4 @@
-import { outcomeOf, type DeliveryOutcome, type OutcomeClass } from "../domain/delivery-outcome.js";
+import { outcomeOf, type DeliveryOutcome, type OutcomeClass } from "../../domain/delivery-outcome.js";
 
 // FCM HTTP v1 answers → our outcome classes (docs/provider-internals.md "FCM"): FCM's own code is in
 // `error.details[].errorCode` (google.firebase.fcm.v1.FcmError, "ErrorCode" reference); Google's

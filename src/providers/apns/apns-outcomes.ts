@@ -1,4 +1,4 @@
-import { outcomeOf, type DeliveryOutcome, type OutcomeClass } from "../domain/delivery-outcome.js";
+import { outcomeOf, type DeliveryOutcome, type OutcomeClass } from "../../domain/delivery-outcome.js";
 
 // APNs answers → our outcome classes. Apple, "Handling notification responses from APNs"
 // (docs/provider-internals.md "APNs"); one row per documented (status, reason). Reasons are matched case- and space-insensitively:

@@ -1,5 +1,5 @@
-import { outcomeOf, type DeliveryOutcome, type OutcomeClass } from "../domain/delivery-outcome.js";
-import { isWellFormedToken } from "../domain/device-token.js";
+import { outcomeOf, type DeliveryOutcome, type OutcomeClass } from "../../domain/delivery-outcome.js";
+import { isWellFormedToken } from "../../domain/device-token.js";
 
 // JPush REST v3 answers → our outcome classes: docs/provider-internals.md "JPush", one row per documented error code
 // (JPush "Push API v3" error table and "HTTP status codes" page). Every request we send

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
-import type { PushAttempt } from "../ports/push-provider.js";
-import type { ApnsEnvironment } from "../domain/registration.js";
-import type { JpushThirdPartyChannel } from "../config/jpush-config-schema.js";
-import { alertText, revealedContent, shortHash, trimToFit } from "./payload-text.js";
+import type { PushAttempt } from "../../ports/push-provider.js";
+import type { ApnsEnvironment } from "../../domain/registration.js";
+import type { JpushThirdPartyChannel } from "../../config/jpush-config-schema.js";
+import { alertText, revealedContent, shortHash, trimToFit } from "../payload-text.js";
 
 // The JPush REST v3 push body for one attempt (docs/provider-internals.md "JPush"). Pure.
 //
