@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { openSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { stringify } from "yaml";
@@ -51,7 +51,8 @@ export function startAppServer(o: AppServerOptions): ChildProcess {
       NODE_ENV: "production",
       ...(process.env.BENCH_ALLOC_PROF && { BENCH_ALLOC_PROF: process.env.BENCH_ALLOC_PROF }),
     },
-    stdio: ["ignore", "ignore", "inherit"],
+    // BENCH_APP_STDOUT=<file> keeps the app server's stdout (e.g. with BENCH_NODE_FLAGS=--trace-gc).
+    stdio: ["ignore", process.env.BENCH_APP_STDOUT ? openSync(process.env.BENCH_APP_STDOUT, "a") : "ignore", "inherit"],
   });
 }
 

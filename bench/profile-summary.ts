@@ -27,6 +27,8 @@ const opt = (name: string, dflt: number) => {
 };
 const lastSeconds = opt("--last-seconds", Infinity);
 const top = opt("--top", 25);
+// --per N: also print microseconds per push (N pushes in the window), to compare runs at different rates.
+const per = opt("--per", 0);
 
 interface AllocNode {
   callFrame: Node["callFrame"];
@@ -95,12 +97,14 @@ for (let i = 0; i < profile.samples.length; i++) {
 const idle = pkg.get("(idle)") ?? 0;
 const busy = total - idle;
 const show = (m: Map<string, number>, title: string) => {
-  console.log(`\n${title} (share of busy time, ${(busy / 1e6).toFixed(2)} s busy of ${(total / 1e6).toFixed(2)} s)`);
+  const perPush = per > 0 ? `, ${(busy / per).toFixed(1)} µs busy per push` : "";
+  console.log(`\n${title} (share of busy time, ${(busy / 1e6).toFixed(2)} s busy of ${(total / 1e6).toFixed(2)} s${perPush})`);
   for (const [k, v] of [...m]
     .filter(([k]) => k !== "(idle)")
     .sort((a, b) => b[1] - a[1])
     .slice(0, top)) {
-    console.log(`${((v / busy) * 100).toFixed(1).padStart(6)} %  ${k}`);
+    const us = per > 0 ? `${(v / per).toFixed(1).padStart(7)} µs/push  ` : "";
+    console.log(`${((v / busy) * 100).toFixed(1).padStart(6)} %  ${us}${k}`);
   }
 };
 show(pkg, "by package");

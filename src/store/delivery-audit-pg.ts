@@ -22,7 +22,8 @@ interface DeliveryRow {
   receipt_at?: Date | null;
 }
 
-const ROWS_PER_INSERT = 5000;
+/** Audit rows per INSERT statement: a batch up to this size is one statement. */
+export const ROWS_PER_INSERT = 5000;
 const PURGE_SLICE = 10_000;
 const MAX_PURGE_SLICES = 10_000;
 
