@@ -16,12 +16,15 @@ export function findForms(parent: Element): DataForm[] {
 }
 
 export function parseForm(x: Element): DataForm {
+  // Walks the children directly (no getChildren arrays): every publish carries two forms.
   const fields = new Map<string, string[]>();
-  for (const field of x.getChildren("field")) {
+  for (const field of x.children) {
+    if (typeof field === "string" || field.getName() !== "field") continue;
     const name = field.attrs.var;
     if (name === undefined || name === "") continue;
-    const values = field.getChildren("value").map((v) => v.text());
-    fields.set(name, [...(fields.get(name) ?? []), ...values]);
+    let values = fields.get(name);
+    if (values === undefined) fields.set(name, (values = []));
+    for (const v of field.children) if (typeof v !== "string" && v.getName() === "value") values.push(v.text());
   }
   const formType = fields.get("FORM_TYPE")?.[0];
   return { type: x.attrs.type ?? "", ...(formType !== undefined ? { formType } : {}), fields };
