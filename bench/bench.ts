@@ -337,6 +337,7 @@ async function main(): Promise<void> {
           p99MsAt200: round(at("200/s")?.p99, 2),
           p99MsAt1000: round(at("1,000/s")?.p99, 2),
           rssMbAt200: round(at("200/s")?.rssMb, 0),
+          privateMbAt200: round(at("200/s")?.rssAnonMb, 0),
           rssMbAtMax: round(at("max")?.rssMb, 0),
           gcShareAtMax: round(at("max")?.gcShare, 3),
         },

@@ -7,6 +7,8 @@ const CLOCK_TICKS = 100; // sysconf(_SC_CLK_TCK) on Linux x86-64
 export interface ProcSample {
   readonly at: number;
   readonly rssMb: number;
+  /** The private part of RSS (RssAnon: heap, buffers, WebAssembly memory); the rest is file pages such as Node's own code, shared. */
+  readonly rssAnonMb: number;
   /** user + system CPU seconds since the process started. */
   readonly cpuSeconds: number;
 }
@@ -20,7 +22,8 @@ export function sampleProcess(pid: number): ProcSample | undefined {
     const stime = Number(fields[12]);
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
     const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-    return { at: Date.now(), rssMb: rssKb / 1024, cpuSeconds: (utime + stime) / CLOCK_TICKS };
+    const anonKb = Number(/RssAnon:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    return { at: Date.now(), rssMb: rssKb / 1024, rssAnonMb: anonKb / 1024, cpuSeconds: (utime + stime) / CLOCK_TICKS };
   } catch {
     return undefined;
   }
@@ -43,7 +46,11 @@ export function watchProcess(pid: number, intervalMs = 250) {
       const a = samples[0];
       const b = samples[samples.length - 1];
       const cpuPercent = a && b && b.at > a.at ? ((b.cpuSeconds - a.cpuSeconds) / ((b.at - a.at) / 1000)) * 100 : 0;
-      return { maxRssMb: Math.max(0, ...samples.map((s) => s.rssMb)), cpuPercent };
+      return {
+        maxRssMb: Math.max(0, ...samples.map((s) => s.rssMb)),
+        maxRssAnonMb: Math.max(0, ...samples.map((s) => s.rssAnonMb)),
+        cpuPercent,
+      };
     },
   };
 }

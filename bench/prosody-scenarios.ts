@@ -28,6 +28,8 @@ export interface ProsodyFigures {
   /** CPU milliseconds per reply: Prosody, the app server, all Postgres processes. */
   readonly cpuMsPerPush: { readonly prosody: number; readonly app: number; readonly postgres: number };
   readonly rssMb: number;
+  /** Its private part (RssAnon): what each further instance costs; the rest is Node's code pages. */
+  readonly rssAnonMb: number;
   /** Share of the app server's CPU time spent in garbage collection. */
   readonly gcShare: number;
   readonly lagP99Ms: number;
@@ -138,6 +140,7 @@ export async function runProsodyScenarios(deps: ProsodyScenarioDeps): Promise<Pr
           postgres: per(cpuSecondsBetween(before.pg, after.pg)),
         },
         rssMb: proc.maxRssMb,
+        rssAnonMb: proc.maxRssAnonMb,
         gcShare: appCpu > 0 ? (gcSeconds(metricsAfter) - gcSeconds(metricsBefore)) / appCpu : NaN,
         lagP99Ms: sampleOf(metricsAfter, "nodejs_eventloop_lag_p99_seconds") * 1000,
         appMeanMs: meanReplyMs(metricsBefore, metricsAfter),
@@ -149,7 +152,7 @@ export async function runProsodyScenarios(deps: ProsodyScenarioDeps): Promise<Pr
       deps.log(
         `  ${r.repliesPerSecond.toFixed(0)} replies/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, CPU ms/push ` +
           `Prosody ${r.cpuMsPerPush.prosody.toFixed(3)} app ${r.cpuMsPerPush.app.toFixed(3)} Postgres ${r.cpuMsPerPush.postgres.toFixed(3)}, ` +
-          `app mean ${r.appMeanMs.toFixed(2)} ms, RSS ${r.rssMb.toFixed(0)} MB, GC ${(r.gcShare * 100).toFixed(0)} %`,
+          `app mean ${r.appMeanMs.toFixed(2)} ms, RSS ${r.rssMb.toFixed(0)} MB (private ${r.rssAnonMb.toFixed(0)}), GC ${(r.gcShare * 100).toFixed(0)} %`,
       );
       results.push(r);
     }
@@ -196,6 +199,7 @@ export function prosodyTable(results: readonly ProsodyFigures[]): string {
     r.cpuMsPerPush.postgres.toFixed(3),
     r.appMeanMs.toFixed(2),
     r.rssMb.toFixed(0),
+    r.rssAnonMb.toFixed(0),
     (r.gcShare * 100).toFixed(0),
     r.lagP99Ms.toFixed(1),
     r.errors,
