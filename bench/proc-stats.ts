@@ -55,18 +55,38 @@ export function watchProcess(pid: number, intervalMs = 250) {
   };
 }
 
-/** Every running Postgres process (postmaster, backends, background workers): the database's whole cost. */
-export function postgresPids(): number[] {
+/**
+ * The processes of one Postgres server: its postmaster (from postmaster.pid in its data directory) and
+ * the postmaster's children (backends, background workers). Without a readable data directory, every
+ * process named postgres on this machine.
+ */
+export function postgresPids(dataDirectory?: string): number[] {
+  const postmaster = dataDirectory === undefined ? undefined : postmasterOf(dataDirectory);
   const pids: number[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() === "postgres") pids.push(Number(entry));
+      if (postmaster !== undefined) {
+        const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+        if (Number(entry) === postmaster || ppid === postmaster) pids.push(Number(entry));
+      } else if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() === "postgres") {
+        pids.push(Number(entry));
+      }
     } catch {
       // exited meanwhile
     }
   }
   return pids;
+}
+
+function postmasterOf(dataDirectory: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(`${dataDirectory}/postmaster.pid`, "utf8").split("\n")[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** CPU seconds used so far by each of the processes (a process that has exited counts as absent). */

@@ -94,6 +94,10 @@ export async function runProsodyScenarios(deps: ProsodyScenarioDeps): Promise<Pr
     const pick = () => nodeOf(Math.floor(Math.random() * DEVICES));
     // Warm up: JIT, the APNs connections, the registration cache (every device at least once).
     await drive(load, { mode: "fixed", rate: 1000 }, 3000, pick);
+    // Only the bench's own Postgres server counts (other clusters on this machine are not ours).
+    const dataDirectory = String(
+      ((await deps.knex.raw("SHOW data_directory")) as { rows: Array<{ data_directory: string }> }).rows[0]?.data_directory,
+    );
     const prosodyPid = prosody.pid();
     if (prosodyPid === undefined) throw new Error("Prosody's pid is unknown");
     const results: ProsodyFigures[] = [];
@@ -104,7 +108,7 @@ export async function runProsodyScenarios(deps: ProsodyScenarioDeps): Promise<Pr
       await deps.resetFakes();
       await scrapeApp(); // starts the event-loop lag histogram afresh (prom-client resets it on a scrape)
       const metricsBefore = await scrapeApp();
-      const pgPids = postgresPids();
+      const pgPids = postgresPids(dataDirectory);
       const before = { prosody: cpuSecondsByPid([prosodyPid]), app: cpuSecondsByPid([child.pid!]), pg: cpuSecondsByPid(pgPids) };
       const watch = watchProcess(child.pid!);
       const elapsed = await drive(load, s.pace, deps.durationMs(s.seconds), pick);
@@ -112,7 +116,7 @@ export async function runProsodyScenarios(deps: ProsodyScenarioDeps): Promise<Pr
       const after = {
         prosody: cpuSecondsByPid([prosodyPid]),
         app: cpuSecondsByPid([child.pid!]),
-        pg: cpuSecondsByPid(postgresPids()),
+        pg: cpuSecondsByPid(postgresPids(dataDirectory)),
       };
       const metricsAfter = await scrapeApp();
       const st = load.stats();

@@ -90,7 +90,10 @@ export const SETTING_DOCS: Readonly<Record<string, SettingDoc>> = {
     description: "Failures in a row that open a provider's circuit breaker for an app (a configuration error opens it at once).",
   },
   "delivery.breakerCooldownMs": { description: "How long an open breaker waits before one probe request." },
-  "delivery.auditFlushMs": { description: "Group commit interval of audit rows and queue writes." },
+  "delivery.auditFlushMs": {
+    description:
+      "Group commit interval of audit rows and queue writes. Lower it for a quicker answer to publishes that are queued rather than delivered at once; raise it to save database work per push.",
+  },
   "delivery.auditBatchSize": { description: "Rows written per group commit at most." },
   "delivery.maxInFlight": { description: "Publishes in progress before new ones are answered `wait`/resource-constraint." },
   "delivery.registrationCacheSize": { description: "Registrations kept in memory (about 1 KB each)." },
