@@ -5,6 +5,7 @@ import * as jobReceivedAt from "../../migrations/20261126000002_job_received_at.
 import * as httpRegistrar from "../../migrations/20261129000010_http_registrar.js";
 import * as keysDropPublishSecretKey from "../../migrations/20261129000100_keys_drop_publish_secret_key.js";
 import * as jpushReceipts from "../../migrations/20261129000200_jpush_receipts.js";
+import * as deliveriesPartitioned from "../../migrations/20261130000100_deliveries_partitioned.js";
 import type { Database } from "./database.js";
 
 // Migrations are imported statically, not read from a directory: loading .ts migrations from a
@@ -15,6 +16,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Knex.Migration]> = [
   ["20261129000010_http_registrar", httpRegistrar],
   ["20261129000100_keys_drop_publish_secret_key", keysDropPublishSecretKey],
   ["20261129000200_jpush_receipts", jpushReceipts],
+  ["20261130000100_deliveries_partitioned", deliveriesPartitioned],
 ];
 
 const migrationSource: Knex.MigrationSource<readonly [string, Knex.Migration]> = {
