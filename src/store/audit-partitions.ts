@@ -36,9 +36,9 @@ const yyyymmdd = (d: Date) => d.toISOString().slice(0, 10).replaceAll("-", "");
 const dayOf = (digits: string) =>
   new Date(Date.UTC(Number(digits.slice(0, 4)), Number(digits.slice(4, 6)) - 1, Number(digits.slice(6, 8))));
 
-export const dayPartitionName = (day: Date) => `deliveries_p${yyyymmdd(startOfDay(day))}`;
+const dayPartitionName = (day: Date) => `deliveries_p${yyyymmdd(startOfDay(day))}`;
 
-export function parsePartition(name: string): AuditPartition | undefined {
+function parsePartition(name: string): AuditPartition | undefined {
   if (name === "deliveries_default") return { name, kind: "default" };
   const day = /^deliveries_p(\d{8})$/.exec(name);
   if (day) {
@@ -57,7 +57,7 @@ function covered(partitions: readonly AuditPartition[], day: Date): boolean {
 
 async function listPartitions(knex: Knex): Promise<AuditPartition[]> {
   const result = await knex.raw<{ rows: Array<{ name: string }> }>(
-    `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'deliveries'::regclass`,
+    `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'deliveries'::regclass ORDER BY c.relname`,
   );
   return result.rows.map((r) => parsePartition(r.name)).filter((p): p is AuditPartition => p !== undefined);
 }
