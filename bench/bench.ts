@@ -23,6 +23,7 @@ import { startAppServer, stopAppServer, memoryBreakdown } from "./app-server.js"
 import { markdownTable } from "./markdown-table.js";
 import { nodeOf, seedRegistrations } from "../test/support/seed.js";
 import { startXmppLoad } from "./xmpp-load.js";
+import { auditRowsArgument, runAuditScale } from "./audit-scale.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const args = new Set(process.argv.slice(2));
@@ -263,6 +264,10 @@ async function main(): Promise<void> {
   execFileSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", join(ROOT, "tsconfig.build.json")], {
     stdio: "inherit",
   });
+  // --audit-rows N: the audit-at-scale bench alone (bench/audit-scale.ts), never part of the default run.
+  const auditRows = auditRowsArgument(process.argv);
+  if (auditRows !== undefined)
+    return runAuditScale({ rows: auditRows, log, startFakes: () => startFakes(PROVIDER_DELAY_MS), appConfig: (f) => appConfig("apns", f) });
   const dir = mkdtempSync(join(tmpdir(), "xmpp-push-bench-"));
   const { db, url } = await prepareDatabase();
   const fakes = await startFakes(PROVIDER_DELAY_MS);
