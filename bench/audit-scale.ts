@@ -16,8 +16,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { openDatabase, type Database } from "../src/store/database.js";
-import { migrateLatest } from "../src/store/migrate.js";
+import type { Database } from "../src/store/database.js";
 import { createPgDeliveryAudit } from "../src/store/delivery-audit-pg.js";
 import { nodeOf, seedRegistrations } from "../test/support/seed.js";
 import { startAppServer, stopAppServer } from "./app-server.js";
@@ -25,7 +24,6 @@ import { drive, percentile } from "./drive.js";
 import { markdownTable } from "./markdown-table.js";
 import { startXmppLoad, type XmppLoad } from "./xmpp-load.js";
 
-const ADMIN_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 // Not the main bench's database: both may run on one Postgres.
 const DB_NAME = "xmpp_push_audit_bench";
 const COMPONENT_SECRET = "bench-component-secret";
@@ -50,23 +48,6 @@ export function auditRowsArgument(argv: readonly string[]): number | undefined {
 function expireDaysArgument(argv: readonly string[]): number {
   const i = argv.indexOf("--audit-expire-days");
   return i < 0 ? 3 : Number(argv[i + 1]);
-}
-
-async function prepareDatabase(): Promise<{ db: Database; url: string; client: pg.Client }> {
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${DB_NAME}`);
-  await admin.end();
-  const u = new URL(ADMIN_URL);
-  u.pathname = `/${DB_NAME}`;
-  const url = u.toString();
-  const db = await openDatabase({ url, dataDir: "", poolMax: 2 });
-  await migrateLatest(db);
-  // The seeding's statements run longer than the store's query timeout allows.
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  return { db, url, client };
 }
 
 async function isPartitioned(client: pg.Client): Promise<boolean> {
@@ -204,17 +185,23 @@ const sorted = (xs: readonly number[]) => [...xs].sort((a, b) => a - b);
 export async function runAuditScale<F extends { stop(): void }>({
   rows,
   log,
+  prepareDatabase,
   startFakes,
   appConfig,
 }: {
   rows: number;
   log: (s: string) => void;
+  /** A new, migrated database of this name. */
+  prepareDatabase: (name: string) => Promise<{ db: Database; url: string }>;
   startFakes: () => Promise<F>;
   appConfig: (fakes: F) => object;
 }): Promise<void> {
   const expireDays = expireDaysArgument(process.argv);
   const dir = mkdtempSync(join(tmpdir(), "xmpp-push-audit-bench-"));
-  const { db, url, client } = await prepareDatabase();
+  const { db, url } = await prepareDatabase(DB_NAME);
+  // The seeding's statements run longer than the store's query timeout allows.
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
   const fakes = await startFakes();
   try {
     await seedRegistrations(db.knex, REGISTRATIONS, "bench");
