@@ -23,6 +23,7 @@ import { startAppServer, stopAppServer, memoryBreakdown } from "./app-server.js"
 import { markdownTable } from "./markdown-table.js";
 import { nodeOf, seedRegistrations } from "../test/support/seed.js";
 import { startXmppLoad } from "./xmpp-load.js";
+import { auditRowsArgument, runAuditScale } from "./audit-scale.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const args = new Set(process.argv.slice(2));
@@ -73,14 +74,14 @@ const ALL_SCENARIOS: Scenario[] = [
 // BENCH_ONLY=<substring> runs the matching scenarios only (profiling one case).
 const SCENARIOS = ALL_SCENARIOS.filter((s) => !process.env.BENCH_ONLY || s.name.includes(process.env.BENCH_ONLY));
 
-async function prepareDatabase(): Promise<{ db: Database; url: string }> {
+async function prepareDatabase(name = DB_NAME): Promise<{ db: Database; url: string }> {
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${DB_NAME}`);
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
   const u = new URL(ADMIN_URL);
-  u.pathname = `/${DB_NAME}`;
+  u.pathname = `/${name}`;
   const url = u.toString();
   const db = await openDatabase({ url, dataDir: "", poolMax: 4 });
   await migrateLatest(db);
@@ -263,6 +264,16 @@ async function main(): Promise<void> {
   execFileSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", join(ROOT, "tsconfig.build.json")], {
     stdio: "inherit",
   });
+  // --audit-rows N: the audit-at-scale bench alone (bench/audit-scale.ts), never part of the default run.
+  const auditRows = auditRowsArgument(process.argv);
+  if (auditRows !== undefined)
+    return runAuditScale({
+      rows: auditRows,
+      log,
+      prepareDatabase,
+      startFakes: () => startFakes(PROVIDER_DELAY_MS),
+      appConfig: (f) => appConfig("apns", f),
+    });
   const dir = mkdtempSync(join(tmpdir(), "xmpp-push-bench-"));
   const { db, url } = await prepareDatabase();
   const fakes = await startFakes(PROVIDER_DELAY_MS);

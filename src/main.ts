@@ -22,6 +22,7 @@ import { createHttpServer, type HttpServer, type NotReadyReason } from "./http/h
 import { registrationScopes } from "./http/registration-scopes.js";
 import { periodicValue } from "./observability/periodic-value.js";
 import { logStartup } from "./observability/startup-log.js";
+import { createAuditPartitions } from "./store/audit-partitions.js";
 import { createAuditRetention } from "./store/audit-retention.js";
 import { createPgDeliveryAudit } from "./store/delivery-audit-pg.js";
 import { createPgReceiptStore } from "./store/receipt-store-pg.js";
@@ -187,6 +188,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
   let httpAddress: string | undefined;
   const retention = createAuditRetention({
     audit,
+    partitions: createAuditPartitions({ knex: db.knex }),
     clock,
     log,
     keepDays: config.retention.auditDays,

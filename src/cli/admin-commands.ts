@@ -145,8 +145,11 @@ export async function purgeCommand(config: Config, opts: { olderThan: string }, 
   const db = await openDb(config);
   try {
     const cutoff = new Date(clock.now().getTime() - ms);
-    const n = await createPgDeliveryAudit({ knex: db.knex }).purgeOlderThan(cutoff);
-    out(`deleted ${n} delivery record(s) older than ${iso(cutoff)}`);
+    const { deletedRows, droppedPartitions } = await createPgDeliveryAudit({ knex: db.knex }).purgeOlderThan(cutoff);
+    out(`deleted ${deletedRows} delivery record(s) older than ${iso(cutoff)}`);
+    // Whole days go as one partition each; the day that straddles the cutoff stays until all of it is older.
+    if (droppedPartitions.length > 0)
+      out(`dropped ${droppedPartitions.length} partition(s) of older records: ${droppedPartitions.join(", ")}`);
   } finally {
     await db.close();
   }

@@ -29,12 +29,22 @@ export interface AuditQuery {
   readonly limit: number;
 }
 
+/** What a purge removed: records deleted one by one, and whole partitions (days of records) dropped. */
+export interface AuditPurge {
+  readonly deletedRows: number;
+  readonly droppedPartitions: readonly string[];
+}
+
 export interface DeliveryAudit {
   /** Appends rows; one call may carry a whole batch (group commit). */
   record(rows: readonly DeliveryRecord[]): Promise<void>;
   /** Newest first. */
   list(query: AuditQuery): Promise<readonly DeliveryRecord[]>;
-  purgeOlderThan(cutoff: Date): Promise<number>;
+  /**
+   * Removes records older than `cutoff`. Where the audit is kept in whole days (Postgres), a day goes
+   * once all of it is older, so a record may outlive the cutoff by up to one day.
+   */
+  purgeOlderThan(cutoff: Date): Promise<AuditPurge>;
   /** Attempts since an instant per app, provider and outcome (`xmpp-push stats`). */
   countOutcomesSince(since: Date): Promise<readonly { app: string; provider: string; outcome: string; count: number }[]>;
 }

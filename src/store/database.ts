@@ -33,6 +33,8 @@ export interface OpenDatabaseOptions {
   readonly poolMax: number;
   /** How long to wait for another process to release the embedded database directory. */
   readonly lockWaitMs?: number;
+  /** Postgres: how long one query may take before the client gives up (0: no limit); 10 s by default. */
+  readonly queryTimeoutMs?: number;
 }
 
 export class DatabaseLockedError extends Error {
@@ -54,10 +56,12 @@ const pgTypes = {
 };
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
-  return options.url !== undefined ? openPostgres(options.url, options.poolMax) : openEmbedded(options.dataDir, options.lockWaitMs ?? 0);
+  return options.url !== undefined
+    ? openPostgres(options.url, options.poolMax, options.queryTimeoutMs ?? 10_000)
+    : openEmbedded(options.dataDir, options.lockWaitMs ?? 0);
 }
 
-function openPostgres(url: string, poolMax: number): Database {
+function openPostgres(url: string, poolMax: number, queryTimeoutMs: number): Database {
   const knex = knexFactory({
     client: "pg",
     connection: {
@@ -65,7 +69,7 @@ function openPostgres(url: string, poolMax: number): Database {
       types: pgTypes,
       // Fail fast instead of hanging when Postgres is away: callers answer `wait` and retry later.
       connectionTimeoutMillis: 3000,
-      query_timeout: 10_000,
+      query_timeout: queryTimeoutMs,
       application_name: "xmpp-push",
     } as Knex.PgConnectionConfig,
     pool: { min: 0, max: poolMax, idleTimeoutMillis: 30_000 },

@@ -1,6 +1,7 @@
 import type { Knex } from "knex";
 import type { OutcomeClass } from "../domain/delivery-outcome.js";
 import { affectedRows } from "./affected-rows.js";
+import { createAuditPartitions } from "./audit-partitions.js";
 import type { AuditQuery, DeliveryAudit, DeliveryRecord } from "../ports/delivery-audit.js";
 import type { ReceiptState } from "../ports/delivery-receipts.js";
 
@@ -27,7 +28,23 @@ export const ROWS_PER_INSERT = 5000;
 const PURGE_SLICE = 10_000;
 const MAX_PURGE_SLICES = 10_000;
 
+/** In slices, so a purge of millions of rows never holds one long transaction over the audit. */
+async function deleteOlderInSlices(knex: Knex, table: string, cutoff: Date): Promise<number> {
+  let total = 0;
+  for (let i = 0; i < MAX_PURGE_SLICES; i++) {
+    const n = affectedRows(
+      await knex(table)
+        .whereIn("id", knex(table).select("id").where("created_at", "<", cutoff).limit(PURGE_SLICE))
+        .del(),
+    );
+    total += n;
+    if (n < PURGE_SLICE) break;
+  }
+  return total;
+}
+
 export function createPgDeliveryAudit({ knex }: { knex: Knex }): DeliveryAudit {
+  const partitions = createAuditPartitions({ knex });
   return {
     async record(rows) {
       if (rows.length === 0) return;
@@ -103,18 +120,11 @@ export function createPgDeliveryAudit({ knex }: { knex: Knex }): DeliveryAudit {
     },
 
     async purgeOlderThan(cutoff) {
-      // In slices, so a purge of millions of rows never holds one long transaction over the audit.
-      let total = 0;
-      for (let i = 0; i < MAX_PURGE_SLICES; i++) {
-        const n = affectedRows(
-          await knex("deliveries")
-            .whereIn("id", knex("deliveries").select("id").where("created_at", "<", cutoff).limit(PURGE_SLICE))
-            .del(),
-        );
-        total += n;
-        if (n < PURGE_SLICE) break;
-      }
-      return total;
+      const droppedPartitions = await partitions.dropOlderThan(cutoff);
+      // The default partition and the rows from before partitioning hold rows of any age: those go row by row.
+      let deletedRows = 0;
+      for (const p of await partitions.list()) if (p.kind !== "day") deletedRows += await deleteOlderInSlices(knex, p.name, cutoff);
+      return { deletedRows, droppedPartitions };
     },
   };
 }

@@ -5,7 +5,8 @@ import * as jobReceivedAt from "../../migrations/20261126000002_job_received_at.
 import * as httpRegistrar from "../../migrations/20261129000010_http_registrar.js";
 import * as keysDropPublishSecretKey from "../../migrations/20261129000100_keys_drop_publish_secret_key.js";
 import * as jpushReceipts from "../../migrations/20261129000200_jpush_receipts.js";
-import type { Database } from "./database.js";
+import * as deliveriesPartitioned from "../../migrations/20261130000100_deliveries_partitioned.js";
+import { openDatabase, type Database } from "./database.js";
 
 // Migrations are imported statically, not read from a directory: loading .ts migrations from a
 // directory breaks under vitest and after tsc (the files change extension). Append new ones here.
@@ -15,6 +16,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Knex.Migration]> = [
   ["20261129000010_http_registrar", httpRegistrar],
   ["20261129000100_keys_drop_publish_secret_key", keysDropPublishSecretKey],
   ["20261129000200_jpush_receipts", jpushReceipts],
+  ["20261130000100_deliveries_partitioned", deliveriesPartitioned],
 ];
 
 const migrationSource: Knex.MigrationSource<readonly [string, Knex.Migration]> = {
@@ -31,18 +33,25 @@ const MIGRATION_LOCK_KEY = 0x78707573686d6967n; // "xpushmig"
  * at once: Postgres runs are serialized on an advisory lock, the embedded database is locked per process.
  */
 export async function migrateLatest(db: Database): Promise<string[]> {
-  const run = async (): Promise<string[]> => {
+  const run = async ({ knex }: Database): Promise<string[]> => {
     // Under our lock nobody else is migrating, so a lock row left by a killed run is stale.
-    await db.knex.migrate.forceFreeMigrationsLock({ migrationSource });
-    const [, applied] = (await db.knex.migrate.latest({ migrationSource })) as [number, string[]];
+    await knex.migrate.forceFreeMigrationsLock({ migrationSource });
+    const [, applied] = (await knex.migrate.latest({ migrationSource })) as [number, string[]];
     return applied;
   };
-  if (db.url === undefined) return run();
+  if (db.url === undefined) return run(db);
   const client = new pg.Client({ connectionString: db.url, connectionTimeoutMillis: 5000 });
   await client.connect();
   try {
     await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY.toString()]);
-    return await run();
+    // A migration may scan or index a large table (partitioning the audit does), far longer than the
+    // query timeout that keeps the server's own queries from hanging: it gets a connection without one.
+    const migrator = await openDatabase({ url: db.url, dataDir: "", poolMax: 1, queryTimeoutMs: 0 });
+    try {
+      return await run(migrator);
+    } finally {
+      await migrator.close();
+    }
   } finally {
     await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY.toString()]).catch(() => undefined);
     await client.end().catch(() => undefined);

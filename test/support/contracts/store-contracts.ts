@@ -171,7 +171,7 @@ export function deliveryAuditContract(backend: string, audit: () => DeliveryAudi
         row({ node: "purge-node", createdAt: new Date("2020-01-01T00:00:00Z") }),
         row({ node: "purge-node", createdAt: t(1) }),
       ]);
-      expect(await audit().purgeOlderThan(new Date("2021-01-01T00:00:00Z"))).toBe(1);
+      expect((await audit().purgeOlderThan(new Date("2021-01-01T00:00:00Z"))).deletedRows).toBe(1);
       expect(await audit().list({ node: "purge-node", limit: 10 })).toHaveLength(1);
     });
   });

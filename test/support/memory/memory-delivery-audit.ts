@@ -34,7 +34,7 @@ export function memoryDeliveryAudit(): DeliveryAudit & { readonly rows: readonly
       const before = rows.length;
       const kept = rows.filter((r) => r.createdAt >= cutoff);
       rows.splice(0, rows.length, ...kept);
-      return before - kept.length;
+      return { deletedRows: before - kept.length, droppedPartitions: [] };
     },
   };
 }
