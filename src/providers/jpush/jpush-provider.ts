@@ -10,13 +10,14 @@ import { buildJpushPush, type JpushPushSettings } from "./jpush-payload.js";
 import type { ApnsEnvironment } from "../../domain/registration.js";
 import type { ProviderDeps } from "../provider-deps.js";
 
-// JPush REST v3 with a hand-rolled axios client (docs/provider-internals.md "Clients"): the official SDKs sit on the
+// JPush REST v3 with a hand-rolled client (http-transport; docs/provider-internals.md "Clients"): the official SDKs sit on the
 // deprecated `request`, never retry, and jpush-async resolves on the first data chunk and never aborts.
 // One registration_id per request (so 1011 names that device), apns_production always explicit, a cid
 // from JPush's pool reused by every attempt of a push (so a retry after a timeout cannot push twice),
 // msg_id kept as a string.
 
 const PUSH_PATH = "/v3/push";
+const JSON_BODY = { "content-type": "application/json" } as const;
 
 // The response body as JPush documents it (docs/provider-internals.md "JPush"); everything else in it is ignored.
 const responseSchema = z.object({
@@ -39,9 +40,9 @@ export interface JpushProviderDeps extends ProviderDeps<JpushConfig> {
 
 export function createJpushProvider({ app, config, defaultEnvironment, log, proxy, clock = systemClock }: JpushProviderDeps): PushProvider {
   const now = () => clock.now().getTime();
-  const { http, close } = createHttpClient({
-    baseURL: config.baseUrl,
-    auth: { username: config.appKey, password: config.masterSecret },
+  const http = createHttpClient({
+    baseUrl: config.baseUrl,
+    basicAuth: { username: config.appKey, password: config.masterSecret },
     timeoutMs: config.timeoutMs,
     proxy,
   });
@@ -54,8 +55,8 @@ export function createJpushProvider({ app, config, defaultEnvironment, log, prox
   };
   const cids = createCidPool({
     fetch: async (count) => {
-      const res = await http.get<unknown>(`${PUSH_PATH}/cid`, { params: { count, type: "push" } });
-      const list = res.status === 200 ? cidListSchema.safeParse(parseJsonBody(res.data)) : undefined;
+      const res = await http.request({ method: "GET", url: `${PUSH_PATH}/cid?count=${count}&type=push` });
+      const list = res.status === 200 ? cidListSchema.safeParse(parseJsonBody(res.body)) : undefined;
       if (!list?.success) throw new Error(`cid pool: HTTP ${res.status}`);
       return list.data.cidlist;
     },
@@ -70,11 +71,11 @@ export function createJpushProvider({ app, config, defaultEnvironment, log, prox
     const body = buildJpushPush(attempt, { ...settings, ...(cid !== undefined ? { cid } : {}) }, now());
     let res;
     try {
-      res = await http.post<unknown>(PUSH_PATH, body, { signal: attempt.signal, headers: { "Content-Type": "application/json" } });
+      res = await http.request({ method: "POST", url: PUSH_PATH, body: JSON.stringify(body), headers: JSON_BODY, signal: attempt.signal });
     } catch (err) {
       return transportOutcome(err);
     }
-    const parsed = parseJpushResponse(res.data);
+    const parsed = parseJpushResponse(res.body);
     const message = scrubToken(parsed.error?.message, attempt.address.token);
     const outcome = classifyJpush({
       httpStatus: res.status,
@@ -101,7 +102,7 @@ export function createJpushProvider({ app, config, defaultEnvironment, log, prox
     send,
     async close() {
       closed = true;
-      close();
+      await http.close();
     },
   };
 }
