@@ -5,6 +5,9 @@ import { waitAtMost } from "../../shared/wait-at-most.js";
 // safe. JPush's docs require cids to come from its pool (GET /v3/push/cid), valid for one day. We
 // fetch them in batches, hand one to each push, and give a push the same cid on every attempt made
 // by this process. Without a cid (pool unreachable) a push still goes out, only without that guard.
+// A pool used up within seconds fetches twice as many next time, up to JPush's 1000 (about 64 KB of
+// JSON), and is topped up at half: with a fixed 100 and a top-up at 25, a few thousand pushes a second
+// drained it before the refill came back, and half of them waited for it, then went without a cid.
 
 export interface CidPool {
   /** The push's cid, or undefined when none can be had right now. */
@@ -14,6 +17,7 @@ export interface CidPool {
 export interface CidPoolOptions {
   /** Fetches `count` fresh cids from JPush; rejects on failure. */
   readonly fetch: (count: number) => Promise<string[]>;
+  /** The first fetch's size; a pool in demand fetches more (see above). */
   readonly batch?: number;
   /** How long a push waits for a refill before it goes out without a cid. */
   readonly maxWaitMs?: number;
@@ -23,18 +27,27 @@ export interface CidPoolOptions {
 const CID_LIFETIME_MS = 23 * 3600 * 1000; // JPush: valid for one day; keep a margin
 const REMEMBERED_PUSHES = 20_000;
 const FETCH_BACKOFF_MS = 60_000;
+/** JPush hands out 1..1000 cids per call. */
+export const MAX_CID_BATCH = 1000;
+const GROW_WITHIN_MS = 10_000;
 
 export function createCidPool({ fetch, batch = 100, maxWaitMs = 1000, now }: CidPoolOptions): CidPool {
-  let pool: Array<{ cid: string; fetchedAt: number }> = [];
+  const pool: Array<{ cid: string; fetchedAt: number }> = [];
   const assigned = new Map<string, { cid: string; fetchedAt: number }>();
   let refilling: Promise<void> | undefined;
   let failedAt = -Infinity;
+  let size = batch;
+  let lastFetchAt = -Infinity;
 
-  const refill = () =>
-    (refilling ??= fetch(batch)
+  const refill = () => {
+    if (refilling !== undefined) return refilling;
+    const t = now();
+    if (t - lastFetchAt < GROW_WITHIN_MS) size = Math.max(size, Math.min(MAX_CID_BATCH, size * 2));
+    lastFetchAt = t;
+    return (refilling = fetch(size)
       .then((cids) => {
-        const t = now();
-        pool.push(...cids.map((cid) => ({ cid, fetchedAt: t })));
+        const fetchedAt = now();
+        pool.push(...cids.map((cid) => ({ cid, fetchedAt })));
       })
       .catch(() => {
         failedAt = now();
@@ -42,20 +55,22 @@ export function createCidPool({ fetch, batch = 100, maxWaitMs = 1000, now }: Cid
       .finally(() => {
         refilling = undefined;
       }));
+  };
 
   return {
     async cidFor(pushId) {
       const t = now();
       const known = assigned.get(pushId);
       if (known && t - known.fetchedAt < CID_LIFETIME_MS) return known.cid;
-      pool = pool.filter((c) => t - c.fetchedAt < CID_LIFETIME_MS);
+      // Batches are appended in the order they were fetched: the expired ones are at the front.
+      while (pool.length > 0 && t - pool[0]!.fetchedAt >= CID_LIFETIME_MS) pool.shift();
       if (pool.length === 0 && t - failedAt >= FETCH_BACKOFF_MS) await waitAtMost(refill(), maxWaitMs);
       const next = pool.shift();
       if (!next) return undefined;
       if (assigned.size >= REMEMBERED_PUSHES) assigned.delete(assigned.keys().next().value!);
       assigned.set(pushId, next);
       // Top up early, so pushes rarely wait for a fetch.
-      if (pool.length < batch / 4 && t - failedAt >= FETCH_BACKOFF_MS) void refill();
+      if (pool.length < size / 2 && t - failedAt >= FETCH_BACKOFF_MS) void refill();
       return next.cid;
     },
   };
