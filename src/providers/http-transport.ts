@@ -2,6 +2,7 @@ import type { Agent } from "node:http";
 import type { DeliveryOutcome } from "../domain/delivery-outcome.js";
 import type { OutboundProxy } from "../config/config-schema.js";
 import { tokenFingerprint } from "../domain/secret.js";
+import { CANCELED, exchange, TIMED_OUT, type HttpAnswer } from "./http-exchange.js";
 import { createOutboundAgents, createOutboundDispatcher, PROXY_REFUSED, type OutboundAgents } from "./outbound-agents.js";
 
 // The HTTP client the JPush and FCM adapters share (docs/provider-internals.md "Clients"): undici, the
@@ -26,14 +27,7 @@ export interface HttpRequest {
   readonly signal?: AbortSignal;
 }
 
-/** Any HTTP answer, whatever its status. */
-export interface HttpAnswer {
-  readonly status: number;
-  /** Lower-case names. */
-  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
-  /** Raw text, never parsed here. */
-  readonly body: string;
-}
+export type { HttpAnswer };
 
 export interface HttpClient {
   /** The provider's answer; rejects only when there is none (see transportOutcome). */
@@ -80,22 +74,14 @@ export function createHttpClient({
   };
 
   return {
-    async request({ method, url, body, headers, signal }) {
-      const deadline = startDeadline(signal, timeoutMs);
-      try {
-        const res = await dispatcher.request({
-          ...target(url),
-          method,
-          headers: headers === undefined ? ownHeaders : { ...ownHeaders, ...headers },
-          ...(body !== undefined ? { body } : {}),
-          signal: deadline.signal,
-        });
-        return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
-      } catch (err) {
-        throw deadline.reasonFor(err);
-      } finally {
-        deadline.clear();
-      }
+    request({ method, url, body, headers, signal }) {
+      const request = {
+        ...target(url),
+        method,
+        headers: headers === undefined ? ownHeaders : { ...ownHeaders, ...headers },
+        body: body ?? null,
+      };
+      return exchange(dispatcher, request, { timeoutMs, signal });
     },
     agentFor(url) {
       agents ??= createOutboundAgents({ proxy, maxSockets: MAX_CONNECTIONS });
@@ -106,45 +92,6 @@ export function createHttpClient({
       await dispatcher.destroy();
     },
   };
-}
-
-const CANCELED = "ERR_CANCELED";
-const TIMED_OUT = "ETIMEDOUT";
-
-/**
- * One signal for undici that fires at the caller's abort or after timeoutMs, whichever comes first, and
- * the error that says which. Its own timer, cleared when the request ends: AbortSignal.timeout's timer
- * would outlive every request by the whole timeout.
- */
-function startDeadline(
-  callerSignal: AbortSignal | undefined,
-  timeoutMs: number,
-): { signal: AbortSignal; reasonFor(err: unknown): unknown; clear(): void } {
-  const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort();
-  }, timeoutMs);
-  const onAbort = () => controller.abort();
-  if (callerSignal?.aborted) controller.abort();
-  else callerSignal?.addEventListener("abort", onAbort, { once: true });
-  return {
-    signal: controller.signal,
-    reasonFor(err) {
-      if (callerSignal?.aborted) return withCode(CANCELED, "the request was aborted", err);
-      if (timedOut) return withCode(TIMED_OUT, `no answer within ${timeoutMs} ms`, err);
-      return err;
-    },
-    clear() {
-      clearTimeout(timer);
-      callerSignal?.removeEventListener("abort", onAbort);
-    },
-  };
-}
-
-function withCode(code: string, message: string, cause: unknown): Error {
-  return Object.assign(new Error(message, { cause }), { code });
 }
 
 function basicAuthorization({ username, password }: { username: string; password: string }): string {

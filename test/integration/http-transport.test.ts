@@ -99,6 +99,25 @@ describe("the providers' HTTP client", () => {
     expect(transportOutcome(err)).toEqual({ class: "retry", reason: "timeout", maybeDelivered: true });
   });
 
+  it("keeps its deadline while a request waits for a free connection, and then never sends it", async () => {
+    handler = () => undefined; // never answers: every connection stays busy
+    const started = Date.now();
+    const client = http({ timeoutMs: 200 });
+    const outcomes = await Promise.all(
+      Array.from({ length: 65 }, () =>
+        client.request({ method: "POST", url: "/push", body: "{}" }).then(
+          () => "answered",
+          (e: unknown) => transportOutcome(e).reason,
+        ),
+      ),
+    );
+
+    expect(new Set(outcomes)).toEqual(new Set(["timeout"]));
+    expect(Date.now() - started).toBeLessThan(800);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(requests).toHaveLength(64);
+  });
+
   it("gives up at the caller's abort: retry, maybe delivered", async () => {
     handler = (_req, res) => setTimeout(() => res.end("late"), 1000);
     const err = await http()
