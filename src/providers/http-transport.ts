@@ -60,6 +60,8 @@ export function createHttpClient({
     ...(basicAuth !== undefined ? { authorization: basicAuthorization(basicAuth) } : {}),
   };
   const base = baseUrl === undefined ? undefined : new URL(baseUrl);
+  // Read once: URL's getters build a new string on every read.
+  const baseOrigin = base?.origin;
   const basePath = base?.pathname.replace(/\/+$/, "") ?? "";
   // Only google-auth-library needs node agents: made on its first token request.
   let agents: OutboundAgents | undefined;
@@ -69,8 +71,8 @@ export function createHttpClient({
       const u = new URL(url);
       return { origin: u.origin, path: `${u.pathname}${u.search}` };
     }
-    if (base === undefined) throw new Error(`a relative URL (${url}) needs a baseUrl`);
-    return { origin: base.origin, path: `${basePath}${url}` };
+    if (baseOrigin === undefined) throw new Error(`a relative URL (${url}) needs a baseUrl`);
+    return { origin: baseOrigin, path: `${basePath}${url}` };
   };
 
   return {
