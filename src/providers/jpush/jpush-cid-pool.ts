@@ -33,8 +33,17 @@ const FETCH_BACKOFF_MS = 60_000;
 export const MAX_CID_BATCH = 1000;
 const GROW_WITHIN_MS = 10_000;
 
+interface Batch {
+  readonly cids: readonly string[];
+  readonly fetchedAt: number;
+  /** The next one to hand out. */
+  next: number;
+}
+
 export function createCidPool({ fetch, batch = 100, maxWaitMs = 1000, now }: CidPoolOptions): CidPool {
-  const pool: Array<{ cid: string; fetchedAt: number }> = [];
+  // Fetched batches in the order they came, each handed out from its front: the expired ones are first.
+  const batches: Batch[] = [];
+  let available = 0;
   let assigned = new Map<string, { cid: string; fetchedAt: number }>();
   let previous = new Map<string, { cid: string; fetchedAt: number }>();
   let refilling: Promise<void> | undefined;
@@ -49,8 +58,8 @@ export function createCidPool({ fetch, batch = 100, maxWaitMs = 1000, now }: Cid
     lastFetchAt = t;
     return (refilling = fetch(size)
       .then((cids) => {
-        const fetchedAt = now();
-        pool.push(...cids.map((cid) => ({ cid, fetchedAt })));
+        batches.push({ cids, fetchedAt: now(), next: 0 });
+        available += cids.length;
       })
       .catch(() => {
         failedAt = now();
@@ -60,23 +69,36 @@ export function createCidPool({ fetch, batch = 100, maxWaitMs = 1000, now }: Cid
       }));
   };
 
+  const take = (t: number): { cid: string; fetchedAt: number } | undefined => {
+    for (let b = batches[0]; b !== undefined; b = batches[0]) {
+      if (b.next < b.cids.length && t - b.fetchedAt < CID_LIFETIME_MS) {
+        available -= 1;
+        return { cid: b.cids[b.next++]!, fetchedAt: b.fetchedAt };
+      }
+      available -= b.cids.length - b.next;
+      batches.shift();
+    }
+    return undefined;
+  };
+
   return {
     async cidFor(pushId) {
       const t = now();
       const known = assigned.get(pushId) ?? previous.get(pushId);
       if (known && t - known.fetchedAt < CID_LIFETIME_MS) return known.cid;
-      // Batches are appended in the order they were fetched: the expired ones are at the front.
-      while (pool.length > 0 && t - pool[0]!.fetchedAt >= CID_LIFETIME_MS) pool.shift();
-      if (pool.length === 0 && t - failedAt >= FETCH_BACKOFF_MS) await waitAtMost(refill(), maxWaitMs);
-      const next = pool.shift();
-      if (!next) return undefined;
+      let next = take(t);
+      if (next === undefined && t - failedAt >= FETCH_BACKOFF_MS) {
+        await waitAtMost(refill(), maxWaitMs);
+        next = take(now());
+      }
+      if (next === undefined) return undefined;
       if (assigned.size >= GENERATION) {
         previous = assigned;
         assigned = new Map();
       }
       assigned.set(pushId, next);
       // Top up early, so pushes rarely wait for a fetch.
-      if (pool.length < size / 2 && t - failedAt >= FETCH_BACKOFF_MS) void refill();
+      if (available < size / 2 && t - failedAt >= FETCH_BACKOFF_MS) void refill();
       return next.cid;
     },
   };
