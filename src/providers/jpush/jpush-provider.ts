@@ -84,6 +84,9 @@ export function createJpushProvider({ app, config, defaultEnvironment, log, prox
       ...withReset(headerSeconds(res.headers["x-rate-limit-reset"])),
       registrationIdMalformed: isMalformedRegistrationId(attempt.address.token),
     });
+    // Pushed, or refused for good: a later attempt cannot duplicate it, so its cid need not be kept. Not
+    // when the caller gave up first (its deadline): it takes the attempt as maybe delivered and retries.
+    if (outcome.class !== "retry" && !attempt.signal.aborted) cids.release(attempt.pushId);
     if (outcome.class === "delivered") return parsed.msg_id !== undefined ? { ...outcome, messageId: parsed.msg_id } : outcome;
     report(outcome, attempt, message);
     return outcome;

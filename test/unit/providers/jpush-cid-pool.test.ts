@@ -19,6 +19,15 @@ describe("JPush cid pool", () => {
     expect(f.calls).toEqual([4]);
   });
 
+  it("forgets a released push's cid: an attempt after JPush's final answer gets a fresh one", async () => {
+    const f = fetcher();
+    const pool = createCidPool({ fetch: f.fetch, batch: 4, now: () => 0 });
+    const first = await pool.cidFor("push-a");
+    pool.release("push-a");
+    pool.release("push-unknown");
+    expect(await pool.cidFor("push-a")).not.toBe(first);
+  });
+
   it("tops up before running dry", async () => {
     const f = fetcher();
     const pool = createCidPool({ fetch: f.fetch, batch: 4, now: () => 0 });
