@@ -63,15 +63,18 @@ export function createJpushProvider({ app, config, defaultEnvironment, log, prox
     now,
   });
 
+  // Only the text outlives this call: the object graph is garbage before the request goes out.
+  const pushBody = (attempt: PushAttempt, cid: string | undefined): string =>
+    JSON.stringify(buildJpushPush(attempt, cid === undefined ? settings : { ...settings, cid }, now()));
+
   const send = async (attempt: PushAttempt): Promise<DeliveryOutcome> => {
     if (closed) return { class: "retry", reason: "provider closed" };
     // The caller already gave up: nothing left, nothing could have been delivered.
     if (attempt.signal.aborted) return { class: "retry", reason: "aborted before sending" };
-    const cid = await cids.cidFor(attempt.pushId);
-    const body = buildJpushPush(attempt, { ...settings, ...(cid !== undefined ? { cid } : {}) }, now());
+    const body = pushBody(attempt, await cids.cidFor(attempt.pushId));
     let res;
     try {
-      res = await http.request({ method: "POST", url: PUSH_PATH, body: JSON.stringify(body), headers: JSON_BODY, signal: attempt.signal });
+      res = await http.request({ method: "POST", url: PUSH_PATH, body, headers: JSON_BODY, signal: attempt.signal });
     } catch (err) {
       return transportOutcome(err);
     }
