@@ -99,23 +99,23 @@ describe("the providers' HTTP client", () => {
     expect(transportOutcome(err)).toEqual({ class: "retry", reason: "timeout", maybeDelivered: true });
   });
 
-  it("keeps its deadline while a request waits for a free connection, and then never sends it", async () => {
+  it("gives up on a request still waiting for a free connection at once, and then never sends it", async () => {
     handler = () => undefined; // never answers: every connection stays busy
+    const client = http({ timeoutMs: 600 });
+    const outcome = (p: Promise<unknown>) =>
+      p.then(
+        () => "answered",
+        (e: unknown) => transportOutcome(e).reason,
+      );
+    const busy = Array.from({ length: 64 }, () => outcome(client.request({ method: "POST", url: "/push", body: "{}" })));
     const started = Date.now();
-    const client = http({ timeoutMs: 200 });
-    const outcomes = await Promise.all(
-      Array.from({ length: 65 }, () =>
-        client.request({ method: "POST", url: "/push", body: "{}" }).then(
-          () => "answered",
-          (e: unknown) => transportOutcome(e).reason,
-        ),
-      ),
-    );
+    const queued = await outcome(client.request({ method: "POST", url: "/queued", body: "{}", signal: AbortSignal.timeout(50) }));
 
-    expect(new Set(outcomes)).toEqual(new Set(["timeout"]));
-    expect(Date.now() - started).toBeLessThan(800);
+    expect(queued).toBe("aborted");
+    expect(Date.now() - started).toBeLessThan(400);
+    expect(new Set(await Promise.all(busy))).toEqual(new Set(["timeout"]));
     await new Promise((r) => setTimeout(r, 200));
-    expect(requests).toHaveLength(64);
+    expect(requests.map((r) => r.url)).not.toContain("/v3/queued");
   });
 
   it("gives up at the caller's abort: retry, maybe delivered", async () => {
