@@ -71,7 +71,8 @@ export function exchange(
       onResponseEnd() {
         if (settled) return;
         settle();
-        resolve({ status, headers, body: Buffer.concat(chunks).toString("utf8") });
+        const answer = { status, headers, body: Buffer.concat(chunks).toString("utf8") };
+        handOver(() => resolve(answer));
       },
       onResponseError(_c, err) {
         if (settled) return;
@@ -84,4 +85,19 @@ export function exchange(
 
 function withCode(code: string, message: string, cause?: unknown): Error {
   return Object.assign(new Error(message, cause === undefined ? undefined : { cause }), { code });
+}
+
+// Answers are handed over together, once per event-loop turn, after every connection with data has been
+// read (setImmediate runs after the poll phase): what their callers write next (the XMPP replies, the
+// audit rows) then leaves in one write instead of one per answer, as it does for APNs, whose HTTP/2
+// answers come many to a read.
+let handOvers: Array<() => void> = [];
+function handOver(fn: () => void): void {
+  if (handOvers.length === 0) setImmediate(runHandOvers);
+  handOvers.push(fn);
+}
+function runHandOvers(): void {
+  const due = handOvers;
+  handOvers = [];
+  for (const fn of due) fn();
 }
