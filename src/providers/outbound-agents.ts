@@ -30,9 +30,10 @@ export function createOutboundDispatcher({ proxy, connections, maxResponseBytes 
   const options = {
     connections,
     maxResponseSize: maxResponseBytes,
-    // One request at a time per connection. Pipelining POSTs is unsafe: when a connection drops, every
-    // request queued behind the first may or may not have been processed (one JPush timeout would
-    // make all of them maybe-delivered), and a slow answer holds up the rest.
+    // One request at a time per connection (undici pipelines no POST unless told it is idempotent).
+    // Pipelining would be unsafe: when a connection drops, every request queued behind the first may
+    // or may not have been processed, and FCM has no idempotency key (nor has a JPush push that got
+    // no cid); and one slow answer would hold up the rest.
     pipelining: 1,
   };
   if (proxy === undefined) return new Agent(options);
