@@ -1,72 +1,104 @@
 import type { Agent } from "node:http";
-import axios, { AxiosError, type AxiosBasicCredentials, type AxiosInstance } from "axios";
 import type { DeliveryOutcome } from "../domain/delivery-outcome.js";
 import type { OutboundProxy } from "../config/config-schema.js";
 import { tokenFingerprint } from "../domain/secret.js";
-import { createOutboundAgents } from "./outbound-agents.js";
+import { CANCELED, exchange, TIMED_OUT, type HttpAnswer } from "./http-exchange.js";
+import { createOutboundAgents, createOutboundDispatcher, PROXY_REFUSED, type OutboundAgents } from "./outbound-agents.js";
 
-// The axios setup the JPush and FCM adapters share (docs/provider-internals.md "Clients"): keep-alive agents, a hard
-// timeout, every HTTP status handed back as a value (validateStatus), the body as raw text (JSON.parse
-// would corrupt JPush's msg_id above 2^53), no redirects and no retries of its own (one request
-// per attempt; retrying is delivery/retry-policy's job). The proxy is only ever the one configured
-// (httpsProxy): `proxy: false` stops axios from picking up HTTPS_PROXY / HTTP_PROXY from the
-// environment on its own, which @parse/node-apn never does, so no provider silently differs.
+// The HTTP client the JPush and FCM adapters share (docs/provider-internals.md "Clients"): undici, the
+// client behind Node's own fetch, on keep-alive connections. It was axios, whose per-request work
+// (merged configs, header objects, node:http's request machinery) was the largest single cost of a
+// JPush push. Not fetch itself: it adds WHATWG Request/Response/Headers objects to every request, and
+// the size limit and connection bound need an undici dispatcher anyway.
+// What it guarantees: a hard timeout per request on top of the caller's signal, every HTTP status
+// handed back as a value, the body as raw text (JSON.parse would corrupt JPush's msg_id above 2^53), a
+// bounded response size, no redirects (undici follows none unless asked) and no retries of its own
+// (one request per attempt; retrying is delivery/retry-policy's job). The proxy is only ever the one
+// configured (outbound-agents).
+
+export interface HttpRequest {
+  readonly method: "GET" | "POST";
+  /** A path (with its query) under the client's baseUrl, or an absolute http(s) URL. */
+  readonly url: string;
+  /** Already serialised; say what it is in `headers["content-type"]`. */
+  readonly body?: string;
+  /** Lower-case names; added to the client's own (accept, Basic authorization). */
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly signal?: AbortSignal;
+}
+
+export type { HttpAnswer };
 
 export interface HttpClient {
-  readonly http: AxiosInstance;
-  /** The agent for a URL, for other HTTP clients that must take the same way out (google-auth-library). */
+  /** The provider's answer; rejects only when there is none (see transportOutcome). */
+  request(req: HttpRequest): Promise<HttpAnswer>;
+  /** A node agent for a URL, for other HTTP clients that must take the same way out (google-auth-library). */
   agentFor(url: URL): Agent;
-  /** Destroys the keep-alive sockets. */
-  close(): void;
+  /** Destroys the keep-alive connections (and tunnels). */
+  close(): Promise<void>;
 }
 
 // Bounded, like every queue and pool here; one device per request, so this caps concurrent pushes per app and provider.
-const MAX_SOCKETS = 64;
+const MAX_CONNECTIONS = 64;
 const MAX_RESPONSE_BYTES = 256 * 1024;
 
 export function createHttpClient({
-  baseURL,
-  auth,
+  baseUrl,
+  basicAuth,
   timeoutMs,
   proxy,
 }: {
-  baseURL?: string;
-  auth?: AxiosBasicCredentials;
+  baseUrl?: string;
+  basicAuth?: { readonly username: string; readonly password: string };
   timeoutMs: number;
   proxy: OutboundProxy | undefined;
 }): HttpClient {
-  const agents = createOutboundAgents({ proxy, maxSockets: MAX_SOCKETS });
-  const { httpAgent, httpsAgent } = agents;
-  const client = axios.create({
-    ...(baseURL !== undefined ? { baseURL } : {}),
-    ...(auth !== undefined ? { auth } : {}),
-    timeout: timeoutMs,
-    // The agents only apply to the Node http adapter; never let axios pick fetch.
-    adapter: "http",
-    httpAgent,
-    httpsAgent,
-    proxy: false,
-    responseType: "text",
-    transformResponse: [(data: unknown) => data],
-    validateStatus: () => true,
-    maxRedirects: 0,
-    maxContentLength: MAX_RESPONSE_BYTES,
-    headers: { Accept: "application/json" },
-  });
-  // A refused tunnel is no answer from the provider: it becomes a transport error, and nothing was sent.
-  client.interceptors.response.use((res) => {
-    const status = agents.tunnelRefusal(res.request);
-    if (status === undefined) return res;
-    throw new AxiosError(`the outbound proxy refused the tunnel (HTTP ${status})`, PROXY_REFUSED, res.config, res.request);
-  });
+  const dispatcher = createOutboundDispatcher({ proxy, connections: MAX_CONNECTIONS, maxResponseBytes: MAX_RESPONSE_BYTES });
+  // Built once: the Basic credentials never change, and a request only adds what it needs.
+  const ownHeaders: Record<string, string> = {
+    accept: "application/json",
+    ...(basicAuth !== undefined ? { authorization: basicAuthorization(basicAuth) } : {}),
+  };
+  const base = baseUrl === undefined ? undefined : new URL(baseUrl);
+  // Read once: URL's getters build a new string on every read.
+  const baseOrigin = base?.origin;
+  const basePath = base?.pathname.replace(/\/+$/, "") ?? "";
+  // Only google-auth-library needs node agents: made on its first token request.
+  let agents: OutboundAgents | undefined;
+
+  const target = (url: string): { origin: string; path: string } => {
+    if (/^https?:\/\//i.test(url)) {
+      const u = new URL(url);
+      return { origin: u.origin, path: `${u.pathname}${u.search}` };
+    }
+    if (baseOrigin === undefined) throw new Error(`a relative URL (${url}) needs a baseUrl`);
+    return { origin: baseOrigin, path: `${basePath}${url}` };
+  };
+
   return {
-    http: client,
-    agentFor: (url) => (url.protocol === "https:" ? httpsAgent : httpAgent),
-    close: agents.destroy,
+    request({ method, url, body, headers, signal }) {
+      const request = {
+        ...target(url),
+        method,
+        headers: headers === undefined ? ownHeaders : { ...ownHeaders, ...headers },
+        body: body ?? null,
+      };
+      return exchange(dispatcher, request, { timeoutMs, signal });
+    },
+    agentFor(url) {
+      agents ??= createOutboundAgents({ proxy, maxSockets: MAX_CONNECTIONS });
+      return url.protocol === "https:" ? agents.httpsAgent : agents.httpAgent;
+    },
+    async close() {
+      agents?.destroy();
+      await dispatcher.destroy();
+    },
   };
 }
 
-const PROXY_REFUSED = "EPROXYREFUSED";
+function basicAuthorization({ username, password }: { username: string; password: string }): string {
+  return `Basic ${Buffer.from(`${username}:${password}`, "utf8").toString("base64")}`;
+}
 
 // Errors that happen before a byte of the request can have reached the provider: nothing was pushed, a
 // retry cannot duplicate. Everything else (timeouts, resets, our own abort) may have been accepted.
@@ -83,8 +115,15 @@ const NOT_SENT_CODES: ReadonlySet<string> = new Set([
   "SELF_SIGNED_CERT_IN_CHAIN",
   "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
   "ERR_TLS_CERT_ALTNAME_INVALID",
+  // undici: no connection within its connect timeout; the proxy dropped or failed the tunnel's set-up.
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_PRX_CONN",
+  "UND_ERR_PRX_TLS",
   PROXY_REFUSED,
 ]);
+
+// undici's own timeouts (response headers, a stalled body): the request was sent.
+const TIMEOUT_CODES: ReadonlySet<string> = new Set([TIMED_OUT, "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
 
 /**
  * A request that got no HTTP answer: always retry (docs/provider-internals.md "Clients", "APNs": "network error,
@@ -93,8 +132,8 @@ const NOT_SENT_CODES: ReadonlySet<string> = new Set([
  */
 export function transportOutcome(err: unknown): DeliveryOutcome {
   const code = errorCode(err);
-  if (axios.isCancel(err) || code === "ERR_CANCELED") return { class: "retry", reason: "aborted", maybeDelivered: true };
-  if (code === "ECONNABORTED" || code === "ETIMEDOUT") return { class: "retry", reason: "timeout", maybeDelivered: true };
+  if (code === CANCELED) return { class: "retry", reason: "aborted", maybeDelivered: true };
+  if (code !== undefined && TIMEOUT_CODES.has(code)) return { class: "retry", reason: "timeout", maybeDelivered: true };
   if (code !== undefined && NOT_SENT_CODES.has(code)) return { class: "retry", reason: `network error ${code}` };
   return { class: "retry", reason: `network error ${code ?? "unknown"}`, maybeDelivered: true };
 }

@@ -1,41 +1,84 @@
 import http from "node:http";
 import https from "node:https";
 import { HttpsProxyAgent } from "https-proxy-agent";
+import { Agent, Pool, ProxyAgent, type Dispatcher } from "undici";
 import type { OutboundProxy } from "../config/config-schema.js";
 
-// The sockets every HTTP provider client (JPush, FCM, FCM's OAuth token requests) connects with, and
-// the one place that decides whether they go through the outbound proxy (docs/operations.md, "Outbound
+// The way out for every HTTP provider client (JPush, FCM, FCM's OAuth token requests), and the one
+// place that decides whether it goes through the outbound proxy (docs/operations.md, "Outbound
 // proxy"). With a proxy, every connection is a CONNECT tunnel, for http:// and https:// targets alike,
 // the way @parse/node-apn tunnels APNs: the proxy relays bytes and never sees a request or a
-// credential. https-proxy-agent is the agent google-auth-library's HTTP client uses for the same job.
+// credential. Two shapes of the same way out: an undici dispatcher for our own requests
+// (http-transport), and node http.Agents for google-auth-library, which only takes those;
+// https-proxy-agent is the agent that library's HTTP client uses for the same job.
+
+/** Nothing left for the provider: the proxy answered the CONNECT with this status instead of a tunnel. */
+export const PROXY_REFUSED = "EPROXYREFUSED";
+
+export interface OutboundDispatcherOptions {
+  readonly proxy: OutboundProxy | undefined;
+  /** Connections per origin. */
+  readonly connections: number;
+  readonly maxResponseBytes: number;
+}
+
+/**
+ * undici's plain Agent and its ProxyAgent: neither reads HTTPS_PROXY / HTTP_PROXY / NO_PROXY (only
+ * EnvHttpProxyAgent would), so the configured proxy is the only one, as for @parse/node-apn.
+ */
+export function createOutboundDispatcher({ proxy, connections, maxResponseBytes }: OutboundDispatcherOptions): Dispatcher {
+  const options = {
+    connections,
+    maxResponseSize: maxResponseBytes,
+    // One request at a time per connection (undici pipelines no POST unless told it is idempotent).
+    // Pipelining would be unsafe: when a connection drops, every request queued behind the first may
+    // or may not have been processed, and FCM has no idempotency key (nor has a JPush push that got
+    // no cid); and one slow answer would hold up the rest.
+    pipelining: 1,
+  };
+  if (proxy === undefined) return new Agent(options);
+  return new ProxyAgent({
+    ...options,
+    uri: proxyUrl(proxy),
+    // Tunnel plain-http targets too (the fakes, a provider's http URL), instead of forward-proxying them.
+    proxyTunnel: true,
+    clientFactory: (origin, opts) => tunnelRefusalsAsErrors(new Pool(origin, opts)),
+  });
+}
+
+/**
+ * undici hands a refused CONNECT (a proxy's 403 or 407) to the request as UND_ERR_ABORTED, the code of
+ * an abort. The pool that sends the CONNECTs turns it into its own error first: nothing reached the
+ * provider, and the text names the proxy's answer.
+ */
+function tunnelRefusalsAsErrors(pool: Pool): Pool {
+  const connect = pool.connect.bind(pool) as (options: Dispatcher.ConnectOptions) => Promise<Dispatcher.ConnectData>;
+  return Object.assign(pool, {
+    connect: async (options: Dispatcher.ConnectOptions) => {
+      const data = await connect(options);
+      if (data.statusCode === 200) return data;
+      data.socket.destroy();
+      throw Object.assign(new Error(`the outbound proxy refused the tunnel (HTTP ${data.statusCode})`), { code: PROXY_REFUSED });
+    },
+  });
+}
 
 export interface OutboundAgents {
   readonly httpAgent: http.Agent;
   readonly httpsAgent: http.Agent;
-  /**
-   * The proxy's status when it refused to open the tunnel for this request. https-proxy-agent then
-   * hands the proxy's own answer (a 403 page, a 407) to the HTTP client as if the provider had sent it.
-   */
-  tunnelRefusal(request: unknown): number | undefined;
   /** Destroys the keep-alive sockets (and tunnels). */
   destroy(): void;
 }
 
+/** node http.Agents for clients that take nothing else (google-auth-library's gaxios). */
 export function createOutboundAgents({ proxy, maxSockets }: { proxy: OutboundProxy | undefined; maxSockets: number }): OutboundAgents {
   const options = { keepAlive: true, maxSockets };
   const url = proxy === undefined ? undefined : proxyUrl(proxy);
   const httpAgent = url === undefined ? new http.Agent(options) : new HttpsProxyAgent(url, options);
   const httpsAgent = url === undefined ? new https.Agent(options) : new HttpsProxyAgent(url, options);
-  const refused = new WeakMap<object, number>();
-  for (const agent of [httpAgent, httpsAgent]) {
-    agent.on("proxyConnect", (answer: { statusCode: number }, request: object) => {
-      if (answer.statusCode !== 200) refused.set(request, answer.statusCode);
-    });
-  }
   return {
     httpAgent,
     httpsAgent,
-    tunnelRefusal: (request) => (typeof request === "object" && request !== null ? refused.get(request) : undefined),
     destroy() {
       httpAgent.destroy();
       httpsAgent.destroy();

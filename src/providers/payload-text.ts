@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { PushAttempt } from "../ports/push-provider.js";
 import { bareJid } from "../domain/jid.js";
 import { truncateUtf8 } from "../shared/truncate-utf8.js";
@@ -49,5 +49,6 @@ export function trimToFit(s: string, overflowBytes: number, floorBytes = 0): str
  * SHA-256. 32 fits apns-collapse-id and JPush's apns_collapse_id (≤ 64 bytes); it also hides the input.
  */
 export function shortHash(s: string, hexChars = 32): string {
-  return createHash("sha256").update(s, "utf8").digest("hex").slice(0, hexChars);
+  // The one-shot hash: no Hash object per call (it runs for every push).
+  return hash("sha256", s).slice(0, hexChars);
 }

@@ -1,10 +1,9 @@
 import { createPrivateKey, sign, type KeyObject } from "node:crypto";
-import type { AxiosInstance } from "axios";
 import { z } from "zod";
 import type { DeliveryOutcome } from "../../domain/delivery-outcome.js";
 import { raceAbort } from "../../shared/race-abort.js";
 import { classifyTokenError } from "./fcm-outcomes.js";
-import { parseJsonBody, transportOutcome } from "../http-transport.js";
+import { parseJsonBody, transportOutcome, type HttpClient } from "../http-transport.js";
 
 // OAuth 2.0 access tokens for FCM from a service account (docs/provider-internals.md "FCM"; Google, "Using OAuth 2.0 for
 // Server to Server Applications"): an RS256 JWT assertion, signed with node:crypto (no jose or
@@ -32,8 +31,8 @@ export interface FcmAuthOptions {
   /** PEM (PKCS#8) RSA private key from the service-account JSON. */
   readonly privateKey: string;
   readonly tokenUrl: string;
-  readonly timeoutMs: number;
-  readonly http: AxiosInstance;
+  /** Its own timeout bounds the exchange. */
+  readonly http: HttpClient;
   readonly now: () => number;
 }
 
@@ -48,7 +47,7 @@ interface Cached {
   readonly expiresAt: number;
 }
 
-export function createFcmAuth({ clientEmail, privateKey, tokenUrl, timeoutMs, http, now }: FcmAuthOptions): FcmAuth {
+export function createFcmAuth({ clientEmail, privateKey, tokenUrl, http, now }: FcmAuthOptions): FcmAuth {
   const key = readRsaKey(privateKey);
   let cached: Cached | undefined;
   // Concurrent sends share one exchange: a burst after expiry must not mint a token per push.
@@ -60,15 +59,17 @@ export function createFcmAuth({ clientEmail, privateKey, tokenUrl, timeoutMs, ht
     let res;
     try {
       // Deliberately not bound to one caller's signal: other callers may be waiting on the same exchange.
-      res = await http.post<unknown>(tokenUrl, form, {
-        timeout: timeoutMs,
-        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      res = await http.request({
+        method: "POST",
+        url: tokenUrl,
+        body: form,
+        headers: { "content-type": "application/x-www-form-urlencoded" },
       });
     } catch (err) {
       // Nothing was pushed yet, so never maybeDelivered.
       return { ok: false, outcome: { class: "retry", reason: `token endpoint ${transportOutcome(err).reason ?? "network error"}` } };
     }
-    const body = parseJsonBody(res.data);
+    const body = parseJsonBody(res.body);
     if (res.status === 200) {
       const t = tokenSchema.safeParse(body);
       if (!t.success)

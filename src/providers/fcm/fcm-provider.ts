@@ -26,16 +26,15 @@ const successSchema = z.object({ name: z.string() });
 
 export function createFcmProvider({ app, config, log, proxy, clock = systemClock }: ProviderDeps<FcmConfig>): PushProvider {
   const now = () => clock.now().getTime();
-  const { http, agentFor, close } = createHttpClient({ timeoutMs: config.timeoutMs, proxy });
+  const http = createHttpClient({ timeoutMs: config.timeoutMs, proxy });
   const { auth: credentials, timeoutMs } = config;
   const auth: FcmAuth =
     credentials.kind === "application-default"
-      ? createAdcFcmAuth({ agentFor, timeoutMs, projectId: config.projectId })
+      ? createAdcFcmAuth({ agentFor: http.agentFor, timeoutMs, projectId: config.projectId })
       : createFcmAuth({
           clientEmail: credentials.clientEmail,
           privateKey: credentials.privateKey,
           tokenUrl: credentials.tokenUrl,
-          timeoutMs,
           http,
           now,
         });
@@ -58,15 +57,17 @@ export function createFcmProvider({ app, config, log, proxy, clock = systemClock
     if (!token.ok) return { outcome: token.outcome };
     let res;
     try {
-      res = await http.post<unknown>(
-        sendUrl,
-        { message },
-        { signal, headers: { Authorization: `Bearer ${token.accessToken}`, "Content-Type": "application/json" } },
-      );
+      res = await http.request({
+        method: "POST",
+        url: sendUrl,
+        body: JSON.stringify({ message }),
+        headers: { authorization: `Bearer ${token.accessToken}`, "content-type": "application/json" },
+        signal,
+      });
     } catch (err) {
       return { outcome: transportOutcome(err) };
     }
-    const body = parseJsonBody(res.data);
+    const body = parseJsonBody(res.body);
     if (res.status === 200) {
       const ok = successSchema.safeParse(body);
       return { outcome: { class: "delivered", status: 200, ...(ok.success ? { messageId: ok.data.name } : {}) } };
@@ -101,7 +102,7 @@ export function createFcmProvider({ app, config, log, proxy, clock = systemClock
     send,
     async close() {
       closed = true;
-      close();
+      await http.close();
     },
   };
 }

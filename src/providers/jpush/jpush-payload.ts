@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import type { PushAttempt } from "../../ports/push-provider.js";
 import type { ApnsEnvironment } from "../../domain/registration.js";
 import type { JpushThirdPartyChannel } from "../../config/jpush-config-schema.js";
@@ -191,7 +190,8 @@ function dropExtrasToFit(extras: Readonly<Record<string, string>>, fits: (e: Rec
 
 /** sendno is echoed back by JPush; it must be a non-zero int (docs/provider-internals.md "JPush"). Derived, so the builder stays pure. */
 function sendnoFor(pushId: string, attempt: number): number {
-  const n = createHash("sha256").update(`${pushId}#${attempt}`, "utf8").digest().readUInt32BE(0);
+  // The first 32 bits of the SHA-256.
+  const n = Number.parseInt(shortHash(`${pushId}#${attempt}`, 8), 16);
   return (n % 0x7ffffffe) + 1;
 }
 

@@ -10,13 +10,14 @@ import { buildJpushPush, type JpushPushSettings } from "./jpush-payload.js";
 import type { ApnsEnvironment } from "../../domain/registration.js";
 import type { ProviderDeps } from "../provider-deps.js";
 
-// JPush REST v3 with a hand-rolled axios client (docs/provider-internals.md "Clients"): the official SDKs sit on the
+// JPush REST v3 with a hand-rolled client (http-transport; docs/provider-internals.md "Clients"): the official SDKs sit on the
 // deprecated `request`, never retry, and jpush-async resolves on the first data chunk and never aborts.
 // One registration_id per request (so 1011 names that device), apns_production always explicit, a cid
 // from JPush's pool reused by every attempt of a push (so a retry after a timeout cannot push twice),
 // msg_id kept as a string.
 
 const PUSH_PATH = "/v3/push";
+const JSON_BODY = { "content-type": "application/json" } as const;
 
 // The response body as JPush documents it (docs/provider-internals.md "JPush"); everything else in it is ignored.
 const responseSchema = z.object({
@@ -39,9 +40,9 @@ export interface JpushProviderDeps extends ProviderDeps<JpushConfig> {
 
 export function createJpushProvider({ app, config, defaultEnvironment, log, proxy, clock = systemClock }: JpushProviderDeps): PushProvider {
   const now = () => clock.now().getTime();
-  const { http, close } = createHttpClient({
-    baseURL: config.baseUrl,
-    auth: { username: config.appKey, password: config.masterSecret },
+  const http = createHttpClient({
+    baseUrl: config.baseUrl,
+    basicAuth: { username: config.appKey, password: config.masterSecret },
     timeoutMs: config.timeoutMs,
     proxy,
   });
@@ -54,27 +55,30 @@ export function createJpushProvider({ app, config, defaultEnvironment, log, prox
   };
   const cids = createCidPool({
     fetch: async (count) => {
-      const res = await http.get<unknown>(`${PUSH_PATH}/cid`, { params: { count, type: "push" } });
-      const list = res.status === 200 ? cidListSchema.safeParse(parseJsonBody(res.data)) : undefined;
+      const res = await http.request({ method: "GET", url: `${PUSH_PATH}/cid?count=${count}&type=push` });
+      const list = res.status === 200 ? cidListSchema.safeParse(parseJsonBody(res.body)) : undefined;
       if (!list?.success) throw new Error(`cid pool: HTTP ${res.status}`);
       return list.data.cidlist;
     },
     now,
   });
 
+  // Only the text outlives this call: the object graph is garbage before the request goes out.
+  const pushBody = (attempt: PushAttempt, cid: string | undefined): string =>
+    JSON.stringify(buildJpushPush(attempt, cid === undefined ? settings : { ...settings, cid }, now()));
+
   const send = async (attempt: PushAttempt): Promise<DeliveryOutcome> => {
     if (closed) return { class: "retry", reason: "provider closed" };
     // The caller already gave up: nothing left, nothing could have been delivered.
     if (attempt.signal.aborted) return { class: "retry", reason: "aborted before sending" };
-    const cid = await cids.cidFor(attempt.pushId);
-    const body = buildJpushPush(attempt, { ...settings, ...(cid !== undefined ? { cid } : {}) }, now());
+    const body = pushBody(attempt, await cids.cidFor(attempt.pushId));
     let res;
     try {
-      res = await http.post<unknown>(PUSH_PATH, body, { signal: attempt.signal, headers: { "Content-Type": "application/json" } });
+      res = await http.request({ method: "POST", url: PUSH_PATH, body, headers: JSON_BODY, signal: attempt.signal });
     } catch (err) {
       return transportOutcome(err);
     }
-    const parsed = parseJpushResponse(res.data);
+    const parsed = parseJpushResponse(res.body);
     const message = scrubToken(parsed.error?.message, attempt.address.token);
     const outcome = classifyJpush({
       httpStatus: res.status,
@@ -83,6 +87,9 @@ export function createJpushProvider({ app, config, defaultEnvironment, log, prox
       ...withReset(headerSeconds(res.headers["x-rate-limit-reset"])),
       registrationIdMalformed: isMalformedRegistrationId(attempt.address.token),
     });
+    // Pushed, or refused for good: a later attempt cannot duplicate it, so its cid need not be kept. Not
+    // when the caller gave up first (its deadline): it takes the attempt as maybe delivered and retries.
+    if (outcome.class !== "retry" && !attempt.signal.aborted) cids.release(attempt.pushId);
     if (outcome.class === "delivered") return parsed.msg_id !== undefined ? { ...outcome, messageId: parsed.msg_id } : outcome;
     report(outcome, attempt, message);
     return outcome;
@@ -101,7 +108,7 @@ export function createJpushProvider({ app, config, defaultEnvironment, log, prox
     send,
     async close() {
       closed = true;
-      close();
+      await http.close();
     },
   };
 }

@@ -1,8 +1,7 @@
-import type { AxiosResponse } from "axios";
 import { z } from "zod";
 import type { JpushConfig, OutboundProxy } from "../../config/config-schema.js";
 import type { DeviceVerdict, ReceiptAnswer, ReceiptLookup } from "../../ports/delivery-receipts.js";
-import { createHttpClient, headerSeconds } from "../http-transport.js";
+import { createHttpClient, headerSeconds, type HttpAnswer } from "../http-transport.js";
 import { parseKeepingMsgIds } from "./jpush-provider.js";
 
 // JPush Report API v3, `GET /received/detail?msg_ids=…` (docs/providers.md "Delivery receipts"): per
@@ -40,14 +39,14 @@ export function createJpushReportClient({
   config: JpushConfig;
   proxy: OutboundProxy | undefined;
 }): ReceiptLookup & { close(): void } {
-  const { http, close } = createHttpClient({
+  const http = createHttpClient({
     proxy,
-    baseURL: config.reportBaseUrl,
-    auth: { username: config.appKey, password: config.masterSecret },
+    baseUrl: config.reportBaseUrl,
+    basicAuth: { username: config.appKey, password: config.masterSecret },
     timeoutMs: config.timeoutMs,
   });
   // One Report API call: transport errors and non-200 answers become a reason, the rate-limit headers a wait.
-  const call = async (request: () => Promise<AxiosResponse<unknown>>) => {
+  const call = async (request: () => Promise<HttpAnswer>) => {
     let res;
     try {
       res = await request();
@@ -57,15 +56,16 @@ export function createJpushReportClient({
     const waitMs = rateLimitWaitMs(res.status, res.headers["x-rate-limit-remaining"], res.headers["x-rate-limit-reset"]);
     const wait = waitMs !== undefined ? { waitMs } : {};
     if (res.status !== 200) return { ok: false as const, reason: `Report API HTTP ${res.status}`, ...wait };
-    return { ok: true as const, data: res.data, wait };
+    return { ok: true as const, data: res.body, wait };
   };
 
   return {
-    close,
+    close: () => void http.close(),
     async lookup(messageIds): Promise<ReceiptAnswer> {
       if (messageIds.length === 0) return { ok: true, received: new Map() };
       if (messageIds.length > MAX_REPORT_IDS) throw new Error(`at most ${MAX_REPORT_IDS} msg_ids per Report API call`);
-      const res = await call(() => http.get<unknown>("/received/detail", { params: { msg_ids: messageIds.join(",") } }));
+      const ids = messageIds.map(encodeURIComponent).join(",");
+      const res = await call(() => http.request({ method: "GET", url: `/received/detail?msg_ids=${ids}` }));
       if (!res.ok) return res;
       const wait = res.wait;
       const rows = detailSchema.safeParse(parseKeepingMsgIds(res.data));
@@ -82,7 +82,9 @@ export function createJpushReportClient({
       // msg_id goes out as the exact digits (a JS number above 2^53 would change it).
       if (!/^\d+$/.test(messageId)) return { ok: true, state: "unknown" };
       const body = `{"msg_id":${messageId},"registration_ids":${JSON.stringify([registrationId])}}`;
-      const res = await call(() => http.post<unknown>("/status/message", body, { headers: { "Content-Type": "application/json" } }));
+      const res = await call(() =>
+        http.request({ method: "POST", url: "/status/message", body, headers: { "content-type": "application/json" } }),
+      );
       if (!res.ok) return res;
       const wait = res.wait;
       const parsed = statusSchema.safeParse(parseKeepingMsgIds(res.data));

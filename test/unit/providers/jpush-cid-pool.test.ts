@@ -19,6 +19,15 @@ describe("JPush cid pool", () => {
     expect(f.calls).toEqual([4]);
   });
 
+  it("forgets a released push's cid: an attempt after JPush's final answer gets a fresh one", async () => {
+    const f = fetcher();
+    const pool = createCidPool({ fetch: f.fetch, batch: 4, now: () => 0 });
+    const first = await pool.cidFor("push-a");
+    pool.release("push-a");
+    pool.release("push-unknown");
+    expect(await pool.cidFor("push-a")).not.toBe(first);
+  });
+
   it("tops up before running dry", async () => {
     const f = fetcher();
     const pool = createCidPool({ fetch: f.fetch, batch: 4, now: () => 0 });
@@ -38,6 +47,24 @@ describe("JPush cid pool", () => {
     now += 61_000;
     expect(await pool.cidFor("p3")).toBeUndefined();
     expect(calls).toBe(2);
+  });
+
+  it("fetches twice as many when the pool is used up within seconds, up to JPush's 1000", async () => {
+    const f = fetcher();
+    let now = 0;
+    const pool = createCidPool({ fetch: f.fetch, batch: 300, now: () => now });
+    for (let i = 0; i < 2500; i++) await pool.cidFor(`p${i}`);
+    expect(f.calls.slice(0, 3)).toEqual([300, 600, 1000]);
+    expect(Math.max(...f.calls)).toBe(1000);
+
+    // A quiet app keeps fetching small batches.
+    const quiet = fetcher();
+    const slow = createCidPool({ fetch: quiet.fetch, batch: 4, now: () => now });
+    for (let i = 0; i < 12; i++) {
+      now += 60_000;
+      await slow.cidFor(`q${i}`);
+    }
+    expect(new Set(quiet.calls)).toEqual(new Set([4]));
   });
 
   it("does not use cids older than a day", async () => {
