@@ -21,12 +21,13 @@ import type { Logger } from "../observability/logger.js";
 interface ConnectionInternals {
   _onData(data: Buffer | string): void;
   parser: { root: { children: unknown[] } | null; cursor: unknown } | null;
-  socket: { write(s: string): void; destroy(): void } | null;
+  socket: { write(s: string): void; end(s: string): void; destroy(): void } | null;
 }
 
 // Anything beginning with "<!" or "<?" once the stream is open, except a CDATA section.
 const RESTRICTED = /<\?|<!(?!\[CDATA\[)/;
 const LOOKBEHIND = 8; // "<![CDATA[" minus one: enough to judge a construct split across reads
+const CLOSE_GRACE_MS = 1000;
 
 export function guardStreamInput(entity: Component, log: Logger, maxStanzaBytes: number): void {
   const internals = entity as unknown as ConnectionInternals;
@@ -40,6 +41,7 @@ export function guardStreamInput(entity: Component, log: Logger, maxStanzaBytes:
   // is never mistaken for one large stanza.
   let stanzaBytes = 0;
   let stanzasCompleted = 0;
+  let failed = false;
   entity.on("element", () => {
     stanzasCompleted += 1;
   });
@@ -50,16 +52,22 @@ export function guardStreamInput(entity: Component, log: Logger, maxStanzaBytes:
       "the XMPP server sent XML we cannot accept; closing the connection (we reconnect)",
     );
     const socket = internals.socket;
+    failed = true;
+    // The error leaves before the connection closes: end() sends it ahead of our FIN. Destroying at
+    // once would reset the connection while the peer may still be sending (a flood, a huge stanza),
+    // and the peer's stack can drop our last words with it; we only destroy if the peer does not
+    // close within the grace period. What it sends meanwhile is dropped unread.
     try {
-      socket?.write(`<stream:error><${condition} xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>`);
+      socket?.end(`<stream:error><${condition} xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>`);
     } catch {
       // the socket is already gone
     }
-    socket?.destroy();
+    setTimeout(() => socket?.destroy(), CLOSE_GRACE_MS).unref();
   };
 
   entity.on("connect", () => {
     decoder = new StringDecoder("utf8");
+    failed = false;
     streamOpen = false;
     carry = "";
     stanzaBytes = 0;
@@ -71,7 +79,7 @@ export function guardStreamInput(entity: Component, log: Logger, maxStanzaBytes:
   entity.on("close", () => internals.socket?.destroy());
 
   internals._onData = (data: Buffer | string) => {
-    if (internals.parser === null) return; // after a failure, until the socket is gone
+    if (failed || internals.parser === null) return; // after a failure, until the socket is gone
     const text = typeof data === "string" ? data : decoder.write(data);
     if (streamOpen) {
       const window = carry + text;
