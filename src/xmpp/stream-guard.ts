@@ -27,7 +27,7 @@ interface ConnectionInternals {
 // Anything beginning with "<!" or "<?" once the stream is open, except a CDATA section.
 const RESTRICTED = /<\?|<!(?!\[CDATA\[)/;
 const LOOKBEHIND = 8; // "<![CDATA[" minus one: enough to judge a construct split across reads
-const CLOSE_GRACE_MS = 1000;
+const CLOSE_GRACE_MS = 500;
 
 export function guardStreamInput(entity: Component, log: Logger, maxStanzaBytes: number): void {
   const internals = entity as unknown as ConnectionInternals;

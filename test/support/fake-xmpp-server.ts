@@ -89,6 +89,8 @@ export async function startFakeXmppServer(
         unsolicited.push(el);
       }
     });
+    // Our peer closed its stream (after a stream error, say): close ours too, as Prosody and ejabberd do.
+    parser.on("end", () => socket.end("</stream:stream>"));
     parser.on("error", () => socket.destroy());
     socket.setEncoding("utf8");
     socket.on("data", (d: string) => parser.write(d));
