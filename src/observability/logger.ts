@@ -4,7 +4,7 @@ import { PinoPretty } from "pino-pretty";
 export type { Logger } from "pino";
 
 // Field names whose values never reach a log line, at any depth. pino's own `redact` only takes fixed
-// paths (one wildcard level), and secrets turn up nested (a registration's addresses, an axios error's
+// paths (one wildcard level), and secrets turn up nested (a registration's addresses, an HTTP client error's
 // config.headers), so the log formatter walks the object instead. Logging is off the per-push hot path.
 const SECRET_NAME =
   /^(auth|authorization|cookie|password|passphrase|secret|token|key|privatekey|mastersecret|apikey|serviceaccount|cert)$|(secret|token|password|passphrase|privatekey|apikey|authorization|secrethash|tokenhash)$/i;
