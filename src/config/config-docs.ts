@@ -99,8 +99,13 @@ export const SETTING_DOCS: Readonly<Record<string, SettingDoc>> = {
   "delivery.registrationCacheSize": { description: "Registrations kept in memory (about 1 KB each)." },
   "limits.devicesPerJid": { description: "Registered devices per account at most." },
   "limits.pushIntervalSeconds": { description: "One push per device per interval; pushes in between are coalesced. 0: off." },
-  "retention.auditDays": { description: "Days delivery records are kept." },
-  "retention.purgeIntervalMinutes": { description: "How often old delivery records are purged." },
+  "retention.auditDays": {
+    description:
+      "Days delivery records are kept, in whole days (UTC): a day is dropped once all of it is older, so a record may stay up to one day longer.",
+  },
+  "retention.purgeIntervalMinutes": {
+    description: "How often old days of delivery records are dropped and the audit's partitions for the coming days created.",
+  },
   tokenEncryptionKey: {
     description: "AES-256-GCM key encrypting device tokens at rest: 32 random bytes, base64 (`openssl rand -base64 32`).",
     default: "none (tokens stored as given)",
