@@ -87,6 +87,14 @@ function publisher(from: string, to: string) {
   };
 }
 
+/** What both ways of reaching the app server share: the publisher's side of XmppLoad. */
+function loadApi(
+  pub: ReturnType<typeof publisher>,
+): Pick<XmppLoad, "publish" | "outstanding" | "belowOutstanding" | "stats" | "resetStats"> {
+  const { publish, outstanding, belowOutstanding, stats, resetStats } = pub;
+  return { publish, outstanding, belowOutstanding, stats, resetStats };
+}
+
 function withTimeout(p: Promise<void>, ms: number, what: string): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([p, new Promise<void>((_, rej) => (timer = setTimeout(() => rej(new Error(what)), ms)))]).finally(() =>
@@ -135,11 +143,7 @@ export async function startXmppLoad({ componentDomain, secret }: { componentDoma
   return {
     service: `xmpp://127.0.0.1:${port}`,
     waitForComponent: (timeoutMs = 30_000) => withTimeout(readyP, timeoutMs, "the app server did not connect"),
-    publish: pub.publish,
-    outstanding: pub.outstanding,
-    belowOutstanding: pub.belowOutstanding,
-    stats: pub.stats,
-    resetStats: pub.resetStats,
+    ...loadApi(pub),
     async stop() {
       socket?.destroy();
       await new Promise<void>((r) => server.close(() => r()));
@@ -176,11 +180,7 @@ export async function connectXmppLoad(opts: { port: number; domain: string; secr
   return {
     service: "",
     waitForComponent: () => Promise.resolve(),
-    publish: pub.publish,
-    outstanding: pub.outstanding,
-    belowOutstanding: pub.belowOutstanding,
-    stats: pub.stats,
-    resetStats: pub.resetStats,
+    ...loadApi(pub),
     async stop() {
       pub.attach(undefined);
       s.end("</stream:stream>");
