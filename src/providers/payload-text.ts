@@ -3,13 +3,21 @@ import type { PushAttempt } from "../ports/push-provider.js";
 import { bareJid } from "../domain/jid.js";
 import { truncateUtf8 } from "../shared/truncate-utf8.js";
 
-// What the three payload builders (apns-payload, jpush-payload, fcm-payload) decide alike: which text a
-// push may show, how an oversized text is shortened, and how an identifier is hashed into a short key.
+// What the three payload builders (apns-payload, jpush-payload, fcm-payload) decide alike: the keys of an
+// encrypted push, which text a push may show, how an oversized text is shortened, and how an identifier is hashed into a short key.
 // Privacy: who wrote what leaves for Apple, JPush or Google only when the admin opted in
 // (config-schema `includeMessageContent`); otherwise the app's generic title and body are all they see.
 
 export const ELLIPSIS = "…";
 const ELLIPSIS_BYTES = Buffer.byteLength(ELLIPSIS, "utf8");
+
+/**
+ * The keys an end-to-end-encrypted push carries for the app's notification extension (tigase:push:encrypt:0;
+ * Siskin's NSE and Siskin-style Android clients read `encrypted` and `iv`), or none.
+ */
+export function encryptedKeys(n: PushAttempt["notification"]): { encrypted?: string; iv?: string } {
+  return n.encrypted ? { encrypted: n.encrypted.payload, iv: n.encrypted.iv } : {};
+}
 
 /** The sender's bare JID (XEP-0357 `last-message-sender` may carry a resource): one thread per contact, not per device. */
 export function bareSender(attempt: Pick<PushAttempt, "notification">): string | undefined {

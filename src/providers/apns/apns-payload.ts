@@ -1,6 +1,6 @@
 import type { PushAttempt } from "../../ports/push-provider.js";
 import { truncateUtf8 } from "../../shared/truncate-utf8.js";
-import { alertText, bareSender, shortHash, trimToFit } from "../payload-text.js";
+import { alertText, bareSender, encryptedKeys, shortHash, trimToFit } from "../payload-text.js";
 
 // What one push looks like on the APNs wire (docs/provider-internals.md "APNs"). Pure.
 //
@@ -38,12 +38,7 @@ const VOIP_EXPIRY_SECONDS = 30; // a call nobody answers in time is over
 
 export function buildApnsRequest(attempt: PushAttempt, settings: ApnsPayloadSettings, nowSeconds: number): ApnsRequest {
   const { notification: n, address, content } = attempt;
-  const custom: Record<string, unknown> = { ...attempt.data };
-  if (n.encrypted) {
-    // Siskin's NSE reads these two keys (tigase:push:encrypt:0).
-    custom.encrypted = n.encrypted.payload;
-    custom.iv = n.encrypted.iv;
-  }
+  const custom: Record<string, unknown> = { ...attempt.data, ...encryptedKeys(n) };
 
   if (n.call && address.voipToken !== undefined && settings.voip) {
     return fit({

@@ -1,5 +1,5 @@
 import type { PushAttempt } from "../../ports/push-provider.js";
-import { revealedContent, shortHash, trimToFit } from "../payload-text.js";
+import { encryptedKeys, revealedContent, shortHash, trimToFit } from "../payload-text.js";
 
 // The FCM HTTP v1 message for one attempt (docs/provider-internals.md "FCM"). Pure. Data-only: XMPP
 // Android clients (Conversations, p2) wake on the data, connect, and fetch the messages over XMPP; a
@@ -20,11 +20,7 @@ export const MAX_TTL_S = 4 * 7 * 24 * 3600;
 export function buildFcmMessage(attempt: PushAttempt, nowMs: number): FcmMessage {
   const { notification: n, content } = attempt;
   const high = n.priority === "high" || n.call;
-  const data: Record<string, string> = { ...attempt.data, priority: n.priority };
-  if (n.encrypted) {
-    data.encrypted = n.encrypted.payload;
-    data.iv = n.encrypted.iv;
-  }
+  const data: Record<string, string> = { ...attempt.data, priority: n.priority, ...encryptedKeys(n) };
   // Only a push worth showing carries who wrote what, and only as far as the admin lets it leave.
   if (high) Object.assign(data, revealedContent(attempt));
   const ttlS = Math.min(MAX_TTL_S, Math.max(0, Math.floor((attempt.expiresAt.getTime() - nowMs) / 1000)));

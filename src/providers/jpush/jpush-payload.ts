@@ -1,7 +1,7 @@
 import type { PushAttempt } from "../../ports/push-provider.js";
 import type { ApnsEnvironment } from "../../domain/registration.js";
 import type { JpushThirdPartyChannel } from "../../config/jpush-config-schema.js";
-import { alertText, revealedContent, shortHash, trimToFit } from "../payload-text.js";
+import { alertText, encryptedKeys, revealedContent, shortHash, trimToFit } from "../payload-text.js";
 
 // The JPush REST v3 push body for one attempt (docs/provider-internals.md "JPush"). Pure.
 //
@@ -80,12 +80,7 @@ export const WAKEUP_MESSAGE = "wakeup";
 /** `cid`: an idempotency key from JPush's cid pool, the same for every attempt of one push (see jpush-cid-pool.ts). */
 export function buildJpushPush(attempt: PushAttempt, settings: JpushPushSettings, nowMs: number): JpushPushBody {
   const { notification: n, content, address } = attempt;
-  const extras: Record<string, string> = { ...attempt.data };
-  if (n.encrypted) {
-    // Siskin-style clients read these two keys (tigase:push:encrypt:0, docs/provider-internals.md "JPush").
-    extras.encrypted = n.encrypted.payload;
-    extras.iv = n.encrypted.iv;
-  }
+  const extras: Record<string, string> = { ...attempt.data, ...encryptedKeys(n) };
   const showContent = content.includeMessageContent;
   const options: JpushOptions = {
     sendno: sendnoFor(attempt.pushId, attempt.attempt),
