@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { stringify } from "yaml";
 import { PRODUCTION_NODE_OPTIONS } from "../test/support/app-process.js";
+import { waitFor } from "../test/support/wait-for.js";
 
 // The app server under test: compiled, its own process, with the Docker image's Node flags, as
 // production runs it; and what its /metrics say about its memory, garbage collection and event loop.
@@ -63,6 +64,15 @@ export async function stopAppServer(child: ChildProcess): Promise<void> {
   const t = setTimeout(() => child.kill("SIGKILL"), 15_000);
   await exited;
   clearTimeout(t);
+}
+
+/** Resolves once the app server answers /readyz (its component is online), bounded by timeoutMs. */
+export async function waitUntilReady(timeoutMs = 30_000): Promise<void> {
+  await waitFor(
+    "the app server to be ready",
+    async () => (await fetch(`http://127.0.0.1:${APP_HTTP_PORT}/readyz`).catch(() => undefined))?.ok === true,
+    timeoutMs,
+  );
 }
 
 /** The app server's Prometheus text, or "" when it does not answer. */

@@ -1,17 +1,14 @@
-import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { stringify } from "yaml";
+import { join } from "node:path";
 import type { FakeApns } from "../test/support/fakes/fake-apns.js";
 import { startProsody } from "../test/support/servers/xmpp-servers.js";
 import { connectUser } from "../test/support/xmpp-client.js";
 import { resultField, runCommand } from "../test/support/xmpp-commands.js";
+import { startAppServer, stopAppServer, waitUntilReady } from "./app-server.js";
 
 // The realistic figure: real messages through a real Prosody 0.12 (mod_cloud_notify) to offline users,
 // Prosody publishing to the app server, the app server pushing to the APNs fake. Latency is measured
 // from the moment the sender's message leaves to the moment "Apple" receives the push for that user.
 
-const ROOT = resolve(import.meta.dirname, "..");
 const USERS = 20;
 const RATE = 100;
 
@@ -24,24 +21,18 @@ export async function runProsodyEndToEnd(opts: {
 }): Promise<{ summary: string }> {
   const names = Array.from({ length: USERS }, (_, i) => `u${i}`);
   const prosody = await startProsody({ runDir: join(opts.dir, "prosody"), extraUsers: names });
-  const file = join(opts.dir, "prosody-bench.yaml");
-  writeFileSync(
-    file,
-    stringify({
-      component: { service: prosody.componentService, domain: prosody.componentDomain, secret: prosody.componentSecret },
-      domains: ["localhost"],
-      database: { url: opts.url },
-      http: { port: 0 },
-      log: { level: "warn" },
-      apps: [opts.appConfig],
-    }),
-  );
-  const child = spawn(process.execPath, [join(ROOT, "dist/src/cli/main.js"), "serve"], {
-    env: { PATH: process.env.PATH ?? "", XMPP_PUSH_CONFIG: file },
-    stdio: ["ignore", "ignore", "inherit"],
+  // The same app server as every other scenario: compiled, with the image's Node flags.
+  const child = startAppServer({
+    dir: opts.dir,
+    url: opts.url,
+    service: prosody.componentService,
+    componentDomain: prosody.componentDomain,
+    componentSecret: prosody.componentSecret,
+    domains: ["localhost"],
+    app: opts.appConfig,
   });
   try {
-    await new Promise((r) => setTimeout(r, 1500));
+    await waitUntilReady();
     const tokens = new Map<string, string>();
     for (const [i, name] of names.entries()) {
       const u = await connectUser(prosody, name, `${name}-pass`);
@@ -90,8 +81,7 @@ export async function runProsodyEndToEnd(opts: {
         `${opts.apns.requests.length} pushes at APNs; message-to-push latency p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${(latencies[latencies.length - 1] ?? NaN).toFixed(1)} ms`,
     };
   } finally {
-    child.kill("SIGTERM");
-    await new Promise((r) => child.once("exit", r));
+    await stopAppServer(child);
     await prosody.stop();
   }
 }

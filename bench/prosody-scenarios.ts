@@ -3,7 +3,7 @@ import type { Knex } from "knex";
 import { startProsody } from "../test/support/servers/xmpp-servers.js";
 import { nodeOf, seedRegistrations } from "../test/support/seed.js";
 import { waitFor } from "../test/support/wait-for.js";
-import { APP_HTTP_PORT, gcSeconds, sampleOf, scrapeApp, startAppServer, stopAppServer } from "./app-server.js";
+import { gcSeconds, sampleOf, scrapeApp, startAppServer, stopAppServer, waitUntilReady } from "./app-server.js";
 import { drive, percentile, type Pace } from "./drive.js";
 import { cpuSecondsBetween, cpuSecondsByPid, postgresPids, watchProcess } from "./proc-stats.js";
 import { markdownTable } from "./markdown-table.js";
@@ -86,11 +86,7 @@ export async function runProsodyScenarios(deps: ProsodyScenarioDeps): Promise<Pr
     appComponent: prosody.componentDomain,
   });
   try {
-    await waitFor(
-      "the app server to be ready behind Prosody",
-      async () => (await fetch(`http://127.0.0.1:${APP_HTTP_PORT}/readyz`).catch(() => undefined))?.ok === true,
-      30_000,
-    );
+    await waitUntilReady();
     const pick = () => nodeOf(Math.floor(Math.random() * DEVICES));
     // Warm up: JIT, the APNs connections, the registration cache (every device at least once).
     await drive(load, { mode: "fixed", rate: 1000 }, 3000, pick);
