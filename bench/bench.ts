@@ -32,7 +32,8 @@ const QUICK = args.has("--quick");
 const seconds = (s: number) => (QUICK ? Math.max(3, Math.round(s / 3)) : s) * 1000;
 const PROVIDER_DELAY_MS = Number(process.env.BENCH_PROVIDER_DELAY_MS ?? 2);
 const ADMIN_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const DB_NAME = "xmpp_push_bench";
+// BENCH_DB_NAME lets two bench runs share one Postgres server (each drops and recreates its own database).
+const DB_NAME = process.env.BENCH_DB_NAME ?? "xmpp_push_bench";
 const COMPONENT_SECRET = "bench-component-secret";
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
