@@ -3,7 +3,7 @@ import reconnect from "@xmpp/reconnect";
 import type { Element } from "@xmpp/xml";
 import type { Logger } from "../observability/logger.js";
 import type { Clock } from "../ports/clock.js";
-import { guardStreamInput } from "./stream-guard.js";
+import { guardStreamInput, type StanzaClaim } from "./stream-guard.js";
 
 // We assemble the entity from component-core + reconnect ourselves instead of using @xmpp/component:
 // its iqCallee answers every unrouted IQ with cancel/service-unavailable (ejabberd deletes the user's
@@ -15,11 +15,15 @@ export type ConnectionState = "offline" | "connecting" | "online";
 export interface ComponentConnection {
   readonly domain: string;
   state(): ConnectionState;
-  /** Called for every incoming stanza (iq, message, presence). */
+  /** Called for every incoming stanza (iq, message, presence) that no claim took. */
   onStanza(handler: (stanza: Element) => void): void;
+  /** Offered each incoming top-level stanza's text first; one it takes (returns true) is never parsed. */
+  claimStanzas(claim: StanzaClaim): void;
   onStateChange(handler: (state: ConnectionState) => void): void;
   /** Sends when online; returns false when the stanza could not be written. */
   send(stanza: Element): Promise<boolean>;
+  /** Sends a stanza already serialised (well-formed, escaped XML); as send(). */
+  sendText(stanza: string): Promise<boolean>;
   start(): void;
   stop(): Promise<void>;
 }
@@ -48,7 +52,17 @@ export function createComponentConnection({
   log,
 }: ComponentOptions): ComponentConnection {
   const entity = new Component({ service, domain });
-  guardStreamInput(entity, log, maxStanzaBytes);
+  let claim: StanzaClaim | undefined;
+  guardStreamInput(entity, log, maxStanzaBytes, (text) => {
+    if (claim === undefined) return false;
+    try {
+      return claim(text);
+    } catch (err) {
+      // A claim that fails leaves the stanza to the parser: it is answered the ordinary way.
+      log.error({ err }, "reading a stanza's text failed; parsing it instead");
+      return false;
+    }
+  });
   // Handshake and close timeouts (xmpp.js default 2 s) are fine on a LAN; allow a busy server more.
   entity.timeout = 5000;
   let stanzaHandler: (stanza: Element) => void = () => undefined;
@@ -131,6 +145,22 @@ export function createComponentConnection({
 
   entity.on("stanza", (stanza: Element) => stanzaHandler(stanza));
 
+  // Replies produced in one turn of the event loop leave in one write (one syscall, not one each).
+  // False when not online (nothing may be sent).
+  const corkForTurn = (): boolean => {
+    if (entity.status !== "online") return false;
+    const socket = entity.socket;
+    if (socket && !corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        corked = false;
+        socket.uncork();
+      });
+    }
+    return true;
+  };
+
   // Created per start(): @xmpp/reconnect detaches itself for good on stop().
   let retry: ReturnType<typeof reconnect> = { delay: 0, stop: () => undefined } as unknown as ReturnType<typeof reconnect>;
 
@@ -143,20 +173,22 @@ export function createComponentConnection({
     onStateChange(handler) {
       stateHandlers.push(handler);
     },
+    claimStanzas(handler) {
+      claim = handler;
+    },
     async send(stanza) {
-      if (entity.status !== "online") return false;
-      // Replies produced in one turn of the event loop leave in one write (one syscall, not one each).
-      const socket = entity.socket;
-      if (socket && !corked) {
-        corked = true;
-        socket.cork();
-        process.nextTick(() => {
-          corked = false;
-          socket.uncork();
-        });
-      }
+      if (!corkForTurn()) return false;
       try {
         await entity.send(stanza);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async sendText(stanza) {
+      if (!corkForTurn()) return false;
+      try {
+        await entity.write(stanza);
         return true;
       } catch {
         return false;

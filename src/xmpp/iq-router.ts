@@ -1,7 +1,7 @@
 import type { Element } from "@xmpp/xml";
 import { bareJid } from "../domain/jid.js";
 import type { Logger } from "../observability/logger.js";
-import { errorReply, resultReply, stanzaErrors, type StanzaErrorSpec } from "./stanza-errors.js";
+import { errorReply, replyText, resultReply, stanzaErrors, type IqAddress, type StanzaErrorSpec } from "./stanza-errors.js";
 
 // Routes IQs on (type, namespace, element name), like xmpp.js's iqCallee, but with our defaults:
 // every get/set gets exactly one reply, a handler that throws yields `wait` (never `cancel`, which
@@ -29,14 +29,35 @@ export interface IqRouter {
   route(type: "get" | "set", ns: string, name: string, handler: IqHandler): void;
   /** Handles one incoming stanza; resolves once the reply (if any) was handed to `send`. */
   handle(stanza: Element): Promise<void>;
+  /**
+   * Answers an IQ set that was read from its text, not parsed (publish-scanner.ts), by the same rules:
+   * exactly one reply, `wait` when the handler throws. The reply goes to `sendText`.
+   */
+  answerText(address: IqAddress, payload: { readonly ns: string; readonly name: string }, handler: () => Promise<IqReply>): Promise<void>;
 }
 
-export function createIqRouter({ send, log }: { send: (el: Element) => Promise<unknown>; log: Logger }): IqRouter {
+export interface IqRouterDeps {
+  readonly send: (el: Element) => Promise<unknown>;
+  readonly sendText: (text: string) => Promise<unknown>;
+  readonly log: Logger;
+}
+
+export function createIqRouter({ send, sendText, log }: IqRouterDeps): IqRouter {
   const routes = new Map<string, IqHandler>();
   const key = (type: string, ns: string | undefined, name: string) => `${type}\u0000${ns ?? ""}\u0000${name}`;
 
   const answer = async (stanza: Element, r: IqReply) => {
     await send("error" in r ? errorReply(stanza, r.error) : resultReply(stanza, r.result));
+  };
+
+  // A handler that throws is our own trouble: the server should try again later, not drop the device.
+  const settled = async (handler: () => IqReply | Promise<IqReply>, ns: string | undefined, name: string): Promise<IqReply> => {
+    try {
+      return await handler();
+    } catch (err) {
+      log.error({ err, ns, name }, "IQ handler failed; answered wait");
+      return reply.error(stanzaErrors.internalWait());
+    }
   };
 
   return {
@@ -65,14 +86,16 @@ export function createIqRouter({ send, log }: { send: (el: Element) => Promise<u
         await answer(stanza, reply.error(stanzaErrors.serviceUnavailable()));
         return;
       }
-      let r: IqReply;
-      try {
-        r = await handler({ stanza, from, to: stanza.attrs.to ?? "", id: stanza.attrs.id ?? "", type, payload });
-      } catch (err) {
-        log.error({ err, ns: payload.attrs.xmlns, name: payload.name }, "IQ handler failed; answered wait");
-        r = reply.error(stanzaErrors.internalWait());
-      }
+      const r = await settled(
+        () => handler({ stanza, from, to: stanza.attrs.to ?? "", id: stanza.attrs.id ?? "", type, payload }),
+        payload.attrs.xmlns,
+        payload.name,
+      );
       await answer(stanza, r);
+    },
+    async answerText(address, payload, handler) {
+      const r = await settled(handler, payload.ns, payload.name);
+      await sendText(replyText(address, "error" in r ? r.error : undefined, "error" in r ? undefined : r.result));
     },
   };
 }

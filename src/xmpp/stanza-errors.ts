@@ -70,3 +70,23 @@ export function errorReply(request: Element, spec: StanzaErrorSpec): Element {
 export function resultReply(request: Element, child?: Element): Element {
   return xml("iq", { type: "result", id: request.attrs.id, to: request.attrs.from, from: request.attrs.to }, child);
 }
+
+/** An IQ's addressing, as the request carried it. */
+export interface IqAddress {
+  readonly id: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+/**
+ * resultReply/errorReply as text, for a request read from its text (publish-scanner.ts). The result,
+ * the reply to nearly every publish, is written directly: no element to build and serialise per push.
+ */
+export function replyText(request: IqAddress, error?: StanzaErrorSpec, resultChild?: Element): string {
+  if (error === undefined && resultChild === undefined) {
+    const { escapeXML } = xml; // @xmpp/xml is CommonJS: its functions are not named exports at run time
+    return `<iq type="result" id="${escapeXML(request.id)}" to="${escapeXML(request.from)}" from="${escapeXML(request.to)}"/>`;
+  }
+  const asElement = xml("iq", { id: request.id, from: request.from, to: request.to });
+  return (error === undefined ? resultReply(asElement, resultChild) : errorReply(asElement, error)).toString();
+}

@@ -1,6 +1,7 @@
 import { StringDecoder } from "node:string_decoder";
 import type { Component } from "@xmpp/component-core";
 import type { Logger } from "../observability/logger.js";
+import { createStanzaFramer } from "./stanza-framer.js";
 
 // Hardening of xmpp.js 0.13's stream input, which a hostile or broken peer can crash or wedge
 // (found by test/faults/fuzz.test.ts):
@@ -29,10 +30,14 @@ const RESTRICTED = /<\?|<!(?!\[CDATA\[)/;
 const LOOKBEHIND = 8; // "<![CDATA[" minus one: enough to judge a construct split across reads
 const CLOSE_GRACE_MS = 500;
 
-export function guardStreamInput(entity: Component, log: Logger, maxStanzaBytes: number): void {
+/** Offered each whole top-level stanza's text before the parser sees it; true when it took the stanza. */
+export type StanzaClaim = (text: string) => boolean;
+
+export function guardStreamInput(entity: Component, log: Logger, maxStanzaBytes: number, claim?: StanzaClaim): void {
   const internals = entity as unknown as ConnectionInternals;
   const parse = internals._onData.bind(entity);
   let decoder = new StringDecoder("utf8");
+  let framer = createStanzaFramer();
   let streamOpen = false;
   let carry = "";
   // Bytes of the stanza being read, counted per read: a read that completes a stanza starts the count
@@ -67,6 +72,7 @@ export function guardStreamInput(entity: Component, log: Logger, maxStanzaBytes:
 
   entity.on("connect", () => {
     decoder = new StringDecoder("utf8");
+    framer = createStanzaFramer();
     failed = false;
     streamOpen = false;
     carry = "";
@@ -77,6 +83,18 @@ export function guardStreamInput(entity: Component, log: Logger, maxStanzaBytes:
   });
   // The server closed its stream: close the socket too, so the reconnect loop starts.
   entity.on("close", () => internals.socket?.destroy());
+
+  const tooLarge = () => fail("policy-violation", `a stanza larger than ${maxStanzaBytes} bytes (component.maxStanzaBytes)`);
+
+  const parseSafely = (text: string): boolean => {
+    try {
+      parse(text);
+      return true;
+    } catch (err) {
+      fail("bad-format", (err as Error).message);
+      return false;
+    }
+  };
 
   internals._onData = (data: Buffer | string) => {
     if (failed || internals.parser === null) return; // after a failure, until the socket is gone
@@ -92,11 +110,17 @@ export function guardStreamInput(entity: Component, log: Logger, maxStanzaBytes:
       carry = window.slice(-LOOKBEHIND);
     }
     const completedBefore = stanzasCompleted;
-    try {
-      parse(text);
-    } catch (err) {
-      fail("bad-format", (err as Error).message);
-      return;
+    if (!claim) {
+      if (!parseSafely(text)) return;
+    } else {
+      // The parser gets all the text it always got, minus the stanzas claimed whole.
+      framer.write(text, (piece, stanza) => (stanza && claim(piece)) || parseSafely(piece));
+      if (failed) return;
+      // A stanza held back until its end arrives counts against the cap like one the parser holds.
+      if (framer.pendingLength * 3 > maxStanzaBytes && Buffer.byteLength(framer.pendingText()) > maxStanzaBytes) {
+        tooLarge();
+        return;
+      }
     }
     // Between stanzas the parser's cursor is the stream root, which collects any text (keepalive
     // whitespace) as children nobody reads: drop it.
@@ -109,6 +133,6 @@ export function guardStreamInput(entity: Component, log: Logger, maxStanzaBytes:
     // Inside a stanza: the parser holds at most one read (64 KiB) beyond the cap before we give up on it.
     const readBytes = typeof data === "string" ? Buffer.byteLength(data) : data.length;
     stanzaBytes = stanzasCompleted > completedBefore ? readBytes : stanzaBytes + readBytes;
-    if (stanzaBytes > maxStanzaBytes) fail("policy-violation", `a stanza larger than ${maxStanzaBytes} bytes (component.maxStanzaBytes)`);
+    if (stanzaBytes > maxStanzaBytes) tooLarge();
   };
 }

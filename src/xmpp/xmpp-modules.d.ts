@@ -73,6 +73,8 @@ declare module "@xmpp/component-core" {
     stop(): Promise<unknown>;
     authenticate(id: string, password: string): Promise<void>;
     send(element: Element): Promise<void>;
+    /** Writes serialised XML as it is (what send() does after serialising). */
+    write(text: string): Promise<void>;
     sendMany(elements: Element[]): Promise<void>;
   }
 }

@@ -13,9 +13,12 @@ import type { ComponentConnection } from "./component.js";
 import { discoHandlers } from "./disco.js";
 import { createIqRouter, reply } from "./iq-router.js";
 import { NS } from "./namespaces.js";
-import { createPublishHandler } from "./publish-handler.js";
+import { createPublishAnswer, createPublishHandler, isServerAddress } from "./publish-handler.js";
+import { scanPublish } from "./publish-scanner.js";
 
 export const VERSION = PACKAGE_VERSION;
+
+const PUBSUB_ROUTE = { ns: NS.pubsub, name: "pubsub" } as const;
 
 /** Wires every IQ the component answers to the services behind it. */
 export function attachXmppService({
@@ -34,7 +37,7 @@ export function attachXmppService({
   log: Logger;
 }): void {
   const componentJid = component.domain;
-  const router = createIqRouter({ send: (el) => component.send(el), log });
+  const router = createIqRouter({ send: (el) => component.send(el), sendText: (text) => component.sendText(text), log });
   const commands = createAdhocCommands([
     ...p2Commands({ registrations, componentJid }),
     ...appserverCommands({ registrations, componentJid }),
@@ -42,7 +45,19 @@ export function attachXmppService({
   ]);
   const disco = discoHandlers({ componentJid, commands: commands.list });
 
-  router.route("set", NS.pubsub, "pubsub", createPublishHandler({ publish, metrics }));
+  const answerPublish = createPublishAnswer({ publish, metrics });
+  router.route("set", NS.pubsub, "pubsub", createPublishHandler(answerPublish));
+  // Nearly every stanza is a publish of one shape: read it from its text, without an element tree.
+  // What the scanner declines, and a publish from an address that is not a server's (the router
+  // answers those), is parsed and routed like any other stanza.
+  component.claimStanzas((text) => {
+    const scanned = scanPublish(text);
+    if (scanned === undefined || !isServerAddress(scanned.from)) return false;
+    router
+      .answerText(scanned, PUBSUB_ROUTE, () => answerPublish(scanned.from, scanned.publish))
+      .catch((err: unknown) => log.error({ err }, "failed to answer a stanza"));
+    return true;
+  });
   router.route("set", NS.commands, "command", async (iq) => {
     const r = await commands.handler(iq);
     // Label values come from our own command list only: a client cannot grow the metric's cardinality.

@@ -18,9 +18,14 @@ export function parseXml(text: string): Element {
   return root;
 }
 
+/** A publish IQ exactly as Prosody 0.12 or ejabberd 23.01 sent it (captured on loopback), as text. */
+export function capturedText(name: string): string {
+  return readFileSync(join(CAPTURED, `${name}.xml`), "utf8").trim();
+}
+
 /** A publish IQ exactly as Prosody 0.12 or ejabberd 23.01 sent it (captured on loopback). */
 export function captured(name: string): Element {
-  return parseXml(readFileSync(join(CAPTURED, `${name}.xml`), "utf8").trim());
+  return parseXml(capturedText(name));
 }
 
 export const CAPTURED_PUBLISHES = [

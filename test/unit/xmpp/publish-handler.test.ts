@@ -4,10 +4,16 @@ import type { PublishInput, PublishService } from "../../../src/delivery/publish
 import { publishOutcomes, type PublishOutcome } from "../../../src/domain/delivery-outcome.js";
 import { createMetrics } from "../../../src/observability/metrics.js";
 import { createIqRouter } from "../../../src/xmpp/iq-router.js";
-import { createPublishHandler } from "../../../src/xmpp/publish-handler.js";
+import { createPublishAnswer, createPublishHandler } from "../../../src/xmpp/publish-handler.js";
+import { scanPublish } from "../../../src/xmpp/publish-scanner.js";
 import { publishReplies } from "../../../src/xmpp/stanza-errors.js";
 import { recordingLogger } from "../../support/memory/recording-logger.js";
-import { captured, CAPTURED_PUBLISHES, parseXml } from "../../support/stanzas.js";
+import { captured, CAPTURED_PUBLISHES, capturedText, parseXml } from "../../support/stanzas.js";
+
+// The two ways a publish reaches the publish service: parsed into elements and routed (any publish),
+// or read from its text (publish-scanner.ts, the common shape). They must answer alike.
+type Path = "tree" | "text";
+const PUBSUB = { ns: "http://jabber.org/protocol/pubsub", name: "pubsub" };
 
 function harness(outcome: PublishOutcome | (() => never)) {
   const sent: Element[] = [];
@@ -20,9 +26,24 @@ function harness(outcome: PublishOutcome | (() => never)) {
     },
     drain: async () => {},
   };
-  const router = createIqRouter({ send: async (el) => void sent.push(el), log });
-  router.route("set", "http://jabber.org/protocol/pubsub", "pubsub", createPublishHandler({ publish, metrics: createMetrics() }));
-  return { router, sent, inputs, logText: text };
+  const sentText: string[] = [];
+  const router = createIqRouter({
+    send: async (el) => void sent.push(el),
+    sendText: async (t) => {
+      sentText.push(t);
+      sent.push(parseXml(t));
+    },
+    log,
+  });
+  const answer = createPublishAnswer({ publish, metrics: createMetrics() });
+  router.route("set", PUBSUB.ns, "pubsub", createPublishHandler(answer));
+  const deliver = async (path: Path, stanza: string) => {
+    if (path === "tree") return router.handle(parseXml(stanza));
+    const scanned = scanPublish(stanza);
+    if (scanned === undefined) throw new Error("the scanner declined a publish it should read");
+    return router.answerText(scanned, PUBSUB, () => answer(scanned.from, scanned.publish));
+  };
+  return { router, deliver, sent, sentText, inputs, logText: text };
 }
 
 const errorOf = (el: Element) => {
@@ -52,9 +73,9 @@ describe("publish replies: the error type is what the user's server acts on", ()
   });
 
   for (const [outcome, expected] of Object.entries(table) as Array<[PublishOutcome, string]>) {
-    it(`${outcome} → ${expected}`, async () => {
+    it.each(["tree", "text"] as const)(`${outcome} → ${expected} (%s)`, async (path) => {
       const h = harness(outcome);
-      await h.router.handle(captured("prosody-default-body"));
+      await h.deliver(path, capturedText("prosody-default-body"));
       const r = h.sent[0]!;
       expect(r.attrs).toMatchObject({
         to: "localhost",
@@ -65,19 +86,41 @@ describe("publish replies: the error type is what the user's server acts on", ()
     });
   }
 
-  it("hands every captured publish to the service with the server's domain, node, options and summary", async () => {
+  it.each(["tree", "text"] as const)(
+    "hands every captured publish to the service with the server's domain, node, options and summary (%s)",
+    async (path) => {
+      for (const name of CAPTURED_PUBLISHES) {
+        const h = harness("delivered");
+        await h.deliver(path, capturedText(name));
+        expect(h.inputs[0]).toMatchObject({ fromDomain: "localhost", node: "testnode123", options: new Map([["secret", "s3cr3t"]]) });
+        expect(h.sent[0]!.attrs.type).toBe("result");
+      }
+    },
+  );
+
+  it("reads every captured publish from its text exactly as from its elements", async () => {
     for (const name of CAPTURED_PUBLISHES) {
-      const h = harness("delivered");
-      await h.router.handle(captured(name));
-      expect(h.inputs[0]).toMatchObject({ fromDomain: "localhost", node: "testnode123", options: new Map([["secret", "s3cr3t"]]) });
-      expect(h.sent[0]!.attrs.type).toBe("result");
+      const tree = harness("delivered");
+      const text = harness("delivered");
+      await tree.deliver("tree", capturedText(name));
+      await text.deliver("text", capturedText(name));
+      expect(text.inputs).toEqual(tree.inputs);
+      expect(text.sent[0]!.attrs).toEqual({ ...tree.sent[0]!.attrs });
     }
   });
 
-  it("never echoes the request (its secret) in an error reply", async () => {
+  it("writes the result reply with every attribute escaped", async () => {
+    const h = harness("delivered");
+    const stanza = capturedText("prosody-default-body").replace(/id='[^']*'/, `id='a&amp;b&lt;c&apos;d&quot;'`);
+    await h.deliver("text", stanza);
+    expect(h.sentText[0]).toBe(`<iq type="result" id="a&amp;b&lt;c&apos;d&quot;" to="localhost" from="push.localhost"/>`);
+    expect(h.sent[0]!.attrs.id).toBe(`a&b<c'd"`);
+  });
+
+  it.each(["tree", "text"] as const)("never echoes the request (its secret) in an error reply (%s)", async (path) => {
     for (const outcome of ["unknown-node", "not-authorized", "unavailable"] as const) {
       const h = harness(outcome);
-      await h.router.handle(captured("ejabberd-with-body-sender"));
+      await h.deliver(path, capturedText("ejabberd-with-body-sender"));
       const xml = h.sent[0]!.toString();
       expect(xml).not.toContain("s3cr3t");
       expect(xml).not.toContain("pubsub");
@@ -105,11 +148,11 @@ describe("publish replies: the error type is what the user's server acts on", ()
     expect(h.sent[0]!.getChild("error")!.getChildText("text", "urn:ietf:params:xml:ns:xmpp-stanzas")).toBe("the publish has no node");
   });
 
-  it("answers wait when our code throws, and logs it without the secret", async () => {
+  it.each(["tree", "text"] as const)("answers wait when our code throws, and logs it without the secret (%s)", async (path) => {
     const h = harness(() => {
       throw new Error("boom");
     });
-    await h.router.handle(captured("prosody-default-body"));
+    await h.deliver(path, capturedText("prosody-default-body"));
     expect(errorOf(h.sent[0]!)).toBe("wait/internal-server-error");
     expect(h.logText()).toContain("boom");
     expect(h.logText()).not.toContain("s3cr3t");
