@@ -53,27 +53,35 @@ function decline(): never {
   throw DECLINED;
 }
 
-type Attrs = (name: string, value: string) => void;
+// The attributes of the start tag just read, as offsets into the text: no strings are made for the
+// names, and a value only when it is asked for. Shared by every scan (a scan is synchronous and never
+// re-entered), so reading a tag allocates nothing.
+const MAX_ATTRS = 16;
+const attrNameStart = new Int32Array(MAX_ATTRS);
+const attrNameEnd = new Int32Array(MAX_ATTRS);
+const attrValueStart = new Int32Array(MAX_ATTRS);
+const attrValueEnd = new Int32Array(MAX_ATTRS);
+let attrCount = 0;
+
+const FORM_ATTRS = ["xmlns", "type"] as const;
+const FIELD_ATTRS = ["var", "type", "label"] as const;
+const ENCRYPTED_ATTRS = ["xmlns", "iv", "type"] as const;
+const XMLNS_ONLY = ["xmlns"] as const;
+const NO_ATTRS = [] as const;
+const NO_VALUES: readonly string[] = [];
 
 class Scanner {
   private i = 0;
   constructor(private readonly s: string) {}
 
   iq(): ScannedPublish {
-    let id: string | undefined;
-    let from: string | undefined;
-    let to: string | undefined;
-    let type: string | undefined;
-    const empty = this.open("iq", (name, value) => {
-      if (name === "id") id = value;
-      else if (name === "from") from = value;
-      else if (name === "to") to = value;
-      else if (name === "type") type = value;
-      else if (name === "xmlns") {
-        if (value !== "jabber:component:accept") decline();
-      } else if (name !== "xml:lang") decline();
-    });
-    if (empty || type !== "set" || id === undefined || from === undefined || to === undefined) decline();
+    if (this.open("iq", ["id", "from", "to", "type", "xmlns", "xml:lang"])) decline();
+    const id = this.attr("id");
+    const from = this.attr("from");
+    const to = this.attr("to");
+    const xmlns = this.attr("xmlns");
+    if (this.attr("type") !== "set" || id === undefined || from === undefined || to === undefined) decline();
+    if (xmlns !== undefined && xmlns !== "jabber:component:accept") decline();
     this.space();
     const parts = this.pubsub();
     this.space();
@@ -83,9 +91,7 @@ class Scanner {
   }
 
   private pubsub(): PublishParts {
-    let xmlns: string | undefined;
-    if (this.open("pubsub", (name, value) => (name === "xmlns" ? (xmlns = value) : decline()))) decline();
-    if (xmlns !== NS.pubsub) decline();
+    if (this.open("pubsub", XMLNS_ONLY) || this.attr("xmlns") !== NS.pubsub) decline();
     let publish: Omit<PublishParts, "optionsForm"> | undefined;
     let optionsForm: DataForm | undefined;
     let sawOptions = false;
@@ -100,35 +106,36 @@ class Scanner {
     }
     this.close("pubsub");
     if (publish === undefined) decline();
-    return { ...publish, optionsForm };
+    return { node: publish.node, optionsForm, summary: publish.summary, encrypted: publish.encrypted, priorityTag: publish.priorityTag };
   }
 
   private publish(): Omit<PublishParts, "optionsForm"> {
-    let node: string | undefined;
-    const nothing = { summary: undefined, encrypted: undefined, priorityTag: undefined };
-    if (this.open("publish", (name, value) => (name === "node" ? (node = value) : decline()))) return { node, ...nothing };
-    this.space();
-    let found: Omit<PublishParts, "node" | "optionsForm"> = nothing;
-    if (!this.atClose()) {
-      const itemEmpty = this.open("item", (name) => name === "id" || decline());
-      if (!itemEmpty) {
-        this.space();
-        if (!this.atClose()) {
-          found = this.notification();
-          this.space();
-        }
-        this.close("item");
-      }
+    const empty = this.open("publish", ["node"]);
+    const node = this.attr("node");
+    let summary: PublishParts["summary"];
+    let encrypted: PublishParts["encrypted"];
+    let priorityTag: PublishParts["priorityTag"];
+    if (!empty) {
       this.space();
+      if (!this.atClose()) {
+        if (!this.open("item", ["id"])) {
+          this.space();
+          if (!this.atClose()) {
+            ({ summary, encrypted, priorityTag } = this.notification());
+            this.space();
+          }
+          this.close("item");
+        }
+        this.space();
+      }
+      this.close("publish");
     }
-    this.close("publish");
-    return { node, ...found };
+    return { node, summary, encrypted, priorityTag };
   }
 
   private notification(): Omit<PublishParts, "node" | "optionsForm"> {
-    let xmlns: string | undefined;
-    const empty = this.open("notification", (name, value) => (name === "xmlns" ? (xmlns = value) : decline()));
-    if (xmlns !== NS.push) decline();
+    const empty = this.open("notification", XMLNS_ONLY);
+    if (this.attr("xmlns") !== NS.push) decline();
     let form: DataForm | undefined;
     let encrypted: PublishParts["encrypted"];
     let priorityTag: string | undefined;
@@ -147,29 +154,22 @@ class Scanner {
   }
 
   private encrypted(): NonNullable<PublishParts["encrypted"]> {
-    let xmlns: string | undefined;
-    let iv: string | undefined;
-    let type: string | undefined;
-    const empty = this.open("encrypted", (name, value) => {
-      if (name === "xmlns") xmlns = value;
-      else if (name === "iv") iv = value;
-      else if (name === "type") type = value;
-      else decline();
-    });
-    if (xmlns !== NS.tigaseEncrypt) decline();
+    const empty = this.open("encrypted", ENCRYPTED_ATTRS);
+    if (this.attr("xmlns") !== NS.tigaseEncrypt) decline();
+    const iv = this.attr("iv");
+    const type = this.attr("type");
     return { iv, type, text: empty ? "" : this.textThenClose("encrypted") };
   }
 
   /** An element holding text only, in the given namespace. */
   private textElement(name: string, ns: string): string {
-    let xmlns: string | undefined;
-    const empty = this.open(name, (attr, value) => (attr === "xmlns" ? (xmlns = value) : decline()));
-    if (xmlns !== ns) decline();
+    const empty = this.open(name, XMLNS_ONLY);
+    if (this.attr("xmlns") !== ns) decline();
     return empty ? "" : this.textThenClose(name);
   }
 
   private publishOptions(): DataForm | undefined {
-    if (this.open("publish-options", () => decline())) return undefined;
+    if (this.open("publish-options", NO_ATTRS)) return undefined;
     this.space();
     let form: DataForm | undefined;
     if (!this.atClose()) {
@@ -183,44 +183,37 @@ class Scanner {
 
   /** A jabber:x:data form of fields with values (XEP-0004), read like data-form.ts's parseForm. */
   private form(): DataForm {
-    let xmlns: string | undefined;
-    let type = "";
-    const empty = this.open("x", (name, value) => {
-      if (name === "xmlns") xmlns = value;
-      else if (name === "type") type = value;
-      else decline();
-    });
-    if (xmlns !== NS.dataForms) decline();
-    const fields = new Map<string, string[]>();
+    const empty = this.open("x", FORM_ATTRS);
+    if (this.attr("xmlns") !== NS.dataForms) decline();
+    const type = this.attr("type") ?? "";
+    // Every field's values in document order; a field without any shares one empty array.
+    const fields = new Map<string, readonly string[]>();
     if (!empty) {
       for (;;) {
         this.space();
         if (this.atClose()) break;
-        if (!this.startsTag("field")) decline();
-        let name: string | undefined;
-        const fieldEmpty = this.open("field", (attr, value) => {
-          if (attr === "var") name = value;
-          else if (attr !== "type" && attr !== "label") decline();
-        });
-        let values: string[] | undefined;
-        if (name !== undefined && name !== "") {
-          values = fields.get(name);
-          if (values === undefined) fields.set(name, (values = []));
-        }
+        const fieldEmpty = this.open("field", FIELD_ATTRS);
+        const name = this.attr("var");
+        const named = name !== undefined && name !== "";
+        if (named && !fields.has(name)) fields.set(name, NO_VALUES);
         if (fieldEmpty) continue;
         for (;;) {
           this.space();
           if (this.atClose()) break;
           // <value/> is an empty value; anything but values in a field is not ours to read.
-          const v = this.open("value", () => decline()) ? "" : this.textThenClose("value");
-          values?.push(v);
+          const value = this.open("value", NO_ATTRS) ? "" : this.textThenClose("value");
+          if (named) {
+            const values = fields.get(name)!;
+            if (values === NO_VALUES) fields.set(name, [value]);
+            else (values as string[]).push(value);
+          }
         }
         this.close("field");
       }
       this.close("x");
     }
     const formType = fields.get("FORM_TYPE")?.[0];
-    return { type, ...(formType !== undefined ? { formType } : {}), fields };
+    return formType !== undefined ? { type, formType, fields } : { type, fields };
   }
 
   // ---- lexical level ----
@@ -244,33 +237,32 @@ class Scanner {
     return isSpace(c) || c === SLASH || c === GT;
   }
 
-  /** Reads the start tag <name …> or <name …/>, each attribute to `attrs`; true when it was empty (self-closing). */
-  private open(name: string, attrs: Attrs): boolean {
+  /**
+   * Reads the start tag <name …> or <name …/>; true when it was empty (self-closing). Its attributes
+   * must be among `allowed`, each at most once; attr() reads them.
+   */
+  private open(name: string, allowed: readonly string[]): boolean {
     if (!this.startsTag(name)) decline();
     const s = this.s;
     let i = this.i + 1 + name.length;
-    const seen: string[] = [];
+    attrCount = 0;
     for (;;) {
       const before = i;
       while (i < s.length && isSpace(s.charCodeAt(i))) i++;
       const c = s.charCodeAt(i);
-      if (c === GT) {
-        this.i = i + 1;
-        return false;
-      }
-      if (c === SLASH) {
-        if (s.charCodeAt(i + 1) !== GT) decline();
-        this.i = i + 2;
-        return true;
+      if (c === GT || c === SLASH) {
+        if (c === SLASH && s.charCodeAt(i + 1) !== GT) decline();
+        this.i = c === GT ? i + 1 : i + 2;
+        return c === SLASH;
       }
       // An attribute: a space before it, then name="value" or name='value'.
-      if (i === before) decline();
+      if (i === before || attrCount === MAX_ATTRS) decline();
       const nameStart = i;
       while (i < s.length && isNameChar(s.charCodeAt(i))) i++;
-      if (i === nameStart) decline();
-      const attr = s.slice(nameStart, i);
-      if (seen.includes(attr)) decline();
-      seen.push(attr);
+      if (i === nameStart || !this.nameIn(nameStart, i, allowed)) decline();
+      for (let k = 0; k < attrCount; k++) if (this.sameName(attrNameStart[k]!, attrNameEnd[k]!, nameStart, i)) decline();
+      attrNameStart[attrCount] = nameStart;
+      attrNameEnd[attrCount] = i;
       while (i < s.length && isSpace(s.charCodeAt(i))) i++;
       if (s.charCodeAt(i) !== EQ) decline();
       i++;
@@ -279,15 +271,41 @@ class Scanner {
       if (quote !== QUOT && quote !== APOS) decline();
       const valueEnd = s.indexOf(quote === QUOT ? '"' : "'", i + 1);
       if (valueEnd === -1) decline();
-      attrs(attr, this.decode(i + 1, valueEnd));
+      // Every value must be one the parser would take, read or not (it refuses a bad entity anywhere).
+      this.checkText(i + 1, valueEnd);
+      attrValueStart[attrCount] = i + 1;
+      attrValueEnd[attrCount] = valueEnd;
+      attrCount++;
       i = valueEnd + 1;
     }
+  }
+
+  /** The value of the last start tag's attribute `name`, decoded; undefined when it has none. */
+  private attr(name: string): string | undefined {
+    for (let k = 0; k < attrCount; k++) {
+      const start = attrNameStart[k]!;
+      if (attrNameEnd[k]! - start === name.length && this.s.startsWith(name, start))
+        return this.decode(attrValueStart[k]!, attrValueEnd[k]!);
+    }
+    return undefined;
+  }
+
+  private nameIn(start: number, end: number, names: readonly string[]): boolean {
+    for (const n of names) if (n.length === end - start && this.s.startsWith(n, start)) return true;
+    return false;
+  }
+
+  private sameName(aStart: number, aEnd: number, bStart: number, bEnd: number): boolean {
+    if (aEnd - aStart !== bEnd - bStart) return false;
+    for (let k = 0; k < aEnd - aStart; k++) if (this.s.charCodeAt(aStart + k) !== this.s.charCodeAt(bStart + k)) return false;
+    return true;
   }
 
   /** The text up to the next tag, which must be </name>. */
   private textThenClose(name: string): string {
     const end = this.s.indexOf("<", this.i);
     if (end === -1) decline();
+    this.checkText(this.i, end);
     const text = this.decode(this.i, end);
     this.i = end;
     this.close(name);
@@ -303,20 +321,27 @@ class Scanner {
     this.i = i + 1;
   }
 
-  /** Text or an attribute value between start and end, with the five predefined entities replaced; "<" or any other reference declines. */
-  private decode(start: number, end: number): string {
+  /** Declines text or an attribute value holding "<", or "&" other than one of the five predefined entities. */
+  private checkText(start: number, end: number): void {
     const s = this.s;
     const lt = s.indexOf("<", start);
     if (lt !== -1 && lt < end) decline();
+    for (let amp = s.indexOf("&", start); amp !== -1 && amp < end; amp = s.indexOf("&", amp + 1)) {
+      const semi = s.indexOf(";", amp);
+      if (semi === -1 || semi >= end || entityLength(s, amp + 1, semi) === 0) decline();
+    }
+  }
+
+  /** Text or an attribute value between start and end (checked), with the five predefined entities replaced. */
+  private decode(start: number, end: number): string {
+    const s = this.s;
     let amp = s.indexOf("&", start);
     if (amp === -1 || amp >= end) return s.slice(start, end);
     let out = "";
     let from = start;
     while (amp !== -1 && amp < end) {
-      out += s.slice(from, amp);
       const semi = s.indexOf(";", amp);
-      if (semi === -1 || semi >= end) decline();
-      out += entity(s.slice(amp + 1, semi));
+      out += s.slice(from, amp) + ENTITY_TEXT[entityLength(s, amp + 1, semi)]!.get(s.slice(amp + 1, semi))!;
       from = semi + 1;
       amp = s.indexOf("&", from);
     }
@@ -324,21 +349,28 @@ class Scanner {
   }
 }
 
-function entity(name: string): string {
-  switch (name) {
-    case "amp":
-      return "&";
-    case "lt":
-      return "<";
-    case "gt":
-      return ">";
-    case "quot":
-      return '"';
-    case "apos":
-      return "'";
-    default:
-      return decline();
-  }
+// The five predefined entities, by the length of their name (no others are accepted).
+const ENTITY_TEXT: ReadonlyArray<ReadonlyMap<string, string> | undefined> = [
+  undefined,
+  undefined,
+  new Map([
+    ["lt", "<"],
+    ["gt", ">"],
+  ]),
+  new Map([["amp", "&"]]),
+  new Map([
+    ["quot", '"'],
+    ["apos", "'"],
+  ]),
+];
+
+/** The length of the entity name between start and end when it is a predefined one, else 0. */
+function entityLength(s: string, start: number, end: number): number {
+  const n = end - start;
+  const names = ENTITY_TEXT[n];
+  if (names === undefined) return 0;
+  for (const name of names.keys()) if (s.startsWith(name, start)) return n;
+  return 0;
 }
 
 /** Attribute-name characters we accept: printable ASCII but for the ones that end a name or a tag. */

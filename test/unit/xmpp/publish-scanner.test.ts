@@ -97,6 +97,14 @@ describe("publish scanner", () => {
     ["a form in another namespace", publish(summary("a").replace("jabber:x:data", "urn:example"))],
     ["an unquoted attribute", publish("").replace("id='i'", "id=i")],
     ["a '<' in an attribute", publish("").replace("id='i'", "id='<'")],
+    [
+      "an unknown entity in an attribute it does not read",
+      publish("", `type='set' id='i' from='example.org' to='push.example.org' xml:lang='&bogus;'`),
+    ],
+    [
+      "a '<' in an attribute it does not read",
+      publish(summary("b").replace("var='last-message-body'", "var='last-message-body' label='a<b'")),
+    ],
     ["text after the stanza", publish("") + " "],
     ["a mismatched end tag", publish("").replace("</item>", "</itemx>")],
     ["a message", `<message from='example.org' to='push.example.org'><body>hi</body></message>`],
