@@ -59,13 +59,6 @@ export function createPublishService(deps: PublishServiceDeps): PublishService {
   const running = new Set<Promise<unknown>>();
   // Publishes between arrival and the start of their attempt; with `running`, what counts against maxInFlight.
   let arriving = 0;
-  // The owner's domain, once per cached registration instead of a JID parse per push.
-  const ownerDomains = new WeakMap<Registration, string>();
-  const ownerDomain = (reg: Registration): string => {
-    let domain = ownerDomains.get(reg);
-    if (domain === undefined) ownerDomains.set(reg, (domain = domainOf(reg.ownerJid)));
-    return domain;
-  };
 
   const lookup = async (input: PublishInput): Promise<Lookup> => {
     let reg: Registration | undefined;
@@ -81,7 +74,7 @@ export function createPublishService(deps: PublishServiceDeps): PublishService {
       return { outcome: "unavailable" };
     }
     // A server may only push to its own users' devices; to anyone else the node does not exist.
-    if (!reg || (reg.ownerJid !== "" && ownerDomain(reg) !== input.fromDomain)) return { outcome: "unknown-node" };
+    if (!reg || (reg.ownerJid !== "" && domainOf(reg.ownerJid) !== input.fromDomain)) return { outcome: "unknown-node" };
     const app = apps.get(reg.app);
     if (!app || !isActive(reg)) return { outcome: "unknown-node" };
     if (input.fromOperator === true) return { reg, app };
