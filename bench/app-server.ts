@@ -14,7 +14,9 @@ export const APP_HTTP_PORT = Number(process.env.BENCH_APP_HTTP_PORT ?? 18_088);
 
 export interface AppServerOptions {
   readonly dir: string;
-  readonly url: string;
+  /** Postgres; without it the app server runs on the embedded database in dataDir. */
+  readonly url?: string;
+  readonly dataDir?: string;
   /** Where its component connects ("xmpp://127.0.0.1:<port>"). */
   readonly service: string;
   readonly componentDomain: string;
@@ -30,7 +32,7 @@ export function startAppServer(o: AppServerOptions): ChildProcess {
     stringify({
       component: { service: o.service, domain: o.componentDomain, secret: o.componentSecret },
       domains: o.domains,
-      database: { url: o.url, poolMax: 10 },
+      database: o.url !== undefined ? { url: o.url, poolMax: 10 } : { dataDir: o.dataDir },
       http: { port: APP_HTTP_PORT },
       log: { level: "warn" },
       // BENCH_DELIVERY='{"auditFlushMs":100}' tries other delivery settings.
