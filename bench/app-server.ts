@@ -3,7 +3,7 @@ import { openSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { stringify } from "yaml";
-import { PRODUCTION_NODE_OPTIONS } from "../test/support/app-process.js";
+import { PRODUCTION_NODE_FLAGS, PRODUCTION_NODE_OPTIONS } from "../test/support/app-process.js";
 import { waitFor } from "../test/support/wait-for.js";
 
 // The app server under test: compiled, its own process, with the Docker image's Node flags, as
@@ -41,7 +41,8 @@ export function startAppServer(o: AppServerOptions): ChildProcess {
     }),
   );
   const flags = [
-    // The Docker image's setting (Dockerfile NODE_OPTIONS): measure what production runs.
+    // The Docker image's settings (Dockerfile NODE_OPTIONS and ENTRYPOINT): measure what production runs.
+    ...PRODUCTION_NODE_FLAGS,
     ...PRODUCTION_NODE_OPTIONS.split(" "),
     ...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
     ...(process.env.BENCH_ALLOC_PROF ? ["--import", pathToFileURL(join(ROOT, "bench/alloc-profile.mjs")).href] : []),
