@@ -3,7 +3,7 @@ import { openSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { stringify } from "yaml";
-import { PRODUCTION_NODE_OPTIONS } from "../test/support/app-process.js";
+import { PRODUCTION_NODE_FLAGS, PRODUCTION_NODE_OPTIONS } from "../test/support/app-process.js";
 import { waitFor } from "../test/support/wait-for.js";
 
 // The app server under test: compiled, its own process, with the Docker image's Node flags, as
@@ -14,7 +14,9 @@ export const APP_HTTP_PORT = Number(process.env.BENCH_APP_HTTP_PORT ?? 18_088);
 
 export interface AppServerOptions {
   readonly dir: string;
-  readonly url: string;
+  /** Postgres; without it the app server runs on the embedded database in dataDir. */
+  readonly url?: string;
+  readonly dataDir?: string;
   /** Where its component connects ("xmpp://127.0.0.1:<port>"). */
   readonly service: string;
   readonly componentDomain: string;
@@ -30,7 +32,7 @@ export function startAppServer(o: AppServerOptions): ChildProcess {
     stringify({
       component: { service: o.service, domain: o.componentDomain, secret: o.componentSecret },
       domains: o.domains,
-      database: { url: o.url, poolMax: 10 },
+      database: o.url !== undefined ? { url: o.url, poolMax: 10 } : { dataDir: o.dataDir },
       http: { port: APP_HTTP_PORT },
       log: { level: "warn" },
       // BENCH_DELIVERY='{"auditFlushMs":100}' tries other delivery settings.
@@ -39,7 +41,8 @@ export function startAppServer(o: AppServerOptions): ChildProcess {
     }),
   );
   const flags = [
-    // The Docker image's setting (Dockerfile NODE_OPTIONS): measure what production runs.
+    // The Docker image's settings (Dockerfile NODE_OPTIONS and ENTRYPOINT): measure what production runs.
+    ...PRODUCTION_NODE_FLAGS,
     ...PRODUCTION_NODE_OPTIONS.split(" "),
     ...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
     ...(process.env.BENCH_ALLOC_PROF ? ["--import", pathToFileURL(join(ROOT, "bench/alloc-profile.mjs")).href] : []),

@@ -24,6 +24,7 @@ import { markdownTable } from "./markdown-table.js";
 import { nodeOf, seedRegistrations } from "../test/support/seed.js";
 import { startXmppLoad } from "./xmpp-load.js";
 import { auditRowsArgument, runAuditScale } from "./audit-scale.js";
+import { runEmbeddedScenario } from "./embedded-scenario.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const args = new Set(process.argv.slice(2));
@@ -275,6 +276,8 @@ async function main(): Promise<void> {
       startFakes: () => startFakes(PROVIDER_DELAY_MS),
       appConfig: (f) => appConfig("apns", f),
     });
+  // --embedded: the embedded database alone (bench/embedded-scenario.ts), idle and at 200/s.
+  if (args.has("--embedded")) return runEmbedded();
   const dir = mkdtempSync(join(tmpdir(), "xmpp-push-bench-"));
   const { db, url } = await prepareDatabase();
   const fakes = await startFakes(PROVIDER_DELAY_MS);
@@ -363,6 +366,53 @@ async function main(): Promise<void> {
     fakes.stop();
     await db.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function runEmbedded(): Promise<void> {
+  const fakes = await startFakes(PROVIDER_DELAY_MS);
+  try {
+    log(`running: embedded database, 1k devices, 200/s (${seconds(30) / 1000} s)`);
+    const r = await runEmbeddedScenario({
+      rate: 200,
+      durationMs: seconds(30),
+      idleSettleMs: 10_000,
+      componentSecret: COMPONENT_SECRET,
+      app: appConfig("apns", fakes),
+      resetFakes: async () => void (await fakes.command({ cmd: "reset", delayMs: PROVIDER_DELAY_MS })),
+      deliveredPushes: async () => (await fakes.command({ cmd: "stats" }))!.deliveredPushes,
+      log,
+    });
+    const head = [
+      "embedded",
+      "idle RSS MB",
+      "idle private MB",
+      "peak RSS MB",
+      "RSS MB at 200/s",
+      "private MB",
+      "pushes/s",
+      "p50 ms",
+      "p99 ms",
+      "CPU ms/push",
+      "lost",
+    ];
+    const row = [
+      "1k devices, 200/s",
+      r.idleRssMb.toFixed(0),
+      r.idleRssAnonMb.toFixed(0),
+      r.peakRssMb.toFixed(0),
+      r.loadRssMb.toFixed(0),
+      r.loadRssAnonMb.toFixed(0),
+      r.pushesPerSecond.toFixed(0),
+      r.p50.toFixed(2),
+      r.p99.toFixed(2),
+      r.cpuMsPerPush.toFixed(3),
+      String(r.lost),
+    ];
+    process.stdout.write(`\n${markdownTable(head, [row])}\n`);
+    if (JSON_OUT) process.stdout.write(`${JSON.stringify({ embedded: r })}\n`);
+  } finally {
+    fakes.stop();
   }
 }
 

@@ -29,6 +29,15 @@ export function sampleProcess(pid: number): ProcSample | undefined {
   }
 }
 
+/** The highest RSS the process has had since it started (VmHWM), in MB: catches peaks between samples. */
+export function peakRssMb(pid: number): number {
+  try {
+    return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN) / 1024;
+  } catch {
+    return NaN;
+  }
+}
+
 /** Samples every intervalMs until stopped; reports max RSS and the CPU share over the window. */
 export function watchProcess(pid: number, intervalMs = 250) {
   const samples: ProcSample[] = [];

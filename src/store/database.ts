@@ -14,6 +14,7 @@ import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import knexFactory, { type Knex } from "knex";
 import pg from "pg";
+import { initEmbeddedDatabase } from "./embedded-initdb.js";
 
 export type DatabaseKind = "postgres" | "embedded";
 
@@ -97,24 +98,11 @@ async function openEmbedded(dataDir: string, lockWaitMs: number): Promise<Databa
     // Loaded only for the embedded database: a server on Postgres never pays for PGlite's memory.
     const [{ PGlite }, { default: ClientPgLite }] = await Promise.all([import("@electric-sql/pglite"), import("knex-pglite")]);
     const pgdata = join(dir, "pgdata");
-    const start = async () => {
-      const db = new PGlite(pgdata, {
-        // The embedded database serves one small process; Postgres' 128 MB default is far too much here.
-        postgresqlconf: ["shared_buffers=16MB"],
-      });
-      await db.waitReady;
-      return db;
-    };
-    let pglite: InstanceType<typeof PGlite>;
-    if (existsSync(join(pgdata, "PG_VERSION"))) {
-      pglite = await start();
-    } else {
-      // A new data directory runs initdb, whose WebAssembly memory (about 350 MB) the instance keeps for
-      // its whole life: the first start would idle at ~650 MB RSS, later ones at ~250 MB. Starting once
-      // more lets that memory go (measured: external memory 493 -> 139 MB).
-      await (await start()).close();
-      pglite = await start();
-    }
+    // The embedded database serves one small process; Postgres' 128 MB default is far too much here.
+    const postgresqlconf = ["shared_buffers=16MB"];
+    if (!existsSync(join(pgdata, "PG_VERSION"))) await initEmbeddedDatabase(pgdata, postgresqlconf);
+    const pglite = new PGlite(pgdata, { postgresqlconf });
+    await pglite.waitReady;
     restrictToOwner(dir);
     const knex = knexFactory({ client: ClientPgLite, dialect: "postgres", connection: () => ({ pglite }) as object });
     return {

@@ -9,6 +9,15 @@ import { cleanEnv, startCli, type CliProcess } from "./cli.js";
 /** The Docker image's Node flags (Dockerfile NODE_OPTIONS): memory tests measure what production runs. */
 export const PRODUCTION_NODE_OPTIONS = "--max-old-space-size=96 --max-semi-space-size=4";
 
+/**
+ * The Node flags of every production start (the image's ENTRYPOINT, `npm start`) that NODE_OPTIONS may
+ * not carry. --liftoff-only: WebAssembly stays on V8's baseline compiler. PGlite's hottest functions are
+ * huge; optimizing one of them took ~600 MB of compiler memory (peak RSS 780 MB) and left ~70 MB behind
+ * in malloc's arenas, while CPU per push at 200/s on the embedded database stayed the same without it
+ * (npm run bench -- --embedded). On Postgres the only WebAssembly is undici's HTTP parser.
+ */
+export const PRODUCTION_NODE_FLAGS = ["--liftoff-only"] as const;
+
 export interface AppProcess extends CliProcess {
   readonly httpPort: number;
   metrics(): Promise<string>;

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { join, posix } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PRODUCTION_NODE_OPTIONS } from "../../support/app-process.js";
+import { PRODUCTION_NODE_FLAGS, PRODUCTION_NODE_OPTIONS } from "../../support/app-process.js";
 
 // Static checks of the Dockerfile: this machine has a docker client but no engine, so the image cannot be
 // built here. What can be checked is checked for real: the instructions, that the ENTRYPOINT is the file
@@ -147,8 +147,9 @@ describe("Dockerfile", () => {
     expect(read("src/config/config-schema.ts")).toMatch(/port: [^\n]*\.default\(8080\)/);
   });
 
-  it("starts the file `npm run build` produces: ENTRYPOINT node /app/dist/src/cli/main.js, CMD serve", () => {
-    expect(runtime("ENTRYPOINT").map(jsonArgs)).toEqual([["node", "/app/dist/src/cli/main.js"]]);
+  it("starts the file `npm run build` produces: ENTRYPOINT node --liftoff-only /app/dist/src/cli/main.js, CMD serve", () => {
+    // The flags NODE_OPTIONS cannot carry, the same the benchmark and `npm start` run with.
+    expect(runtime("ENTRYPOINT").map(jsonArgs)).toEqual([["node", ...PRODUCTION_NODE_FLAGS, "/app/dist/src/cli/main.js"]]);
     expect(runtime("CMD").map(jsonArgs)).toEqual([["serve"]]);
     // The package's bin is the same file, relative to /app.
     expect(posix.join("/app", pkg.bin["xmpp-push"]!)).toBe("/app/dist/src/cli/main.js");
