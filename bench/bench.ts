@@ -35,6 +35,9 @@ const PROVIDER_DELAY_MS = Number(process.env.BENCH_PROVIDER_DELAY_MS ?? 2);
 const ADMIN_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 // BENCH_DB_NAME lets two bench runs share one Postgres server (each drops and recreates its own database).
 const DB_NAME = process.env.BENCH_DB_NAME ?? "xmpp_push_bench";
+// BENCH_KEEP_DB=1 keeps the database of the last run and its registrations when they are as many as a
+// scenario needs: a 1M-device run then skips its minute of seeding (for iterating on one case).
+const KEEP_DB = process.env.BENCH_KEEP_DB === "1";
 const COMPONENT_SECRET = "bench-component-secret";
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
@@ -79,8 +82,11 @@ const SCENARIOS = ALL_SCENARIOS.filter((s) => !process.env.BENCH_ONLY || s.name.
 async function prepareDatabase(name = DB_NAME): Promise<{ db: Database; url: string }> {
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${name}`);
+  const exists = (await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [name])).rowCount === 1;
+  if (!(KEEP_DB && exists)) {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${name}`);
+  }
   await admin.end();
   const u = new URL(ADMIN_URL);
   u.pathname = `/${name}`;
@@ -88,6 +94,10 @@ async function prepareDatabase(name = DB_NAME): Promise<{ db: Database; url: str
   const db = await openDatabase({ url, dataDir: "", poolMax: 4 });
   await migrateLatest(db);
   return { db, url };
+}
+
+async function registrationCount(db: Database): Promise<number> {
+  return Number((await db.knex("registrations").count({ n: "*" }).first())?.n ?? 0);
 }
 
 interface Fakes {
@@ -285,6 +295,10 @@ async function main(): Promise<void> {
   let seeded = 0;
   try {
     for (const s of args.has("--prosody-only") ? [] : SCENARIOS) {
+      if (seeded !== s.registrations && KEEP_DB && (await registrationCount(db)) === s.registrations) {
+        seeded = s.registrations;
+        log(`kept the ${s.registrations.toLocaleString("en")} registrations of the last run (BENCH_KEEP_DB)`);
+      }
       if (seeded !== s.registrations) {
         const t0 = Date.now();
         await seedRegistrations(db.knex, s.registrations, "bench");

@@ -17,14 +17,21 @@ const profiles: Readonly<Record<Dialect, DialectProfile>> = {
   rest: restDialect,
 };
 
-// Computed once per loaded registration (the same object serves every push until the cache drops it).
-const computed = new WeakMap<Registration, Readonly<Record<string, string>>>();
+// Computed once per loaded registration (the same object serves every push until the cache drops it),
+// and kept on the registration object itself, under a property nobody else can see or enumerate. Not in
+// a WeakMap: with devices far more than the cache holds, every push loads a new registration, and a
+// WeakMap entry per push made each garbage collection much dearer (its entries are ephemerons, marked
+// over and over; measured: background marking per mark-compact about doubled at 1M devices, and
+// scavenges took twice as long).
+const PUSH_DATA = Symbol("pushData");
+
+type WithPushData = Registration & { readonly [PUSH_DATA]?: Readonly<Record<string, string>> };
 
 export function pushDataFor(reg: Registration): Readonly<Record<string, string>> {
-  let data = computed.get(reg);
-  if (data === undefined) {
-    data = profiles[reg.dialect].pushData(reg);
-    computed.set(reg, data);
-  }
+  const kept = (reg as WithPushData)[PUSH_DATA];
+  if (kept !== undefined) return kept;
+  const data = profiles[reg.dialect].pushData(reg);
+  // Frozen objects (none are today) just go without: recomputed next time.
+  if (Object.isExtensible(reg)) Object.defineProperty(reg, PUSH_DATA, { value: data, enumerable: false });
   return data;
 }

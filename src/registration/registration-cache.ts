@@ -1,6 +1,7 @@
 import type { Registration } from "../domain/registration.js";
 import { systemClock, type Clock } from "../ports/clock.js";
 import type { RegistrationStore } from "../ports/registration-store.js";
+import { createSeenFilter } from "./seen-filter.js";
 
 // Publishes look up their registration on every push; most nodes push again soon (a conversation), so a
 // small in-process cache takes the database off the hot path. Misses that arrive together are read in
@@ -8,6 +9,13 @@ import type { RegistrationStore } from "../ports/registration-store.js";
 // devices pushed to are far more than the cache holds. Changes made by this process invalidate
 // at once; changes made by another replica show within ttlMs (a stale entry can at worst send one push
 // to a token that was just replaced, or answer item-not-found for a node registered a moment ago).
+//
+// A registration is kept only from its second read on (a node asked for again while the first read's
+// mark is still in the seen filter): with far more devices than the cache holds, pushed to at random,
+// keeping every read filled the cache with entries that were never asked for again, each living long
+// enough to reach the old generation, so the garbage collector's work per push doubled. Nodes that push
+// again soon (a conversation) cost one read more and are kept as before. Unknown nodes are always kept,
+// so a server hammering a dead node still does not hammer the database.
 
 export interface RegistrationCache {
   get(node: string): Promise<Registration | undefined>;
@@ -33,6 +41,9 @@ export function createRegistrationCache({
   clock = systemClock,
 }: RegistrationCacheOptions): RegistrationCache {
   const now = () => clock.now().getTime();
+  // Remembers about as many recent misses as four caches full: a node asked for again within that
+  // many other misses is kept.
+  const seen = createSeenFilter(maxEntries * 4);
   const entries = new Map<string, { reg: Registration | undefined; expires: number }>();
   const inFlight = new Map<string, Promise<Registration | undefined>>();
   let generation = 0;
@@ -76,15 +87,20 @@ export function createRegistrationCache({
   return {
     async get(node) {
       const hit = entries.get(node);
-      if (hit && hit.expires > now()) return hit.reg;
+      if (hit) {
+        if (hit.expires > now()) return hit.reg;
+        // Expired: read again below, and kept again only if admitted.
+        entries.delete(node);
+      }
       const pending = inFlight.get(node);
       if (pending) return pending;
       const startedAt = generation;
+      const askedBefore = seen.markSeen(node);
       const loading = load(node).finally(() => inFlight.delete(node));
       inFlight.set(node, loading);
       const reg = await loading;
       // An invalidation that happened while we were reading makes this result suspect: don't keep it.
-      if (startedAt === generation) remember(node, reg);
+      if (startedAt === generation && (askedBefore || reg === undefined)) remember(node, reg);
       return reg;
     },
     invalidate(node) {
