@@ -1,3 +1,5 @@
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import type { RegistrationStore } from "../../../src/ports/registration-store.js";
 import { createRegistrationCache } from "../../../src/registration/registration-cache.js";
@@ -138,5 +140,32 @@ describe("seen filter", () => {
     // With 1,024 keys in 4,096 slots, 78 % share their slot with no other key (a uniform hash); a
     // shared slot answers false for both keys here, since each check marks it again.
     expect(remembered).toBeGreaterThan(740);
+  });
+
+  it("keeps no reference to the text a node was cut from (the stanza's whole read)", async () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const t = await setup(1000);
+    const settle = async () => {
+      for (let round = 0; round < 2; round++) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        gc();
+      }
+      return process.memoryUsage().heapUsed;
+    };
+    for (let i = 0; i < 100; i++) if (i % 2 === 0) await t.register(`node-${i}-of-a-publish`); // half known, half unknown
+    const before = await settle();
+    for (let i = 0; i < 100; i++) {
+      const node = `node-${i}-of-a-publish`;
+      // A read as the stream delivers it: one flat string of 100 KB, the node cut out of its middle.
+      const read = Buffer.from("x".repeat(100_000) + node + "y".repeat(1000)).toString();
+      const cut = read.slice(100_000, 100_000 + node.length);
+      await t.cache.get(cut);
+      await t.cache.get(cut);
+    }
+    expect(t.cache.size).toBe(100);
+    t.reads.length = 0; // the test's own record of the queries holds the nodes too
+    // Kept with their reads, 100 keys would hold 10 MB (each read is 100 KB of one-byte characters).
+    expect((await settle()) - before).toBeLessThan(2_000_000);
   });
 });
