@@ -22,7 +22,10 @@ export async function drive(load: XmppLoad, pace: Pace, durationMs: number, pick
     const low = Math.max(1, Math.floor(pace.window * 0.875));
     while (performance.now() < end) {
       while (load.outstanding() < pace.window) load.publish(pick(), BENCH_SECRET);
-      await load.belowOutstanding(low);
+      // Bounded by the run's end: replies that stop coming (the app server died) must not hang the bench.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([load.belowOutstanding(low), new Promise((r) => (timer = setTimeout(r, Math.max(0, end - performance.now()))))]);
+      clearTimeout(timer);
     }
   }
   const elapsed = (performance.now() - started) / 1000;
