@@ -161,6 +161,17 @@ export function createComponentConnection({
     return true;
   };
 
+  /** Whether a write (send or sendText) went out; false when offline or the socket refused it. */
+  const written = async (write: () => Promise<void>): Promise<boolean> => {
+    if (!corkForTurn()) return false;
+    try {
+      await write();
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
   // Created per start(): @xmpp/reconnect detaches itself for good on stop().
   let retry: ReturnType<typeof reconnect> = { delay: 0, stop: () => undefined } as unknown as ReturnType<typeof reconnect>;
 
@@ -176,24 +187,8 @@ export function createComponentConnection({
     claimStanzas(handler) {
       claim = handler;
     },
-    async send(stanza) {
-      if (!corkForTurn()) return false;
-      try {
-        await entity.send(stanza);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    async sendText(stanza) {
-      if (!corkForTurn()) return false;
-      try {
-        await entity.write(stanza);
-        return true;
-      } catch {
-        return false;
-      }
-    },
+    send: (stanza) => written(() => entity.send(stanza)),
+    sendText: (stanza) => written(() => entity.write(stanza)),
     start() {
       if (!stopped && current !== "offline") return;
       stopped = false;
