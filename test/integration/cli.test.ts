@@ -85,7 +85,7 @@ describe("xmpp-push config check", () => {
 });
 
 describe("xmpp-push serve", () => {
-  it("starts with no configuration at all on the embedded database, waits for the XMPP server, and stops on SIGTERM within 2 s", async () => {
+  it("starts with no configuration at all on the embedded database, waits for the XMPP server, and stops on SIGTERM within 5 s", async () => {
     const dir = scratch();
     // A port nothing listens on, so the server is certainly absent.
     const p = startCli(["serve"], { cwd: dir, env: cleanEnv({ XMPP_PUSH_COMPONENT_SERVICE: "xmpp://127.0.0.1:1" }) });
@@ -96,7 +96,10 @@ describe("xmpp-push serve", () => {
     p.child.kill("SIGTERM");
     const { code, afterMs } = await p.exited(10_000);
     expect(code).toBe(0);
-    expect(afterMs).toBeLessThan(2000);
+    // The process leaves ~1.2 s after its "stopped" line on an existing embedded data directory (measured
+    // alone; 2.7 s in a loaded CI run), which a first start now is too: initdb runs in a child process.
+    // Well inside the server's own 10 s shutdown watchdog and Kubernetes' 30 s grace period.
+    expect(afterMs).toBeLessThan(5000);
     expect(existsSync(join(dir, "data", "xmpp-push.lock"))).toBe(false);
   }, 120_000); // the embedded database takes tens of seconds to start on a loaded 2-core machine
 
