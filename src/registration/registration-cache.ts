@@ -10,12 +10,13 @@ import { createSeenFilter } from "./seen-filter.js";
 // at once; changes made by another replica show within ttlMs (a stale entry can at worst send one push
 // to a token that was just replaced, or answer item-not-found for a node registered a moment ago).
 //
-// A registration is kept only from its second read on (a node asked for again while the first read's
-// mark is still in the seen filter): with far more devices than the cache holds, pushed to at random,
-// keeping every read filled the cache with entries that were never asked for again, each living long
-// enough to reach the old generation, so the garbage collector's work per push doubled. Nodes that push
-// again soon (a conversation) cost one read more and are kept as before. Unknown nodes are always kept,
-// so a server hammering a dead node still does not hammer the database.
+// Once the cache is full, a registration is kept only from its second read on (a node asked for again
+// while the first read's mark is still in the seen filter): with far more devices than the cache holds,
+// pushed to at random, keeping every read evicted an entry per push for one that was never asked for
+// again, each living long enough to reach the old generation, so the garbage collector's work per push
+// doubled. Nodes that push again soon (a conversation) cost one read more and are kept as before. While
+// it has room, every read is kept. Unknown nodes are always kept, so a server hammering a dead node still
+// does not hammer the database.
 
 export interface RegistrationCache {
   get(node: string): Promise<Registration | undefined>;
@@ -100,7 +101,8 @@ export function createRegistrationCache({
       inFlight.set(node, loading);
       const reg = await loading;
       // An invalidation that happened while we were reading makes this result suspect: don't keep it.
-      if (startedAt === generation && (askedBefore || reg === undefined)) remember(node, reg);
+      // While the cache has room, every read is kept (as many devices as it holds cost one read each).
+      if (startedAt === generation && (askedBefore || reg === undefined || entries.size < maxEntries)) remember(node, reg);
       return reg;
     },
     invalidate(node) {
