@@ -101,7 +101,8 @@ export function createRegistrationCache({
       inFlight.set(node, loading);
       const reg = await loading;
       // An invalidation that happened while we were reading makes this result suspect: don't keep it.
-      // While the cache has room, every read is kept (as many devices as it holds cost one read each).
+      // While the cache has room, every read is kept: as many devices as it holds cost one read each,
+      // and a device pushed to once keeps getting pushes while the database is down.
       if (startedAt === generation && (askedBefore || reg === undefined || entries.size < maxEntries)) remember(node, reg);
       return reg;
     },
