@@ -33,7 +33,7 @@ const CLOSE_GRACE_MS = 500;
 /** Offered each whole top-level stanza's text before the parser sees it; true when it took the stanza. */
 export type StanzaClaim = (text: string) => boolean;
 
-export function guardStreamInput(entity: Component, log: Logger, maxStanzaBytes: number, claim?: StanzaClaim): void {
+export function guardStreamInput(entity: Component, log: Logger, maxStanzaBytes: number, claim: StanzaClaim): void {
   const internals = entity as unknown as ConnectionInternals;
   const parse = internals._onData.bind(entity);
   let decoder = new StringDecoder("utf8");
@@ -110,17 +110,13 @@ export function guardStreamInput(entity: Component, log: Logger, maxStanzaBytes:
       carry = window.slice(-LOOKBEHIND);
     }
     const completedBefore = stanzasCompleted;
-    if (!claim) {
-      if (!parseSafely(text)) return;
-    } else {
-      // The parser gets all the text it always got, minus the stanzas claimed whole.
-      framer.write(text, (piece, stanza) => (stanza && claim(piece)) || parseSafely(piece));
-      if (failed) return;
-      // A stanza held back until its end arrives counts against the cap like one the parser holds.
-      if (framer.pendingLength * 3 > maxStanzaBytes && Buffer.byteLength(framer.pendingText()) > maxStanzaBytes) {
-        tooLarge();
-        return;
-      }
+    // The parser gets all the text it always got, minus the stanzas claimed whole.
+    framer.write(text, (piece, stanza) => (stanza && claim(piece)) || parseSafely(piece));
+    if (failed) return;
+    // A stanza held back until its end arrives counts against the cap like one the parser holds.
+    if (framer.pendingLength * 3 > maxStanzaBytes && Buffer.byteLength(framer.pendingText()) > maxStanzaBytes) {
+      tooLarge();
+      return;
     }
     // Between stanzas the parser's cursor is the stream root, which collects any text (keepalive
     // whitespace) as children nobody reads: drop it.
