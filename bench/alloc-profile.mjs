@@ -14,7 +14,9 @@ if (dir) {
   session.post("HeapProfiler.startSampling", {
     samplingInterval: 16384,
     includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: true,
+    // BENCH_ALLOC_PROF_PROMOTED=1: only what outlived a scavenge (promoted to the old generation), i.e.
+    // what drives the mark-compacts.
+    includeObjectsCollectedByMinorGC: process.env.BENCH_ALLOC_PROF_PROMOTED !== "1",
   });
   process.once("exit", () => {
     session.post("HeapProfiler.stopSampling", (err, res) => {

@@ -54,6 +54,7 @@ export function startAppServer(o: AppServerOptions): ChildProcess {
       XMPP_PUSH_CONFIG: file,
       NODE_ENV: "production",
       ...(process.env.BENCH_ALLOC_PROF && { BENCH_ALLOC_PROF: process.env.BENCH_ALLOC_PROF }),
+      ...(process.env.BENCH_ALLOC_PROF_PROMOTED && { BENCH_ALLOC_PROF_PROMOTED: process.env.BENCH_ALLOC_PROF_PROMOTED }),
     },
     // BENCH_APP_STDOUT=<file> keeps the app server's stdout (e.g. with BENCH_NODE_FLAGS=--trace-gc).
     stdio: ["ignore", process.env.BENCH_APP_STDOUT ? openSync(process.env.BENCH_APP_STDOUT, "a") : "ignore", "inherit"],

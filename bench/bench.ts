@@ -311,9 +311,10 @@ async function main(): Promise<void> {
       results.push(r);
     }
     let prosody: ProsodyFigures[] = [];
+    let idleCpuMsPerSecond = NaN;
     let e2eSummary = "";
     if (!args.has("--no-prosody")) {
-      prosody = await runProsodyScenarios({
+      ({ rates: prosody, idleCpuMsPerSecond } = await runProsodyScenarios({
         knex: db.knex,
         url,
         dir,
@@ -322,7 +323,7 @@ async function main(): Promise<void> {
         resetFakes: async () => void (await fakes.command({ cmd: "reset", delayMs: 0 })),
         deliveredPushes: async () => (await fakes.command({ cmd: "stats" }))!.deliveredPushes,
         log,
-      });
+      }));
     }
     if (!args.has("--no-prosody") && !args.has("--no-e2e")) {
       await seedRegistrations(db.knex, 1000, "bench");
@@ -341,7 +342,12 @@ async function main(): Promise<void> {
       log(`  ${e2e.summary}`);
     }
     if (results.length > 0) process.stdout.write(`\n${table(results)}\n`);
-    if (prosody.length > 0) process.stdout.write(`\n${prosodyTable(prosody)}\n\n${e2eSummary}\n`);
+    if (prosody.length > 0) {
+      const idle = Number.isNaN(idleCpuMsPerSecond)
+        ? ""
+        : `Idle (no publishes): xmpp-push ${idleCpuMsPerSecond.toFixed(1)} ms CPU per second.\n\n`;
+      process.stdout.write(`\n${prosodyTable(prosody)}\n\n${idle}${e2eSummary}\n`);
+    }
     const own = (mode: "fixed" | "max") =>
       results.find((r) => r.scenario.mode === mode && r.scenario.strategy === "apns" && r.scenario.registrations === 1_000);
     const at = (name: string) => prosody.find((p) => p.name === name);
@@ -369,6 +375,7 @@ async function main(): Promise<void> {
           privateMbAt200: round(at("200/s")?.rssAnonMb, 0),
           rssMbAtMax: round(at("max")?.rssMb, 0),
           gcShareAtMax: round(at("max")?.gcShare, 3),
+          idleCpuMsPerSecond: round(idleCpuMsPerSecond, 1),
         },
       }),
     };

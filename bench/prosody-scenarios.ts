@@ -59,7 +59,13 @@ const SCENARIOS: ReadonlyArray<{ readonly name: string; readonly pace: Pace; rea
   { name: "max", pace: { mode: "max", window: 100 }, seconds: 15 },
 ];
 
-export async function runProsodyScenarios(deps: ProsodyScenarioDeps): Promise<ProsodyFigures[]> {
+export interface ProsodyRun {
+  readonly rates: ProsodyFigures[];
+  /** The app server's CPU with no publishes, ms per second (NaN when not measured). */
+  readonly idleCpuMsPerSecond: number;
+}
+
+export async function runProsodyScenarios(deps: ProsodyScenarioDeps): Promise<ProsodyRun> {
   await seedRegistrations(deps.knex, DEVICES, "bench", LOAD_DOMAIN);
   const prosody = await startProsody({
     runDir: join(deps.dir, "prosody-load"),
@@ -96,6 +102,19 @@ export async function runProsodyScenarios(deps: ProsodyScenarioDeps): Promise<Pr
     );
     const prosodyPid = prosody.pid();
     if (prosodyPid === undefined) throw new Error("Prosody's pid is unknown");
+    // Idle: what the app server costs per second with no publishes at all (timers, monitors, pings),
+    // the fixed cost every rate pays on top of its pushes. BENCH_IDLE_SECONDS=0 skips it.
+    let idleCpuMsPerSecond = NaN;
+    const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 10);
+    if (idleSeconds > 0) {
+      const idleMs = deps.durationMs(idleSeconds);
+      deps.log(`running: through Prosody, idle (${idleMs / 1000} s)`);
+      const before = cpuSecondsByPid([child.pid!]);
+      const startedAt = performance.now();
+      await new Promise((r) => setTimeout(r, idleMs));
+      idleCpuMsPerSecond = (cpuSecondsBetween(before, cpuSecondsByPid([child.pid!])) * 1000) / ((performance.now() - startedAt) / 1000);
+      deps.log(`  app ${idleCpuMsPerSecond.toFixed(1)} ms CPU per second`);
+    }
     const results: ProsodyFigures[] = [];
     // BENCH_PROSODY_ONLY=<name> runs one rate only (profiling one case).
     for (const s of SCENARIOS.filter((x) => !process.env.BENCH_PROSODY_ONLY || x.name === process.env.BENCH_PROSODY_ONLY)) {
@@ -152,11 +171,11 @@ export async function runProsodyScenarios(deps: ProsodyScenarioDeps): Promise<Pr
       deps.log(
         `  ${r.repliesPerSecond.toFixed(0)} replies/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, CPU ms/push ` +
           `Prosody ${r.cpuMsPerPush.prosody.toFixed(3)} app ${r.cpuMsPerPush.app.toFixed(3)} Postgres ${r.cpuMsPerPush.postgres.toFixed(3)}, ` +
-          `app mean ${r.appMeanMs.toFixed(2)} ms, RSS ${r.rssMb.toFixed(0)} MB (private ${r.rssAnonMb.toFixed(0)}), GC ${(r.gcShare * 100).toFixed(0)} %`,
+          `app mean ${r.appMeanMs.toFixed(2)} ms, app replies over 5/10 ms ${(appShareOver(metricsBefore, metricsAfter, "0.005") * 100).toFixed(2)}/${(appShareOver(metricsBefore, metricsAfter, "0.01") * 100).toFixed(2)} %, RSS ${r.rssMb.toFixed(0)} MB (private ${r.rssAnonMb.toFixed(0)}), GC ${(r.gcShare * 100).toFixed(0)} %`,
       );
       results.push(r);
     }
-    return results;
+    return { rates: results, idleCpuMsPerSecond };
   } finally {
     await load.stop();
     await stopAppServer(child);
@@ -170,6 +189,13 @@ function meanReplyMs(before: string, after: string): number {
   return (
     (d('xmpp_push_publish_reply_seconds_sum{result="delivered"}') / d('xmpp_push_publish_reply_seconds_count{result="delivered"}')) * 1000
   );
+}
+
+/** Share of the app server's delivered replies slower than `le` seconds between two scrapes (its histogram). */
+function appShareOver(before: string, after: string, le: string): number {
+  const d = (name: string) => sampleOf(after, name) - sampleOf(before, name);
+  const all = d('xmpp_push_publish_reply_seconds_count{result="delivered"}');
+  return all > 0 ? 1 - d(`xmpp_push_publish_reply_seconds_bucket{le="${le}",result="delivered"}`) / all : NaN;
 }
 
 export function prosodyTable(results: readonly ProsodyFigures[]): string {
