@@ -19,7 +19,9 @@ const ADAPTER_PACKAGES = [
   "@xmpp/reconnect",
   "@xmpp/client",
   "axios",
-  "@parse/node-apn",
+  "undici",
+  "node:http",
+  "node:http2",
   "prom-client",
   "pino",
 ];

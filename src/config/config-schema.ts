@@ -304,9 +304,8 @@ const fcmSchema = z
 
 /**
  * The outbound proxy every provider connection goes through as an HTTP CONNECT tunnel. Plain http://
- * host:port only: @parse/node-apn opens its tunnel with a bare CONNECT over plain HTTP and can send no
- * Proxy-Authorization, so credentials in the URL would work for JPush and FCM but never for APNs (one
- * rule for every provider). Messages never echo the value.
+ * host:port only: the tunnels are bare CONNECTs over plain HTTP with no Proxy-Authorization (one rule for
+ * every provider: APNs's tunnel and undici's). Messages never echo the value.
  */
 const httpsProxySchema = z
   .string()
@@ -391,20 +390,7 @@ export const configSchema = z
       .min(1, "needs at least one app")
       .prefault([{ id: "default", default: true }]),
   })
-  .transform((c, ctx) => {
-    if (c.httpsProxy !== undefined) {
-      c.apps.forEach((app, i) => {
-        // node-apn's tunnel verifies APNs against the default CAs only; a ca setting would be ignored silently.
-        if (app.apns?.ca !== undefined) {
-          ctx.addIssue({
-            code: "custom",
-            path: ["apps", i, "apns", "ca"],
-            message:
-              "cannot be used with httpsProxy (APNs's client ignores it in a tunnel): trust the CA through NODE_EXTRA_CA_CERTS instead",
-          });
-        }
-      });
-    }
+  .transform((c) => {
     const defaultApp = (c.apps.find((a) => a.default) ?? c.apps[0])!.id;
     // The server that publishes to push.example.org is, unless told otherwise, example.org.
     const domains = c.domains ?? [c.component.domain.split(".").slice(1).join(".") || c.component.domain];

@@ -19,6 +19,8 @@ export interface HttpAnswer {
 /** What a request rejects with when its own deadline or the caller's signal ended it first. */
 export const TIMED_OUT = "ETIMEDOUT";
 export const CANCELED = "ERR_CANCELED";
+/** HTTP/2 (APNs): the server refused the stream, so it never processed the request. */
+export const REFUSED_STREAM = "REFUSED_STREAM";
 
 /**
  * Sends one request and resolves with the answer, whatever its status; rejects when there is none: a

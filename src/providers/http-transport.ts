@@ -2,7 +2,7 @@ import type { Agent } from "node:http";
 import type { DeliveryOutcome } from "../domain/delivery-outcome.js";
 import type { OutboundProxy } from "../config/config-schema.js";
 import { tokenFingerprint } from "../domain/secret.js";
-import { CANCELED, exchange, TIMED_OUT, type HttpAnswer } from "./http-exchange.js";
+import { CANCELED, exchange, REFUSED_STREAM, TIMED_OUT, type HttpAnswer } from "./http-exchange.js";
 import { createOutboundAgents, createOutboundDispatcher, PROXY_REFUSED, type OutboundAgents } from "./outbound-agents.js";
 
 // The HTTP client the JPush and FCM adapters share (docs/provider-internals.md "Clients"): undici, the
@@ -120,6 +120,10 @@ const NOT_SENT_CODES: ReadonlySet<string> = new Set([
   "UND_ERR_PRX_CONN",
   "UND_ERR_PRX_TLS",
   PROXY_REFUSED,
+  // HTTP/2 (APNs): a stream the server refused, or one that could not be opened on a closing session.
+  REFUSED_STREAM,
+  "ERR_HTTP2_GOAWAY_SESSION",
+  "ERR_HTTP2_INVALID_SESSION",
 ]);
 
 // undici's own timeouts (response headers, a stalled body): the request was sent.

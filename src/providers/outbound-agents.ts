@@ -1,5 +1,6 @@
 import http from "node:http";
 import https from "node:https";
+import type { Socket } from "node:net";
 import { HttpsProxyAgent } from "https-proxy-agent";
 import { Agent, Pool, ProxyAgent, type Dispatcher } from "undici";
 import type { OutboundProxy } from "../config/config-schema.js";
@@ -7,7 +8,7 @@ import type { OutboundProxy } from "../config/config-schema.js";
 // The way out for every HTTP provider client (JPush, FCM, FCM's OAuth token requests), and the one
 // place that decides whether it goes through the outbound proxy (docs/operations.md, "Outbound
 // proxy"). With a proxy, every connection is a CONNECT tunnel, for http:// and https:// targets alike,
-// the way @parse/node-apn tunnels APNs: the proxy relays bytes and never sees a request or a
+// as APNs is tunnelled: the proxy relays bytes and never sees a request or a
 // credential. Two shapes of the same way out: an undici dispatcher for our own requests
 // (http-transport), and node http.Agents for google-auth-library, which only takes those;
 // https-proxy-agent is the agent that library's HTTP client uses for the same job.
@@ -24,7 +25,7 @@ export interface OutboundDispatcherOptions {
 
 /**
  * undici's plain Agent and its ProxyAgent: neither reads HTTPS_PROXY / HTTP_PROXY / NO_PROXY (only
- * EnvHttpProxyAgent would), so the configured proxy is the only one, as for @parse/node-apn.
+ * EnvHttpProxyAgent would), so the configured proxy is the only one, as for APNs.
  */
 export function createOutboundDispatcher({ proxy, connections, maxResponseBytes }: OutboundDispatcherOptions): Dispatcher {
   const options = {
@@ -60,6 +61,31 @@ function tunnelRefusalsAsErrors(pool: Pool): Pool {
       data.socket.destroy();
       throw Object.assign(new Error(`the outbound proxy refused the tunnel (HTTP ${data.statusCode})`), { code: PROXY_REFUSED });
     },
+  });
+}
+
+/**
+ * A CONNECT tunnel through the proxy to host:port: the socket to run TLS over. A refusal (the proxy's
+ * 403 or 407) rejects with PROXY_REFUSED, the proxy's status in the text.
+ */
+export function openTunnel(proxy: OutboundProxy, host: string, port: number): Promise<Socket> {
+  const target = `${hostForUrl(host)}:${port}`;
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: proxy.host,
+      port: proxy.port,
+      method: "CONNECT",
+      path: target,
+      headers: { host: target },
+      agent: false,
+    });
+    req.once("connect", (res, socket) => {
+      if (res.statusCode === 200) return resolve(socket);
+      socket.destroy();
+      reject(Object.assign(new Error(`the outbound proxy refused the tunnel (HTTP ${res.statusCode})`), { code: PROXY_REFUSED }));
+    });
+    req.once("error", reject);
+    req.end();
   });
 }
 

@@ -1,5 +1,4 @@
 import { createServer } from "node:net";
-import { getCACertificates, setDefaultCACertificates } from "node:tls";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ProviderKind } from "../../src/config/config-schema.js";
 import type { PushAttempt } from "../../src/ports/push-provider.js";
@@ -32,10 +31,6 @@ beforeAll(async () => {
     startFakeJpush({ appKey: JPUSH_APP_KEY, masterSecret: JPUSH_MASTER_SECRET }),
     startFakeFcm(),
   ]);
-  // Through a proxy, @parse/node-apn verifies APNs against the process's default CAs only (its tunnel
-  // ignores the ca option; the config refuses apns.ca with httpsProxy). This test process trusts the
-  // fake APNs the way a production process trusts Apple's chain.
-  setDefaultCACertificates([...getCACertificates("default"), apns.ca]);
 });
 afterEach(async () => {
   await registry?.close();
@@ -60,6 +55,8 @@ function providers(httpsProxy?: string): ProviderRegistry {
           key: testCerts().apnsKey,
           address: "localhost",
           port: apns.port,
+          // Verified inside the tunnel: the proxy only relays the TLS bytes.
+          ca: apns.ca,
         },
         jpush: { appKey: JPUSH_APP_KEY, masterSecret: JPUSH_MASTER_SECRET, baseUrl: jpush.url },
         fcm: { serviceAccount: fcm.serviceAccountJson(), baseUrl: fcm.url },
@@ -156,8 +153,10 @@ describe("outbound proxy", () => {
 
     for (const [kind, outcome] of outcomes) expect({ kind, class: outcome.class }).toEqual({ kind, class: "retry" });
     const reasons = Object.fromEntries(outcomes.map(([kind, o]) => [kind, o]));
-    expect(reasons.jpush).toMatchObject({ reason: "network error EPROXYREFUSED" });
-    expect(reasons.jpush).not.toHaveProperty("maybeDelivered");
+    for (const kind of ["apns", "jpush"]) {
+      expect(reasons[kind]).toMatchObject({ reason: "network error EPROXYREFUSED" });
+      expect(reasons[kind]).not.toHaveProperty("maybeDelivered");
+    }
     expect(reasons.fcm).toMatchObject({ reason: expect.stringContaining("EPROXYREFUSED") });
     expect(proxy.connects.length).toBeGreaterThanOrEqual(3);
     expect(apns.requests.length + jpush.requests.length + fcm.requests.length + fcm.tokenRequests).toBe(0);

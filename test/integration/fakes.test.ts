@@ -1,6 +1,5 @@
 import { sign } from "node:crypto";
 import { connect, type ClientHttp2Session, type OutgoingHttpHeaders } from "node:http2";
-import apn from "@parse/node-apn";
 import axios from "axios";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startFakeApns, type FakeApns } from "../support/fakes/fake-apns.js";
@@ -164,38 +163,6 @@ describe("fake APNs", () => {
     expect(await reason(`bearer ${old}`)).toBe("ExpiredProviderToken");
     client.destroy();
     await own.stop();
-  });
-
-  it("works with @parse/node-apn: 200 is sent, 410 keeps its reason, GOAWAY leads to a reconnect", async () => {
-    const dead = "bb".repeat(32);
-    const leaving = "cc".repeat(32);
-    fake.script((r) =>
-      r.token === dead ? { status: 410, reason: "Unregistered" } : r.token === leaving ? { status: 200, goaway: true } : undefined,
-    );
-    const provider = new apn.Provider({
-      token: { key: testCerts().apnsKey, keyId: "ABC123DEFG", teamId: "DEF123GHIJ" },
-      address: "127.0.0.1",
-      port: fake.port,
-      ca: [fake.ca],
-      production: false,
-      connectionRetryLimit: 0,
-      requestTimeout: 2000,
-    });
-    try {
-      const note = new apn.Notification({ alert: "New Message" });
-      note.topic = "org.example.chat";
-      note.pushType = "alert";
-      const ok = await provider.send(note, TOKEN);
-      expect(ok.sent).toEqual([expect.objectContaining({ device: TOKEN })]);
-      const gone = await provider.send(note, dead);
-      expect(gone.failed[0]).toMatchObject({ status: 410, response: { reason: "Unregistered" } });
-      expect(fake.requests[0]?.jwt).toMatchObject({ kid: "ABC123DEFG", iss: "DEF123GHIJ" });
-      expect((await provider.send(note, leaving)).sent).toHaveLength(1);
-      expect((await provider.send(note, TOKEN)).sent).toHaveLength(1);
-      expect(fake.delivered().map((r) => r.token)).toEqual([TOKEN, leaving, TOKEN]);
-    } finally {
-      provider.shutdown();
-    }
   });
 });
 

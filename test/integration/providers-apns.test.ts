@@ -7,7 +7,7 @@ import { testCerts } from "../support/fakes/test-certs.js";
 import { recordingLogger } from "../support/memory/recording-logger.js";
 import { fakeApnsSection, testConfig } from "../support/test-config.js";
 
-// The APNs adapter against a local HTTP/2 TLS APNs, through the real @parse/node-apn client.
+// The APNs adapter and its HTTP/2 client against a local HTTP/2 TLS APNs that verifies provider tokens.
 
 let fake: FakeApns;
 const providers: ApnsProvider[] = [];
@@ -123,7 +123,7 @@ describe("APNs adapter", () => {
     expect(await p.send(attempt(token(6)))).toMatchObject({ class: "retry", status: 429, perDevice: true });
     expect((await p.send(attempt(token(7)))).class).toBe("retry");
     expect((await p.send(attempt(token(8)))).class).toBe("retry");
-    // One request per push: node-apn's own retries are off (connectionRetryLimit 0).
+    // One request per push: the client never retries on its own.
     expect(fake.requests.filter((r) => r.token === token(7))).toHaveLength(1);
   });
 
@@ -196,5 +196,54 @@ describe("APNs adapter", () => {
     } finally {
       await certFake.stop();
     }
+  });
+
+  it("keeps one provider token for many requests, renews it after 50 minutes and when APNs calls it expired", async () => {
+    let at = Date.now();
+    const clock = { now: () => new Date(at) };
+    const p = createApnsProvider({ app: "chat", config: apnsConfig(), log: recordingLogger().log, clock });
+    providers.push(p);
+    const auth = () => fake.requests.map((r) => r.headers.authorization);
+    for (let i = 0; i < 3; i++) expect((await p.send(attempt(token(20 + i)))).class).toBe("delivered");
+    expect(new Set(auth()).size).toBe(1);
+
+    at += 49 * 60_000;
+    expect((await p.send(attempt(token(23)))).class).toBe("delivered");
+    expect(new Set(auth()).size).toBe(1);
+    at += 2 * 60_000;
+    expect((await p.send(attempt(token(24)))).class).toBe("delivered");
+    expect(new Set(auth()).size).toBe(2);
+    expect(fake.requests.at(-1)!.jwt!.iat).toBe(Math.floor(at / 1000));
+
+    fake.script((r) => (r.token === token(25) ? { status: 403, reason: "ExpiredProviderToken" } : undefined));
+    expect(await p.send(attempt(token(25)))).toMatchObject({ class: "retry", status: 403, reason: "ExpiredProviderToken" });
+    expect((await p.send(attempt(token(26)))).class).toBe("delivered");
+    expect((await p.send(attempt(token(27)))).class).toBe("delivered");
+    const [expired, renewed, reused] = auth().slice(-3);
+    expect(renewed).not.toBe(expired);
+    expect(reused).toBe(renewed);
+  });
+
+  it("calls a refused stream a safe retry, and passes Retry-After on", async () => {
+    const p = provider();
+    fake.script((r) => {
+      if (r.token === token(30)) return { status: 0 };
+      if (r.token === token(31)) return { status: 429, reason: "TooManyRequests", retryAfter: 120 };
+      return undefined;
+    });
+    const refused = await p.send(attempt(token(30)));
+    expect(refused).toMatchObject({ class: "retry", reason: "network error REFUSED_STREAM" });
+    expect(refused).not.toHaveProperty("maybeDelivered");
+    expect(await p.send(attempt(token(31)))).toMatchObject({ class: "retry", status: 429, retryAfterMs: 120_000, perDevice: true });
+  });
+
+  it("frees a connection's slot as soon as the caller gives up on a stream", async () => {
+    const p = provider({ connections: 1, maxInFlightPerConnection: 1 });
+    fake.script((r) => (r.token === token(40) ? { status: 200, hang: true } : undefined));
+    expect((await p.send(attempt(token(40), { signal: AbortSignal.timeout(200) }))).reason).toBe("timeout");
+    // The only slot is free again at once: the next push does not wait behind the hung stream.
+    const started = Date.now();
+    expect((await p.send(attempt(token(41), { signal: AbortSignal.timeout(5000) }))).class).toBe("delivered");
+    expect(Date.now() - started).toBeLessThan(1000);
   });
 });

@@ -30,8 +30,8 @@ export const APNS_REASONS: ReadonlyMap<string, Row> = new Map<string, Row>([
   ["topicdisallowed", { class: "config_error" }],
   // 400 — the connection sat idle too long: a fresh connection fixes it (mod_push_appserver retries it).
   ["idletimeout", { class: "retry" }],
-  // 403 — the JWT is older than an hour; node-apn mints a new one on this answer. Retry; if it keeps
-  // coming back the clock is skewed, and the breaker opens after a few (node-apn #590).
+  // 403 — the JWT is older than an hour; the adapter mints a new one on this answer (apns-token). Retry;
+  // if it keeps coming back the clock is skewed, and the breaker opens after a few.
   ["expiredprovidertoken", { class: "retry" }],
   // 403 — our credentials.
   ["invalidprovidertoken", { class: "config_error" }],

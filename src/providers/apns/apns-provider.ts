@@ -1,26 +1,26 @@
 import { X509Certificate } from "node:crypto";
-import apn from "@parse/node-apn";
 import type { ApnsConfig } from "../../config/config-schema.js";
 import type { DeliveryOutcome } from "../../domain/delivery-outcome.js";
 import type { ApnsEnvironment } from "../../domain/registration.js";
 import type { Logger } from "../../observability/logger.js";
 import { systemClock } from "../../ports/clock.js";
 import type { PushAttempt, PushProvider } from "../../ports/push-provider.js";
-import { raceAbort } from "../../shared/race-abort.js";
+import { headerSeconds, parseJsonBody, transportOutcome } from "../http-transport.js";
 import { classifyApns } from "./apns-outcomes.js";
+import { createApnsConnection, type ApnsConnection, type ApnsHttpAnswer } from "./apns-connection.js";
 import { buildApnsRequest, type ApnsRequest } from "./apns-payload.js";
+import { createProviderToken, type ProviderToken } from "./apns-token.js";
 import { createProvenSetup } from "../proven-setup.js";
 import type { ProviderDeps } from "../provider-deps.js";
 
-// APNs through @parse/node-apn 8.1, behind our own discipline (docs/provider-internals.md "Clients", "APNs"):
-// - connectionRetryLimit 0: its retries ignore Retry-After (Node lowercases the header it looks
-//   for) and re-mint JWTs; retrying is the delivery pipeline's job.
-// - our own in-flight limit per connection: node-apn opens every stream at once, and bursts fail
-//   with REFUSED_STREAM / write timeouts. A fresh connection takes one request until it has answered
-//   (APNs allows one stream before the first authenticated request).
-// - a pool of connections per environment, each a node-apn Provider with its own HTTP/2 session;
-//   one instance per app, so one pool per team × environment × key.
-// - the reason read from the response, or from the error object when node-apn loses it.
+// The APNs adapter (docs/provider-internals.md "Clients", "APNs"): payload (apns-payload), HTTP/2
+// connection (apns-connection), outcome table (apns-outcomes); here the discipline around them:
+// - one request per attempt, no retries of its own: retrying is the delivery pipeline's job;
+// - a pool of connections per environment, one pool per app (team × environment × key), each
+//   connection with our own in-flight bound: APNs refuses streams past its limit, and a fresh
+//   connection takes one request until it has answered (APNs allows one stream before the first
+//   authenticated request);
+// - one provider token for all of them, renewed when APNs calls it expired.
 
 export interface ApnsProvider extends PushProvider {
   /** When the client certificate expires (certificate auth only), for the expiry metric. */
@@ -28,14 +28,18 @@ export interface ApnsProvider extends PushProvider {
 }
 
 interface Connection {
-  readonly client: apn.Provider;
+  readonly http: ApnsConnection;
   inFlight: number;
-  warmed: boolean;
 }
 
 interface Waiter {
   readonly resolve: (c: Connection | undefined) => void;
 }
+
+const HOSTS: Readonly<Record<ApnsEnvironment, string>> = {
+  production: "api.push.apple.com",
+  sandbox: "api.sandbox.push.apple.com",
+};
 
 export function createApnsProvider({ app, config, log, proxy, clock = systemClock }: ProviderDeps<ApnsConfig>): ApnsProvider {
   const pools = new Map<ApnsEnvironment, { connections: Connection[]; waiting: Waiter[] }>();
@@ -49,45 +53,35 @@ export function createApnsProvider({ app, config, log, proxy, clock = systemCloc
       hint: (environment) => `no push to ${environment} has succeeded yet: check bundleId and defaultEnvironment`,
     },
   });
+  const token: ProviderToken | undefined =
+    config.key !== undefined ? createProviderToken({ key: config.key, keyId: config.keyId!, teamId: config.teamId!, clock }) : undefined;
   let closed = false;
 
-  const options = (environment: ApnsEnvironment): apn.ProviderOptions => ({
-    ...(config.key !== undefined
-      ? { token: { key: config.key, keyId: config.keyId!, teamId: config.teamId! } }
-      : { cert: config.cert!, key: config.privateKey! }),
-    ...(config.passphrase !== undefined ? { passphrase: config.passphrase } : {}),
-    production: environment === "production",
-    ...(config.address !== undefined ? { address: config.address } : {}),
-    ...(config.port !== undefined ? { port: config.port } : {}),
-    ...(config.ca !== undefined ? { ca: [config.ca] } : {}),
-    // node-apn opens a CONNECT tunnel to address:port through the proxy for every HTTP/2 session.
-    ...(proxy !== undefined ? { proxy: { host: proxy.host, port: proxy.port } } : {}),
-    connectionRetryLimit: 0,
-    // Longer than any sensible provider timeout: the pipeline's AbortSignal decides when to give up.
-    requestTimeout: 30_000,
-  });
+  const connect = (environment: ApnsEnvironment): ApnsConnection =>
+    createApnsConnection({
+      // `address` replaces Apple's host for both environments (local fakes, a test gateway).
+      host: config.address ?? HOSTS[environment],
+      port: config.port ?? 443,
+      ca: config.ca,
+      ...(config.cert !== undefined ? { cert: config.cert, key: config.privateKey, passphrase: config.passphrase } : {}),
+      proxy,
+    });
 
   const pool = (environment: ApnsEnvironment) => {
     let p = pools.get(environment);
     if (!p) {
-      p = {
-        connections: Array.from({ length: config.connections }, () => ({
-          client: new apn.Provider(options(environment)),
-          inFlight: 0,
-          warmed: false,
-        })),
-        waiting: [],
-      };
+      p = { connections: Array.from({ length: config.connections }, () => ({ http: connect(environment), inFlight: 0 })), waiting: [] };
       pools.set(environment, p);
     }
     return p;
   };
 
-  const capacity = (c: Connection) => (c.warmed ? config.maxInFlightPerConnection : 1);
+  const capacity = (c: Connection) => (c.http.warm ? config.maxInFlightPerConnection : 1);
 
   const acquire = (environment: ApnsEnvironment, signal: AbortSignal): Promise<Connection | undefined> => {
     const p = pool(environment);
-    const free = p.connections.filter((c) => c.inFlight < capacity(c)).sort((a, b) => a.inFlight - b.inFlight)[0];
+    let free: Connection | undefined;
+    for (const c of p.connections) if (c.inFlight < capacity(c) && (free === undefined || c.inFlight < free.inFlight)) free = c;
     if (free) {
       free.inFlight += 1;
       return Promise.resolve(free);
@@ -122,37 +116,48 @@ export function createApnsProvider({ app, config, log, proxy, clock = systemCloc
   const send = async (req: ApnsRequest, environment: ApnsEnvironment, signal: AbortSignal): Promise<DeliveryOutcome> => {
     const conn = await acquire(environment, signal);
     if (!conn) return { class: "retry", reason: "local-queue-timeout" };
-    const note = new apn.Notification();
-    note.topic = req.topic;
-    note.pushType = req.pushType;
-    note.priority = req.priority;
-    note.expiry = req.expiry;
-    note.id = req.id;
-    if (req.collapseId !== undefined) note.collapseId = req.collapseId;
-    note.rawPayload = req.payload;
-    // The slot is held until node-apn is done with the stream, even when our caller stops waiting.
-    const sending = conn.client.send(note, req.token).finally(() => release(environment, conn));
-    const answer = await raceAbort(signal, sending);
-    if (answer === "aborted") return { class: "retry", reason: "timeout", maybeDelivered: true };
-    const { sent, failed } = answer;
-    const ok = sent[0] as (apn.ResponseSent & { "apns-id"?: string }) | undefined;
-    // An HTTP answer means the session is up and has told us its stream limit; a transport failure
-    // means node-apn will open a fresh session next time, which starts cold again.
-    conn.warmed = ok !== undefined || failed[0]?.status !== undefined;
-    if (ok) return setup.judge(environment, { class: "delivered", status: 200, messageId: ok["apns-id"] ?? req.id });
-    return setup.judge(environment, normalise(failed[0]));
-  };
-
-  const normalise = (f: apn.ResponseFailure | undefined): DeliveryOutcome => {
-    const status = f?.status !== undefined && Number.isFinite(Number(f.status)) ? Number(f.status) : undefined;
-    // node-apn keeps the reason in the response body, or only in the error message (403 ExpiredProviderToken, 500).
-    const reason = f?.response?.reason ?? f?.error?.message;
-    const timestamp = f?.response?.timestamp !== undefined ? Number(f.response.timestamp) : undefined;
-    return classifyApns({
-      ...(status !== undefined ? { status } : {}),
-      ...(reason !== undefined ? { reason } : {}),
-      ...(timestamp !== undefined && Number.isFinite(timestamp) ? { timestamp } : {}),
-    });
+    const auth = token?.current();
+    let answer: ApnsHttpAnswer;
+    try {
+      answer = await conn.http.request(
+        {
+          headers: {
+            ":method": "POST",
+            ":path": `/3/device/${req.token}`,
+            "apns-topic": req.topic,
+            "apns-push-type": req.pushType,
+            "apns-priority": String(req.priority),
+            "apns-expiration": String(req.expiry),
+            "apns-id": req.id,
+            ...(req.collapseId !== undefined ? { "apns-collapse-id": req.collapseId } : {}),
+            ...(auth !== undefined ? { authorization: auth.header } : {}),
+          },
+          body: JSON.stringify(req.payload),
+        },
+        signal,
+      );
+    } catch (err) {
+      // No HTTP answer: a timeout may have reached Apple, a refused stream never did.
+      return transportOutcome(err);
+    } finally {
+      release(environment, conn);
+    }
+    if (answer.status === 200)
+      return setup.judge(environment, { class: "delivered", status: 200, messageId: answer.headers.apnsId ?? req.id });
+    const body = parseJsonBody(answer.body) as { reason?: unknown; timestamp?: unknown } | undefined;
+    const reason = typeof body?.reason === "string" ? body.reason : undefined;
+    const timestamp = body?.timestamp !== undefined ? Number(body.timestamp) : undefined;
+    if (reason === "ExpiredProviderToken" && auth !== undefined) token?.expired(auth.generation);
+    const retryAfterSeconds = headerSeconds(answer.headers.retryAfter);
+    return setup.judge(
+      environment,
+      classifyApns({
+        status: answer.status,
+        ...(reason !== undefined ? { reason } : {}),
+        ...(timestamp !== undefined && Number.isFinite(timestamp) ? { timestamp } : {}),
+        ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
+      }),
+    );
   };
 
   const certificateExpiresAt = config.cert !== undefined ? certificateExpiry(config.cert, log) : undefined;
@@ -172,7 +177,7 @@ export function createApnsProvider({ app, config, log, proxy, clock = systemCloc
       closed = true;
       for (const p of pools.values()) {
         for (const w of p.waiting.splice(0)) w.resolve(undefined);
-        await Promise.allSettled(p.connections.map((c) => c.client.shutdown()));
+        await Promise.allSettled(p.connections.map((c) => c.http.close()));
       }
       pools.clear();
     },

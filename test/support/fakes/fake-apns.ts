@@ -170,8 +170,8 @@ export async function startFakeApns(opts: FakeApnsOptions = {}): Promise<FakeApn
     const retryAfter = s.retryAfter === undefined ? {} : { "retry-after": String(s.retryAfter) };
     // The GOAWAY goes out just before the answer, naming this stream as the last one processed, so the
     // answer is still delivered. Sent after it, the client can issue its next request on the old
-    // connection before seeing the GOAWAY and get it refused; @parse/node-apn then fails that push
-    // ("Request frame error" / REFUSED_STREAM), which would make "reconnects after GOAWAY" tests flaky.
+    // connection before seeing the GOAWAY and get it refused (REFUSED_STREAM, a retry), which would make
+    // "reconnects after GOAWAY" tests flaky.
     if (s.goaway) sendGoaway(stream.session, stream.id ?? 0, reason);
     if (s.status === 200) {
       stream.respond({ ":status": 200, "apns-id": apnsId, ...retryAfter }, { endStream: true });

@@ -37,7 +37,7 @@ function generateTestCerts(): TestCerts {
   process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
   const keyPath = join(dir, "tls-key.pem");
   const certPath = join(dir, "tls-cert.pem");
-  // node:crypto cannot issue X.509 certificates. @parse/node-apn connects to `https://<address>` with
+  // node:crypto cannot issue X.509 certificates. The APNs client connects to `https://<address>` with
   // address 127.0.0.1 or localhost, so the SAN must name both or TLS verification fails (docs/provider-internals.md, "Local fakes").
   execFileSync(
     "openssl",

@@ -61,7 +61,7 @@ describe("httpsProxy", () => {
     expect(problemsOf(() => loadConfig({ file: configFile({ httpsProxy: value }) }))).toContain(`httpsProxy: ${expected}`);
   });
 
-  it("refuses apns.ca with a proxy: node-apn would ignore it in the tunnel", () => {
+  it("takes apns.ca with a proxy: APNs's TLS runs inside the tunnel, with that CA", () => {
     const apns = {
       bundleId: "org.example.chat",
       teamId: "TEAM123456",
@@ -69,10 +69,8 @@ describe("httpsProxy", () => {
       key: testCerts().apnsKey,
       ca: testCerts().tlsCert,
     };
-    const message = problemsOf(() =>
-      loadConfig({ file: configFile({ httpsProxy: "http://proxy.internal:3128", apps: [{ id: "chat", apns }] }) }),
-    );
-    expect(message).toContain("apps[0].apns.ca: cannot be used with httpsProxy");
+    const config = loadConfig({ file: configFile({ httpsProxy: "http://proxy.internal:3128", apps: [{ id: "chat", apns }] }) });
+    expect(config.apps[0]!.apns!.ca).toBe(testCerts().tlsCert);
   });
 });
 
