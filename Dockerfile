@@ -95,5 +95,9 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
 # --liftoff-only (not allowed in NODE_OPTIONS): WebAssembly, i.e. the embedded database, stays on V8's
 # baseline compiler. Optimizing PGlite's largest functions took ~600 MB of compiler memory at every
 # start (peak RSS 780 MB) and kept ~70 MB; CPU per push at 200/s was the same without it.
-ENTRYPOINT ["node", "--liftoff-only", "/app/dist/src/cli/main.js"]
+# --single-threaded-gc (not allowed in NODE_OPTIONS either): garbage collection on the main thread only.
+# V8's GC helper threads compete with the XMPP server and the database for the cores, and the server
+# stalls while it waits for them: on 2 cores p99 at 1,000 publishes/s fell from ~11 to ~7 ms and the
+# maximum rose by ~8 %, for ~40 MB more RSS at full load (README "Performance").
+ENTRYPOINT ["node", "--liftoff-only", "--single-threaded-gc", "/app/dist/src/cli/main.js"]
 CMD ["serve"]

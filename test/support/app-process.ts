@@ -15,8 +15,14 @@ export const PRODUCTION_NODE_OPTIONS = "--max-old-space-size=96 --max-semi-space
  * huge; optimizing one of them took ~600 MB of compiler memory (peak RSS 780 MB) and left ~70 MB behind
  * in malloc's arenas, while CPU per push at 200/s on the embedded database stayed the same without it
  * (npm run bench -- --embedded). On Postgres the only WebAssembly is undici's HTTP parser.
+ * --single-threaded-gc: V8 collects on the main thread only. Its helper threads (parallel scavenges,
+ * concurrent marking) compete for the cores with the XMPP server and Postgres, and the main thread stalls
+ * while it waits for a descheduled helper: through Prosody on 2 cores (npm run bench, README
+ * "Performance") p99 at 1,000/s went from 10.8-11.9 to 6.7-8.0 ms, the maximum from ~3,900 to ~4,250
+ * replies/s and the GC share at the maximum from 14-15 to 11-12 %; the cost is RSS at the maximum
+ * (+35-45 MB: marking on the main thread lets the heap grow further before it finishes).
  */
-export const PRODUCTION_NODE_FLAGS = ["--liftoff-only"] as const;
+export const PRODUCTION_NODE_FLAGS = ["--liftoff-only", "--single-threaded-gc"] as const;
 
 export interface AppProcess extends CliProcess {
   readonly httpPort: number;

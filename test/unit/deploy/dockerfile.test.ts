@@ -147,7 +147,7 @@ describe("Dockerfile", () => {
     expect(read("src/config/config-schema.ts")).toMatch(/port: [^\n]*\.default\(8080\)/);
   });
 
-  it("starts the file `npm run build` produces: ENTRYPOINT node --liftoff-only /app/dist/src/cli/main.js, CMD serve", () => {
+  it("starts the file `npm run build` produces: ENTRYPOINT node --liftoff-only --single-threaded-gc /app/dist/src/cli/main.js, CMD serve", () => {
     // The flags NODE_OPTIONS cannot carry, the same the benchmark and `npm start` run with.
     expect(runtime("ENTRYPOINT").map(jsonArgs)).toEqual([["node", ...PRODUCTION_NODE_FLAGS, "/app/dist/src/cli/main.js"]]);
     expect(runtime("CMD").map(jsonArgs)).toEqual([["serve"]]);
