@@ -25,6 +25,7 @@ import { nodeOf, seedRegistrations } from "../test/support/seed.js";
 import { startXmppLoad } from "./xmpp-load.js";
 import { auditRowsArgument, runAuditScale } from "./audit-scale.js";
 import { runEmbeddedScenario } from "./embedded-scenario.js";
+import { runFloor } from "./floor-scenario.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const args = new Set(process.argv.slice(2));
@@ -289,6 +290,19 @@ async function main(): Promise<void> {
     });
   // --embedded: the embedded database alone (bench/embedded-scenario.ts), idle and at 200/s.
   if (args.has("--embedded")) return runEmbedded();
+  // --floor: the least a push server can do per push on this machine (bench/floor-scenario.ts).
+  if (args.has("--floor")) {
+    const floor = await runFloor({ seconds: seconds(15) / 1000, log });
+    process.stdout.write(
+      `\n${markdownTable(
+        ["floor program", "CPU ms/push", "answered"],
+        floor.map((f) => [`${f.rate}/s`, f.cpuMsPerPush.toFixed(3), `${f.replied}/${f.sent}`]),
+      )}\n`,
+    );
+    if (JSON_OUT)
+      process.stdout.write(`${JSON.stringify({ floor: floor.map((f) => ({ rate: f.rate, cpuMsPerPush: f.cpuMsPerPush })) })}\n`);
+    return;
+  }
   const dir = mkdtempSync(join(tmpdir(), "xmpp-push-bench-"));
   const { db, url } = await prepareDatabase();
   const fakes = await startFakes(PROVIDER_DELAY_MS);
