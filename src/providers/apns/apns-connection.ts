@@ -188,12 +188,15 @@ export function createApnsConnection(options: ApnsConnectionOptions): ApnsConnec
       const s = session ?? (await opening?.catch(() => undefined));
       session = undefined;
       if (s === undefined || s.destroyed) return;
+      // Its streams may finish, briefly. Waiting on 'close' rather than close()'s callback: close() on a
+      // session already closing returns without ever calling back.
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => s.destroy(), 2000);
-        s.close(() => {
+        s.once("close", () => {
           clearTimeout(force);
           resolve();
         });
+        s.close();
       });
     },
   };
