@@ -104,6 +104,9 @@ app.kubernetes.io/component: server
 {{- define "xmpp-push.hasTokenEncryptionKey" -}}
 {{- if .Values.secrets.existingSecret }}{{ if .Values.secrets.existingSecretKeys.tokenEncryptionKey }}true{{ end }}{{ else if .Values.secrets.tokenEncryptionKey }}true{{ end }}
 {{- end }}
+{{- define "xmpp-push.hasTokenEncryptionPreviousKey" -}}
+{{- if .Values.secrets.existingSecret }}{{ if .Values.secrets.existingSecretKeys.tokenEncryptionPreviousKey }}true{{ end }}{{ else if .Values.secrets.tokenEncryptionPreviousKey }}true{{ end }}
+{{- end }}
 
 {{/*
 Update strategy. See values.yaml updateStrategy: Recreate for the embedded database (one process
@@ -240,9 +243,9 @@ Refuses values that cannot work, with a sentence saying what to set. Included by
 {{- fail (printf "config.%s.%s is set by the chart: use %s instead" (index $o 0) (index $o 1) (index $o 2)) -}}
 {{- end -}}
 {{- end -}}
-{{- range $k := list "domains" "tokenEncryptionKey" "tokenEncryptionKeyFile" -}}
+{{- range $k, $use := dict "domains" "xmpp.domains" "tokenEncryptionKey" "secrets.tokenEncryptionKey" "tokenEncryptionKeyFile" "secrets.tokenEncryptionKey" "tokenEncryptionPreviousKey" "secrets.tokenEncryptionPreviousKey" "tokenEncryptionPreviousKeyFile" "secrets.tokenEncryptionPreviousKey" -}}
 {{- if hasKey $cfg $k -}}
-{{- fail (printf "config.%s is set by the chart: use %s instead" $k (ternary "xmpp.domains" "secrets.tokenEncryptionKey" (eq $k "domains"))) -}}
+{{- fail (printf "config.%s is set by the chart: use %s instead" $k $use) -}}
 {{- end -}}
 {{- end -}}
 {{- $ids := dict -}}

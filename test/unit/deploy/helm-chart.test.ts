@@ -239,6 +239,7 @@ describe("helm/xmpp-push: values.yaml and values.schema.json", () => {
       ["a short admin token", { secrets: { adminToken: "short" } }],
       ["a non-postgres database URL", { secrets: { databaseUrl: "mysql://db/push" } }],
       ["a malformed token encryption key", { secrets: { tokenEncryptionKey: "not-32-bytes" } }],
+      ["a malformed previous token encryption key", { secrets: { tokenEncryptionPreviousKey: "not-32-bytes" } }],
       ["an unknown log level", { logLevel: "verbose" }],
       ["a typo at the top level", { replicaCont: 2 }],
       ["an unknown per-app credential", { secrets: { apps: { chat: { apnsKeyy: "x" } } } }],
@@ -398,6 +399,14 @@ describe("helm/xmpp-push: templates", () => {
     expect(n).toContain("port-forward");
   });
 
+  it("NOTES and README run admin commands with the file the image starts (the package's bin)", () => {
+    const bin = `/app/${JSON.parse(readFileSync(join(root, "package.json"), "utf8")).bin["xmpp-push"]}`;
+    const paths = [...`${templates.get("NOTES.txt")!}\n${read("README.md")}`.matchAll(/node (\/app\/\S+)/g)].map((m) => m[1]);
+    expect(paths.length).toBeGreaterThanOrEqual(4);
+    expect(new Set(paths)).toEqual(new Set([bin]));
+    expect(readFileSync(join(root, "Dockerfile"), "utf8")).toContain(`"${bin}"]`);
+  });
+
   it("the chart README documents every values key and the three examples", () => {
     const readme = read("README.md");
     const missing = leafPaths(values)
@@ -540,6 +549,7 @@ describe.skipIf(helm === undefined)("helm/xmpp-push rendered with helm", () => {
         template("postgres-values.yaml", "config.apps[0].id=chat", "config.apps[0].jpush.appKey=0123456789abcdef01234567"),
       ],
       ["env-owned-in-config", template("postgres-values.yaml", "config.component.service=xmpp://elsewhere:5347")],
+      ["previous-key-in-config", template("postgres-values.yaml", "config.tokenEncryptionPreviousKeyFile=/tmp/key")],
       ["schema", template("postgres-values.yaml", "xmpp.server=openfire")],
       ["no-job", template("postgres-values.yaml", "migrations.job.enabled=false")],
       ["extras", template("postgres-values.yaml", ...EXTRAS)],
@@ -579,6 +589,10 @@ describe.skipIf(helm === undefined)("helm/xmpp-push rendered with helm", () => {
     failsWith("inline-credential", /would land in a ConfigMap/);
     failsWith("missing-credential", /secrets\.apps\.chat\.jpushMasterSecret/);
     failsWith("env-owned-in-config", /use xmpp\.component\.service instead/);
+    failsWith(
+      "previous-key-in-config",
+      /config\.tokenEncryptionPreviousKeyFile is set by the chart: use secrets\.tokenEncryptionPreviousKey instead/,
+    );
     failsWith("schema", /xmpp[./]server.*(one of|prosody)/);
   });
 
@@ -696,6 +710,27 @@ describe.skipIf(helm === undefined)("helm/xmpp-push rendered with helm", () => {
   it("renders every values example of the chart README", () => {
     expect(readmeExamples.length).toBeGreaterThanOrEqual(4);
     readmeExamples.forEach((_, i) => expect(ok(`readme-example-${i}`).docs.length).toBeGreaterThan(3));
+  });
+
+  it("a token key rotation (the README's example): both keys reach the server as files, and it loads them", () => {
+    const i = readmeExamples.findIndex((f) => readFileSync(f, "utf8").includes("tokenEncryptionPreviousKey"));
+    expect(i).toBeGreaterThanOrEqual(0);
+    const example = JSON.parse(readFileSync(readmeExamples[i]!, "utf8")) as { secrets: Record<string, string> };
+    const res = ok(`readme-example-${i}`);
+    expect(envOf(res)).toMatchObject({
+      XMPP_PUSH_TOKEN_ENCRYPTION_KEY_FILE: "/etc/xmpp-push/secrets/token-encryption-key",
+      XMPP_PUSH_TOKEN_ENCRYPTION_PREVIOUS_KEY_FILE: "/etc/xmpp-push/secrets/token-encryption-previous-key",
+    });
+    const config = loadConfig({ env: materialize(res, mkdtempSync(join(tmpdir(), "xp-helm-"))) });
+    expect(config.tokenEncryptionKey).toBe(example.secrets.tokenEncryptionKey);
+    expect(config.tokenEncryptionPreviousKey).toBe(example.secrets.tokenEncryptionPreviousKey);
+    // Neither key is ever an environment variable's value or in the ConfigMap.
+    const dep = JSON.stringify(deploymentOf(res));
+    const cm = JSON.stringify(kindOf(res, "ConfigMap"));
+    for (const key of Object.values(example.secrets)) {
+      expect(dep).not.toContain(key);
+      expect(cm).not.toContain(key);
+    }
   });
 
   it("caps the V8 heap at a share of the container's memory limit, and leaves it to Node without a limit", () => {
