@@ -101,6 +101,9 @@ app.kubernetes.io/component: server
 {{- define "xmpp-push.hasRegistrationToken" -}}
 {{- if .Values.secrets.existingSecret }}{{ if .Values.secrets.existingSecretKeys.registrationToken }}true{{ end }}{{ else if .Values.secrets.registrationToken }}true{{ end }}
 {{- end }}
+{{- define "xmpp-push.hasMetricsToken" -}}
+{{- if .Values.secrets.existingSecret }}{{ if .Values.secrets.existingSecretKeys.metricsToken }}true{{ end }}{{ else if .Values.secrets.metricsToken }}true{{ end }}
+{{- end }}
 {{- define "xmpp-push.hasTokenEncryptionKey" -}}
 {{- if .Values.secrets.existingSecret }}{{ if .Values.secrets.existingSecretKeys.tokenEncryptionKey }}true{{ end }}{{ else if .Values.secrets.tokenEncryptionKey }}true{{ end }}
 {{- end }}

@@ -240,6 +240,7 @@ describe("helm/xmpp-push: values.yaml and values.schema.json", () => {
       ["a non-postgres database URL", { secrets: { databaseUrl: "mysql://db/push" } }],
       ["a malformed token encryption key", { secrets: { tokenEncryptionKey: "not-32-bytes" } }],
       ["a malformed previous token encryption key", { secrets: { tokenEncryptionPreviousKey: "not-32-bytes" } }],
+      ["a short metrics token", { secrets: { metricsToken: "short" } }],
       ["an unknown log level", { logLevel: "verbose" }],
       ["a typo at the top level", { replicaCont: 2 }],
       ["an unknown per-app credential", { secrets: { apps: { chat: { apnsKeyy: "x" } } } }],
@@ -550,6 +551,19 @@ describe.skipIf(helm === undefined)("helm/xmpp-push rendered with helm", () => {
       ],
       ["env-owned-in-config", template("postgres-values.yaml", "config.component.service=xmpp://elsewhere:5347")],
       ["previous-key-in-config", template("postgres-values.yaml", "config.tokenEncryptionPreviousKeyFile=/tmp/key")],
+      [
+        "metrics-token",
+        template("postgres-values.yaml", "secrets.metricsToken=metrics-token-0123456789", "metrics.serviceMonitor.enabled=true"),
+      ],
+      [
+        "metrics-token-elsewhere",
+        template(
+          "postgres-values.yaml",
+          "secrets.metricsToken=metrics-token-0123456789",
+          "metrics.serviceMonitor.enabled=true",
+          "metrics.serviceMonitor.namespace=monitoring",
+        ),
+      ],
       ["schema", template("postgres-values.yaml", "xmpp.server=openfire")],
       ["no-job", template("postgres-values.yaml", "migrations.job.enabled=false")],
       ["extras", template("postgres-values.yaml", ...EXTRAS)],
@@ -710,6 +724,19 @@ describe.skipIf(helm === undefined)("helm/xmpp-push rendered with helm", () => {
   it("renders every values example of the chart README", () => {
     expect(readmeExamples.length).toBeGreaterThanOrEqual(4);
     readmeExamples.forEach((_, i) => expect(ok(`readme-example-${i}`).docs.length).toBeGreaterThan(3));
+  });
+
+  it("a metrics token: the server reads it from its file, the ServiceMonitor sends it from the Secret", () => {
+    const res = ok("metrics-token");
+    expect(envOf(res).XMPP_PUSH_METRICS_TOKEN_FILE).toBe("/etc/xmpp-push/secrets/metrics-token");
+    const config = loadConfig({ env: materialize(res, mkdtempSync(join(tmpdir(), "xp-helm-"))) });
+    expect(config.http.metricsToken).toBe("metrics-token-0123456789");
+    const monitor = kindOf(res, "ServiceMonitor")[0]!;
+    const endpoint = ((monitor.spec as Obj).endpoints as Obj[])[0]!;
+    expect(endpoint.authorization).toEqual({ type: "Bearer", credentials: { name: "rel-xmpp-push", key: "metrics-token" } });
+    expect(JSON.stringify(deploymentOf(res))).not.toContain("metrics-token-0123456789");
+    // Prometheus reads the Secret from the ServiceMonitor's namespace, where the chart's Secret is not.
+    failsWith("metrics-token-elsewhere", /serviceMonitor\.namespace must be the release's namespace when secrets\.metricsToken is set/);
   });
 
   it("a token key rotation (the README's example): both keys reach the server as files, and it loads them", () => {
