@@ -59,7 +59,7 @@ function tunnelRefusalsAsErrors(pool: Pool): Pool {
       const data = await connect(options);
       if (data.statusCode === 200) return data;
       data.socket.destroy();
-      throw Object.assign(new Error(`the outbound proxy refused the tunnel (HTTP ${data.statusCode})`), { code: PROXY_REFUSED });
+      throw proxyRefused(data.statusCode);
     },
   });
 }
@@ -82,7 +82,7 @@ export function openTunnel(proxy: OutboundProxy, host: string, port: number): Pr
     req.once("connect", (res, socket) => {
       if (res.statusCode === 200) return resolve(socket);
       socket.destroy();
-      reject(Object.assign(new Error(`the outbound proxy refused the tunnel (HTTP ${res.statusCode})`), { code: PROXY_REFUSED }));
+      reject(proxyRefused(res.statusCode));
     });
     req.once("error", reject);
     req.end();
@@ -121,6 +121,11 @@ function proxyUrl(proxy: OutboundProxy): string {
   return `http://${describeProxy(proxy)}`;
 }
 
-function hostForUrl(host: string): string {
+function proxyRefused(status: number | undefined): Error {
+  return Object.assign(new Error(`the outbound proxy refused the tunnel (HTTP ${status})`), { code: PROXY_REFUSED });
+}
+
+/** A host as it stands in a URL or a CONNECT target: an IPv6 address in brackets. */
+export function hostForUrl(host: string): string {
   return host.includes(":") ? `[${host}]` : host;
 }

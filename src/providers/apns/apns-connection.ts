@@ -4,7 +4,7 @@ import { connect as tlsConnect } from "node:tls";
 import type { OutboundProxy } from "../../config/config-schema.js";
 import { raceAbort } from "../../shared/race-abort.js";
 import { REFUSED_STREAM, TIMED_OUT } from "../http-exchange.js";
-import { openTunnel } from "../outbound-agents.js";
+import { hostForUrl, openTunnel } from "../outbound-agents.js";
 
 // One HTTP/2 connection to APNs, on node:http2 directly (docs/provider-internals.md "Clients", "APNs").
 // It was @parse/node-apn; measured against this on the same fake APNs, node-apn cost 15-50 µs more CPU
@@ -64,8 +64,7 @@ const coded = (code: string, message: string) => Object.assign(new Error(message
 
 export function createApnsConnection(options: ApnsConnectionOptions): ApnsConnection {
   const { host, port, proxy } = options;
-  const hostInUrl = host.includes(":") ? `[${host}]` : host;
-  const authority = `https://${hostInUrl}:${port}`;
+  const authority = `https://${hostForUrl(host)}:${port}`;
   const tls = {
     ...(options.ca !== undefined ? { ca: options.ca } : {}),
     ...(options.cert !== undefined ? { cert: options.cert } : {}),
