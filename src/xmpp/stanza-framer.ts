@@ -56,6 +56,8 @@ const MAX_NAME = 256;
 const MAX_PROLOG = 64 * 1024;
 const CDATA_OPEN = "<![CDATA[";
 
+// Character codes, here and not imported from a module shared with the other XML reader: imported
+// bindings in these per-character loops made framing and scanning a publish ~15 % slower (measured).
 const GT = 62; // >
 const LT = 60; // <
 const SLASH = 47; // /
