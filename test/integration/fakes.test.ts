@@ -6,6 +6,7 @@ import { startFakeApns, type FakeApns } from "../support/fakes/fake-apns.js";
 import { startFakeFcm, type FakeFcm } from "../support/fakes/fake-fcm.js";
 import { startFakeJpush, type FakeJpush } from "../support/fakes/fake-jpush.js";
 import { testCerts } from "../support/fakes/test-certs.js";
+import { withCharChanged } from "../support/tamper.js";
 
 // Tests for the loopback provider fakes themselves: each answers with the documented bodies of
 // docs/provider-internals.md (APNs, JPush, FCM), so adapter tests can trust them.
@@ -157,7 +158,7 @@ describe("fake APNs", () => {
       return res.status === 200 ? "ok" : (JSON.parse(res.body) as { reason: string }).reason;
     };
     expect(await reason(`bearer ${good}`)).toBe("ok");
-    expect(await reason(`bearer ${good.slice(0, -4)}AAAA`)).toBe("InvalidProviderToken");
+    expect(await reason(`bearer ${withCharChanged(good)}`)).toBe("InvalidProviderToken");
     expect(await reason()).toBe("MissingProviderToken");
     const old = signJwt("ES256", { kid: "ABC123DEFG" }, { iss: "DEF123GHIJ", iat: now - 7200 }, testCerts().apnsKey);
     expect(await reason(`bearer ${old}`)).toBe("ExpiredProviderToken");
