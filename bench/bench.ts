@@ -19,7 +19,7 @@ import { watchProcess } from "./proc-stats.js";
 import { runProsodyEndToEnd } from "./prosody-run.js";
 import { prosodyTable, runProsodyScenarios, type ProsodyFigures } from "./prosody-scenarios.js";
 import { drive, percentile } from "./drive.js";
-import { startAppServer, stopAppServer, memoryBreakdown } from "./app-server.js";
+import { gcSeconds, memoryBreakdown, scrapeApp, startAppServer, stopAppServer } from "./app-server.js";
 import { markdownTable } from "./markdown-table.js";
 import { nodeOf, seedRegistrations } from "../test/support/seed.js";
 import { startXmppLoad } from "./xmpp-load.js";
@@ -62,6 +62,8 @@ interface Result {
   rowsWritten: number;
   maxRssMb: number;
   cpuPercent: number;
+  /** The app server's garbage collection, as a share of its CPU time during the run. */
+  gcShare: number;
   /** CPU of this process (load generator and provider fakes), for judging where the limit is. */
   loadCpuPercent: number;
   errors: string;
@@ -77,6 +79,9 @@ const ALL_SCENARIOS: Scenario[] = [
   { name: "APNs, 1M devices, 1,000/s", registrations: 1_000_000, strategy: "apns", mode: "fixed", rate: 1000, durationMs: seconds(15) },
   { name: "APNs, 1M devices, max rate", registrations: 1_000_000, strategy: "apns", mode: "max", durationMs: seconds(15) },
 ];
+// The closed loop's window at "max": publishes outstanding at once. BENCH_WINDOW=<n> changes it (how
+// the server behaves when the XMPP server sends more, or less, at a time).
+const MAX_WINDOW = Number(process.env.BENCH_WINDOW ?? 400);
 // BENCH_ONLY=<substring> runs the matching scenarios only (profiling one case).
 const SCENARIOS = ALL_SCENARIOS.filter((s) => !process.env.BENCH_ONLY || s.name.includes(process.env.BENCH_ONLY));
 
@@ -189,12 +194,14 @@ async function runScenario(s: Scenario, ctx: { db: Database; url: string; dir: s
     const ownLag = monitorEventLoopDelay({ resolution: 5 });
     ownLag.enable();
     const ownCpu = process.cpuUsage();
+    const metricsBefore = await scrapeApp();
     const elapsed = await drive(
       load,
-      s.mode === "fixed" ? { mode: "fixed", rate: s.rate! } : { mode: "max", window: 400 },
+      s.mode === "fixed" ? { mode: "fixed", rate: s.rate! } : { mode: "max", window: MAX_WINDOW },
       s.durationMs,
       pick,
     );
+    const metricsAfter = await scrapeApp();
     const memory = await memoryBreakdown();
     const proc = watch.stop();
     const own = process.cpuUsage(ownCpu);
@@ -226,6 +233,7 @@ async function runScenario(s: Scenario, ctx: { db: Database; url: string; dir: s
       rowsWritten,
       maxRssMb: proc.maxRssMb,
       cpuPercent: proc.cpuPercent,
+      gcShare: (gcSeconds(metricsAfter) - gcSeconds(metricsBefore)) / ((proc.cpuPercent / 100) * elapsed),
       loadCpuPercent,
       errors:
         [...st.errors].map(([k, v]) => `${k}:${v}`).join(" ") || (st.sent - st.replied > 0 ? `unanswered:${st.sent - st.replied}` : "none"),
@@ -251,6 +259,7 @@ function table(results: Result[]): string {
     "audit rows",
     "RSS MB",
     "CPU %",
+    "GC %",
     "load CPU %",
     "errors",
     "lost",
@@ -266,6 +275,7 @@ function table(results: Result[]): string {
     String(r.rowsWritten),
     r.maxRssMb.toFixed(0),
     r.cpuPercent.toFixed(0),
+    (r.gcShare * 100).toFixed(0),
     r.loadCpuPercent.toFixed(0),
     r.errors,
     String(r.lost),
@@ -372,6 +382,7 @@ async function main(): Promise<void> {
       p50Ms: round(own("fixed")?.p50, 2),
       p95Ms: round(own("fixed")?.p95, 2),
       p99Ms: round(own("fixed")?.p99, 2),
+      gcShareAtMax: round(own("max")?.gcShare, 3),
       maxRssMb: Math.round(Math.max(0, ...results.map((r) => r.maxRssMb), ...prosody.map((p) => p.rssMb))),
       registrations: Math.max(0, ...results.map((r) => r.scenario.registrations)),
       lost: results.reduce((n, r) => n + r.lost, 0) + prosody.reduce((n, p) => n + p.lost, 0),

@@ -79,7 +79,10 @@ export const SETTING_DOCS: Readonly<Record<string, SettingDoc>> = {
     default: "none (direct)",
   },
   "log.level": { description: "`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`." },
-  "delivery.syncDeadlineMs": { description: "The publish reply waits at most this long for the first attempt, then the push is queued." },
+  "delivery.syncDeadlineMs": {
+    description:
+      "The publish reply waits at most this long for the first attempt, then the push is queued. A push whose first attempt takes more than half of this is written ahead to the queue, so a crash cannot lose it.",
+  },
   "delivery.providerTimeoutMs": { description: "Timeout of one provider request." },
   "delivery.jobTtlSeconds": { description: "A push not delivered by then is dropped (a stale push is worse than none)." },
   "delivery.retryBaseMs": { description: "First retry delay; doubles per attempt, with jitter." },

@@ -56,6 +56,10 @@ export function createPublishService(deps: PublishServiceDeps): PublishService {
   // A write-ahead job is not due before its own first attempt can have finished (or timed out):
   // workers only pick it up when that attempt was lost, e.g. in a crash.
   const holdMs = Math.max(syncDeadlineMs, providerTimeoutMs) + 1000;
+  // The write-ahead job is written only if the first attempt takes longer than half the reply's deadline
+  // (the other half is for the write): most pushes are answered by the provider well within it and never
+  // touch the queue table. A crash loses only pushes younger than this, none of them answered yet.
+  const writeAfterMs = syncDeadlineMs / 2;
   const running = new Set<Promise<unknown>>();
   // Publishes between arrival and the start of their attempt; with `running`, what counts against maxInFlight.
   let arriving = 0;
@@ -133,7 +137,7 @@ export function createPublishService(deps: PublishServiceDeps): PublishService {
         return durable ? "coalesced" : "unavailable";
       }
 
-      const durable = writes.putJob(job);
+      const durable = writes.putJob(job, { writeAfterMs });
       const attempt = track(
         dispatcher.dispatch(reg, app, request, 1, expiresAt).then(
           (result) => {

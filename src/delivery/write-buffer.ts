@@ -8,16 +8,26 @@ import type { Logger } from "../observability/logger.js";
 // and go to the database together, every `flushMs` or as soon as `maxBatch` operations wait; one
 // transaction per batch instead of several per push.
 //
-// Two shortcuts keep the database out of the common case: a job whose push is completed before its
-// batch is written is never written at all, and a reschedule of a pending job just replaces it.
+// Three shortcuts keep the database out of the common case: a job whose push is completed before its
+// batch is written is never written at all; a job put with `writeAfterMs` (the write-ahead job of a
+// push whose first attempt is under way) joins a batch only once it has waited that long, so a push the
+// provider answers within it never touches the queue table; and a reschedule of a pending job just
+// replaces it. Without the wait, a push still in flight when the next batch went out (every 100 ms, or
+// sooner at full load) cost an INSERT and a DELETE: at 4,000 pushes/s with 75 ms in flight, most of
+// them, about a sixth of the process's CPU.
 
 export interface WriteBuffer {
-  /** Resolves true once the job is durable (or its push is already done), false if the write failed. */
-  putJob(job: QueuedJob): Promise<boolean>;
+  /**
+   * Resolves true once the job is durable (or its push is already done), false if the write failed.
+   * `writeAfterMs`: write it only if its push is still not done after this long (a job for a node that
+   * already has one waiting to be written goes with that one, at once).
+   */
+  putJob(job: QueuedJob, opts?: { writeAfterMs?: number }): Promise<boolean>;
   /** `persisted`: the job is known to be in the database (claimed from the queue), not just put here. */
   completeJob(ref: JobRef, opts?: { persisted?: boolean }): void;
   recordAttempt(row: DeliveryRecord): void;
   touch(node: string): void;
+  /** Writes everything waiting, deferred jobs included (tests, admin commands). */
   flush(): Promise<void>;
   close(): Promise<void>;
 }
@@ -49,6 +59,10 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
   const { store, flushMs, maxBatch, maxPendingAudits, touchIntervalMs, log, clock = systemClock } = options;
   const now = () => clock.now().getTime();
   let puts = new Map<string, PendingPut>();
+  // Jobs not to be written before dueAt (by the clock), in the order they came: with one writeAfterMs
+  // for all of them, the first is the next due.
+  const deferred = new Map<string, PendingPut & { dueAt: number }>();
+  let deferTimer: NodeJS.Timeout | undefined;
   let completes = new Map<string, JobRef>();
   let audits: DeliveryRecord[] = [];
   let touched = new Set<string>();
@@ -65,6 +79,32 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
   const key = (ref: JobRef) => `${ref.node}\u0000${ref.pushId}`;
 
   const pendingOps = () => puts.size + completes.size + audits.length + touched.size;
+
+  // Into the next batch: every deferred job due by `until` (all of them without it).
+  const promote = (until = Infinity) => {
+    for (const [node, d] of deferred) {
+      if (d.dueAt > until) break;
+      deferred.delete(node);
+      puts.set(node, { job: d.job, waiters: d.waiters });
+    }
+    schedule();
+  };
+  // One timer for all deferred jobs, armed for the first. When it fires, the jobs due by the time it was
+  // armed for go (a clock that tests hold still cannot keep them back forever).
+  const armDeferTimer = () => {
+    if (deferTimer !== undefined || closed) return;
+    const first = deferred.values().next().value;
+    if (first === undefined) return;
+    const until = first.dueAt;
+    deferTimer = setTimeout(
+      () => {
+        deferTimer = undefined;
+        promote(until);
+        armDeferTimer();
+      },
+      Math.max(0, until - now()),
+    );
+  };
 
   const schedule = (retryAfterFailure = false) => {
     if (closed) return;
@@ -150,8 +190,23 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
   };
 
   return {
-    putJob(job) {
+    putJob(job, { writeAfterMs = 0 } = {}) {
       return new Promise<boolean>((resolve) => {
+        const waiting = deferred.get(job.node);
+        if (waiting !== undefined) {
+          // One pending push per device: the newer job takes the older one's place (and its waiters),
+          // deferred still (keeping its place in the order) or into the next batch.
+          const newer = waiting.job.receivedAt > job.receivedAt ? waiting.job : job;
+          const merged = { job: newer, waiters: [...waiting.waiters, resolve] };
+          if (writeAfterMs > 0) return void deferred.set(job.node, { ...merged, dueAt: waiting.dueAt });
+          deferred.delete(job.node);
+          puts.set(job.node, merged);
+          return schedule();
+        }
+        if (writeAfterMs > 0 && !puts.has(job.node)) {
+          deferred.set(job.node, { job, waiters: [resolve], dueAt: now() + writeAfterMs });
+          return armDeferTimer();
+        }
         const pending = puts.get(job.node);
         if (pending && pending.job.receivedAt > job.receivedAt) {
           // A newer push for this node is already waiting; it supersedes this one (coalescing).
@@ -164,6 +219,11 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
     },
 
     completeJob(ref, opts = {}) {
+      const waiting = deferred.get(ref.node);
+      if (waiting && waiting.job.pushId === ref.pushId) {
+        deferred.delete(ref.node);
+        for (const w of waiting.waiters) w(true);
+      }
       const pending = puts.get(ref.node);
       if (pending && pending.job.pushId === ref.pushId) {
         puts.delete(ref.node);
@@ -195,6 +255,7 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
     },
 
     async flush() {
+      promote();
       await flushing;
       await flushNow();
     },
@@ -203,6 +264,11 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
       closed = true;
       if (timer) clearTimeout(timer);
       timer = undefined;
+      if (deferTimer) clearTimeout(deferTimer);
+      deferTimer = undefined;
+      // Pushes still under way at shutdown are written, so another replica can finish them.
+      for (const [node, d] of deferred) puts.set(node, { job: d.job, waiters: d.waiters });
+      deferred.clear();
       // Bounded: a database that never answers must not keep shutdown waiting forever.
       for (let i = 0; i < 3 && (flushing !== undefined || pendingOps() > 0); i++) {
         await flushing;

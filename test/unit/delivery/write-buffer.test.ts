@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { QueuedJob } from "../../../src/ports/delivery-queue.js";
 import { deliveryCore, message } from "../../support/memory/delivery-core.js";
+import { waitFor } from "../../support/wait-for.js";
 
 // The group commit: what reaches the (in-memory) database, what never needs to, and what survives an outage.
 
@@ -61,6 +62,72 @@ describe("write buffer", () => {
     await core.writes.flush();
     expect((await core.audit.list({ node: "outage", limit: 10 })).map((r) => r.outcome)).toEqual(["retry"]);
     await core.writes.close();
+  });
+
+  it("does not write a job put with writeAfterMs when its push is done within that time", async () => {
+    const core = deliveryCore();
+    const job = jobFor(core, "answered");
+    const durable = core.writes.putJob(job, { writeAfterMs: 60_000 });
+    // Batches go out meanwhile (an audit row, here): the deferred job is not in them.
+    core.writes.recordAttempt({
+      pushId: job.pushId,
+      node: job.node,
+      app: "chat",
+      provider: "apns",
+      outcome: "delivered",
+      attempt: 1,
+      latencyMs: 3,
+      createdAt: core.clock.now(),
+    });
+    await waitFor("the audit row's batch", () => core.database.commits === 1);
+    expect(core.queue.jobs()).toEqual([]);
+    core.writes.completeJob(job);
+    expect(await durable).toBe(true);
+    await core.writes.close();
+    expect(core.queue.jobs()).toEqual([]);
+    expect(core.database.commits).toBe(1);
+  });
+
+  it("writes a job put with writeAfterMs once its push has taken that long, and deletes it when done", async () => {
+    const core = deliveryCore();
+    const job = jobFor(core, "slow-provider");
+    // Resolves only once written: the wait itself (a real timer, whatever the driven clock says) is the test.
+    expect(await core.writes.putJob(job, { writeAfterMs: 20 })).toBe(true);
+    expect(core.queue.jobs()).toEqual([job]);
+    core.writes.completeJob(job);
+    await core.writes.flush();
+    expect(core.queue.jobs()).toEqual([]);
+  });
+
+  it("writes a deferred job at once when it is rescheduled (a failed first attempt) or the buffer closes", async () => {
+    const core = deliveryCore();
+    const first = jobFor(core, "retried");
+    const durable = core.writes.putJob(first, { writeAfterMs: 60_000 });
+    const retry = { ...first, nextAttemptAt: new Date(first.nextAttemptAt.getTime() + 5_000), lastError: "503" };
+    expect(await core.writes.putJob(retry)).toBe(true);
+    expect(await durable).toBe(true);
+    expect(core.queue.jobs()).toEqual([retry]);
+
+    const other = jobFor(core, "in-flight-at-shutdown");
+    const otherDurable = core.writes.putJob(other, { writeAfterMs: 60_000 });
+    await core.writes.close();
+    expect(await otherDurable).toBe(true);
+    expect(core.queue.jobs().map((j) => j.node)).toEqual(["retried", "in-flight-at-shutdown"]);
+  });
+
+  it("keeps one deferred job per device: a newer push takes the older one's place", async () => {
+    const core = deliveryCore();
+    const older = jobFor(core, "chatty");
+    const olderDurable = core.writes.putJob(older, { writeAfterMs: 60_000 });
+    core.clock.advance(10);
+    const newer = { ...jobFor(core, "chatty"), pushId: "push-chatty-2" };
+    const newerDurable = core.writes.putJob(newer, { writeAfterMs: 60_000 });
+    // The older push finishing does not drop the newer one's job.
+    core.writes.completeJob(older);
+    await core.writes.flush();
+    expect(await olderDurable).toBe(true);
+    expect(await newerDurable).toBe(true);
+    expect(core.queue.jobs()).toEqual([newer]);
   });
 
   it("writes a node's last-push time at most once per touch interval (driven clock)", async () => {
