@@ -63,6 +63,17 @@ export function createHttpClient({
   // Read once: URL's getters build a new string on every read.
   const baseOrigin = base?.origin;
   const basePath = base?.pathname.replace(/\/+$/, "") ?? "";
+  // The merged headers of the last request's own headers: an adapter passes the same constant object
+  // on every push (JPush's content-type), so they are merged once, not per request. undici only reads them.
+  let mergedFor: Readonly<Record<string, string>> | undefined;
+  let merged = ownHeaders;
+  const withOwnHeaders = (headers: Readonly<Record<string, string>>) => {
+    if (headers !== mergedFor) {
+      merged = { ...ownHeaders, ...headers };
+      mergedFor = headers;
+    }
+    return merged;
+  };
   // Only google-auth-library needs node agents: made on its first token request.
   let agents: OutboundAgents | undefined;
 
@@ -80,7 +91,7 @@ export function createHttpClient({
       const request = {
         ...target(url),
         method,
-        headers: headers === undefined ? ownHeaders : { ...ownHeaders, ...headers },
+        headers: headers === undefined ? ownHeaders : withOwnHeaders(headers),
         body: body ?? null,
       };
       return exchange(dispatcher, request, { timeoutMs, signal });

@@ -78,19 +78,23 @@ export function createJpushProvider({ app, config, defaultEnvironment, log, prox
     } catch (err) {
       return transportOutcome(err);
     }
-    const parsed = parseJpushResponse(res.body);
-    const message = scrubToken(parsed.error?.message, attempt.address.token);
+    // A 200 (nearly every answer) is classified by its status alone: its body is only searched for msg_id.
+    const parsed = res.status === 200 ? undefined : parseJpushResponse(res.body);
+    const message = scrubToken(parsed?.error?.message, attempt.address.token);
     const outcome = classifyJpush({
       httpStatus: res.status,
-      ...(parsed.error?.code !== undefined ? { code: parsed.error.code } : {}),
+      ...(parsed?.error?.code !== undefined ? { code: parsed.error.code } : {}),
       ...(message !== undefined ? { message } : {}),
-      ...withReset(headerSeconds(res.headers["x-rate-limit-reset"])),
-      registrationIdMalformed: isMalformedRegistrationId(attempt.address.token),
+      ...(parsed !== undefined ? withReset(headerSeconds(res.headers["x-rate-limit-reset"])) : {}),
+      registrationIdMalformed: parsed !== undefined && isMalformedRegistrationId(attempt.address.token),
     });
     // Pushed, or refused for good: a later attempt cannot duplicate it, so its cid need not be kept. Not
     // when the caller gave up first (its deadline): it takes the attempt as maybe delivered and retries.
     if (outcome.class !== "retry" && !attempt.signal.aborted) cids.release(attempt.pushId);
-    if (outcome.class === "delivered") return parsed.msg_id !== undefined ? { ...outcome, messageId: parsed.msg_id } : outcome;
+    if (outcome.class === "delivered") {
+      const messageId = msgIdOf(res.body);
+      return messageId !== undefined ? { ...outcome, messageId } : outcome;
+    }
     report(outcome, attempt, message);
     return outcome;
   };
@@ -131,6 +135,15 @@ export function parseKeepingMsgIds(data: unknown): unknown {
     return undefined;
   }
 }
+
+/**
+ * msg_id's exact digits from an answer's raw text, quoted or not (ids above 2^53 come as bare numbers,
+ * docs/provider-internals.md "JPush"), without parsing the rest.
+ */
+export function msgIdOf(body: string): string | undefined {
+  return MSG_ID.exec(body)?.[1];
+}
+const MSG_ID = /"msg_id"\s*:\s*"?(\d+)/;
 
 function withReset(seconds: number | undefined): { rateLimitResetSeconds?: number } {
   return seconds !== undefined ? { rateLimitResetSeconds: seconds } : {};
