@@ -14,6 +14,7 @@ import type { ConfirmFallback } from "./confirm-fallback.js";
 import { planTargets, type PlannedTarget } from "./provider-strategy.js";
 import { pushDataFor } from "./push-data.js";
 import type { WriteBuffer } from "./write-buffer.js";
+import { settleWithin } from "../shared/wait-at-most.js";
 
 // One delivery attempt of one push: walk the app's provider chain over the device's addresses,
 // audit every provider call, disable addresses the provider declares dead, and sum up.
@@ -63,35 +64,26 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       // A controller whose timer is cleared when the provider answers: AbortSignal.timeout() would keep
       // a timer and a signal alive for the whole timeout after every push (thousands at full load).
       const controller = new AbortController();
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<DeliveryOutcome>((resolve) => {
-        timer = setTimeout(() => {
-          controller.abort();
-          resolve(TIMED_OUT);
-        }, providerTimeoutMs);
-      });
-      const signal = controller.signal;
       try {
-        outcome = await Promise.race([
-          timedOut,
-          provider.send({
-            pushId: request.pushId,
-            node: reg.node,
-            attempt,
-            address: target.address,
-            notification: request.notification,
-            content: { title: app.alertTitle, body: app.alertBody, includeMessageContent: app.includeMessageContent },
-            data: pushDataFor(reg),
-            expiresAt,
-            signal,
-          }),
-        ]);
+        const sent = provider.send({
+          pushId: request.pushId,
+          node: reg.node,
+          attempt,
+          address: target.address,
+          notification: request.notification,
+          content: { title: app.alertTitle, body: app.alertBody, includeMessageContent: app.includeMessageContent },
+          data: pushDataFor(reg),
+          expiresAt,
+          signal: controller.signal,
+        });
+        outcome = await settleWithin(sent, providerTimeoutMs, () => {
+          controller.abort();
+          return TIMED_OUT;
+        });
       } catch (err) {
         // Providers resolve for every remote answer; a throw is our bug. Keep the push and say so.
         log.error({ err, provider: provider.name }, "provider adapter threw; treating the attempt as retryable");
         outcome = { class: "retry", reason: "adapter-error" };
-      } finally {
-        clearTimeout(timer);
       }
       breakers.record(app.id, target.provider, outcome);
     }

@@ -14,6 +14,7 @@ import type { FpushResolver } from "./fpush-registrations.js";
 import type { PushRateLimiter } from "./push-rate-limiter.js";
 import type { Settler } from "./settle.js";
 import type { WriteBuffer } from "./write-buffer.js";
+import { settleWithin } from "../shared/wait-at-most.js";
 
 // What a publish from a user's server means, independent of XMPP: check it, try to deliver within the
 // deadline, and say how it went (a PublishOutcome, domain/delivery-outcome.ts). The reply decides whether
@@ -172,14 +173,6 @@ function withoutContent(n: Notification): Notification {
 }
 
 /** The promise's value if it settles within ms, else undefined. */
-async function withDeadline<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+function withDeadline<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  return settleWithin(p, ms, () => undefined);
 }
