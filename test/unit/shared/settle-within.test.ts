@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { settleWithin } from "../../../src/shared/wait-at-most.js";
+import { settleWithin, waitAtMost, waitAtMostOrFail } from "../../../src/shared/wait-at-most.js";
 
 // The deadline of every push's reply and provider attempt.
 describe("settleWithin", () => {
@@ -27,5 +27,12 @@ describe("settleWithin", () => {
 
   it("rejects with the promise's own error when it fails in time", async () => {
     await expect(settleWithin(Promise.reject(new Error("adapter bug")), 1000, () => "timed out")).rejects.toThrow("adapter bug");
+  });
+
+  it("gives shutdown and start-up their bounded waits", async () => {
+    const never = new Promise<string>(() => undefined);
+    await expect(waitAtMost(never, 10)).resolves.toBeUndefined();
+    await expect(waitAtMostOrFail(never, 10)).rejects.toThrow("no answer within 10 ms");
+    await expect(waitAtMostOrFail(Promise.resolve(1), 1000)).resolves.toBe(1);
   });
 });
