@@ -33,6 +33,9 @@ const JSON_OUT = args.has("--json");
 const QUICK = args.has("--quick");
 const seconds = (s: number) => (QUICK ? Math.max(3, Math.round(s / 3)) : s) * 1000;
 const PROVIDER_DELAY_MS = Number(process.env.BENCH_PROVIDER_DELAY_MS ?? 2);
+// The Prosody set's fake APNs answers at once unless BENCH_PROSODY_PROVIDER_DELAY_MS says otherwise (a
+// real provider's round trip: what the database does per push when pushes stay in flight that long).
+const PROSODY_PROVIDER_DELAY_MS = Number(process.env.BENCH_PROSODY_PROVIDER_DELAY_MS ?? 0);
 const ADMIN_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 // BENCH_DB_NAME lets two bench runs share one Postgres server (each drops and recreates its own database).
 const DB_NAME = process.env.BENCH_DB_NAME ?? "xmpp_push_bench";
@@ -345,7 +348,7 @@ async function main(): Promise<void> {
         dir,
         app: appConfig("apns", fakes),
         durationMs: seconds,
-        resetFakes: async () => void (await fakes.command({ cmd: "reset", delayMs: 0 })),
+        resetFakes: async () => void (await fakes.command({ cmd: "reset", delayMs: PROSODY_PROVIDER_DELAY_MS })),
         deliveredPushes: async () => (await fakes.command({ cmd: "stats" }))!.deliveredPushes,
         log,
       }));
