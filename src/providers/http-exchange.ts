@@ -85,7 +85,8 @@ export function exchange(
   });
 }
 
-function withCode(code: string, message: string, cause?: unknown): Error {
+/** An error carrying one of the codes transportOutcome (http-transport) classifies. */
+export function withCode(code: string, message: string, cause?: unknown): Error {
   return Object.assign(new Error(message, cause === undefined ? undefined : { cause }), { code });
 }
 

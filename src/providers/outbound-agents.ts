@@ -4,6 +4,7 @@ import type { Socket } from "node:net";
 import { HttpsProxyAgent } from "https-proxy-agent";
 import { Agent, Pool, ProxyAgent, type Dispatcher } from "undici";
 import type { OutboundProxy } from "../config/config-schema.js";
+import { withCode } from "./http-exchange.js";
 
 // The way out for every HTTP provider client (JPush, FCM, FCM's OAuth token requests), and the one
 // place that decides whether it goes through the outbound proxy (docs/operations.md, "Outbound
@@ -122,7 +123,7 @@ function proxyUrl(proxy: OutboundProxy): string {
 }
 
 function proxyRefused(status: number | undefined): Error {
-  return Object.assign(new Error(`the outbound proxy refused the tunnel (HTTP ${status})`), { code: PROXY_REFUSED });
+  return withCode(PROXY_REFUSED, `the outbound proxy refused the tunnel (HTTP ${status})`);
 }
 
 /** A host as it stands in a URL or a CONNECT target: an IPv6 address in brackets. */

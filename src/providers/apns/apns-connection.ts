@@ -3,7 +3,7 @@ import { isIP } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import type { OutboundProxy } from "../../config/config-schema.js";
 import { raceAbort } from "../../shared/race-abort.js";
-import { REFUSED_STREAM, TIMED_OUT } from "../http-exchange.js";
+import { REFUSED_STREAM, TIMED_OUT, withCode } from "../http-exchange.js";
 import { hostForUrl, openTunnel } from "../outbound-agents.js";
 
 // One HTTP/2 connection to APNs, on node:http2 directly (docs/provider-internals.md "Clients", "APNs").
@@ -60,8 +60,6 @@ const MAX_BODY_CHARS = 4096;
 const PING_INTERVAL_MS = 60_000;
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = constants;
 
-const coded = (code: string, message: string) => Object.assign(new Error(message), { code });
-
 export function createApnsConnection(options: ApnsConnectionOptions): ApnsConnection {
   const { host, port, proxy } = options;
   const authority = `https://${hostForUrl(host)}:${port}`;
@@ -105,7 +103,7 @@ export function createApnsConnection(options: ApnsConnectionOptions): ApnsConnec
       .then((socket) => {
         if (closed) {
           socket.destroy();
-          throw coded("ERR_HTTP2_INVALID_SESSION", "the APNs connection is closed");
+          throw withCode("ERR_HTTP2_INVALID_SESSION", "the APNs connection is closed");
         }
         return adopt(http2Connect(authority, { ...tls, createConnection: () => tlsConnect({ ...tls, socket, ALPNProtocols: ["h2"] }) }));
       })
@@ -135,15 +133,15 @@ export function createApnsConnection(options: ApnsConnectionOptions): ApnsConnec
             body,
           });
         } else if (stream.rstCode === NGHTTP2_REFUSED_STREAM) {
-          reject(coded(REFUSED_STREAM, "APNs refused the stream: never processed"));
+          reject(withCode(REFUSED_STREAM, "APNs refused the stream: never processed"));
         } else {
           reject(
-            failure ?? coded("ERR_HTTP2_STREAM_ERROR", `the stream closed without an answer (HTTP/2 code ${stream.rstCode ?? "none"})`),
+            failure ?? withCode("ERR_HTTP2_STREAM_ERROR", `the stream closed without an answer (HTTP/2 code ${stream.rstCode ?? "none"})`),
           );
         }
       };
       const onAbort = () => {
-        failure = coded(TIMED_OUT, "no answer before the deadline");
+        failure = withCode(TIMED_OUT, "no answer before the deadline");
         status = 0;
         stream.close(NGHTTP2_CANCEL);
         settle();
@@ -174,12 +172,12 @@ export function createApnsConnection(options: ApnsConnectionOptions): ApnsConnec
       return answered && session !== undefined;
     },
     request(req, signal) {
-      if (closed) return Promise.reject(coded("ERR_HTTP2_INVALID_SESSION", "the APNs connection is closed"));
-      if (signal.aborted) return Promise.reject(coded(TIMED_OUT, "no answer before the deadline"));
+      if (closed) return Promise.reject(withCode("ERR_HTTP2_INVALID_SESSION", "the APNs connection is closed"));
+      if (signal.aborted) return Promise.reject(withCode(TIMED_OUT, "no answer before the deadline"));
       const live = session !== undefined && !session.closed && !session.destroyed ? session : undefined;
       if (live !== undefined) return exchange(live, req, signal);
       return raceAbort(signal, open()).then((s) =>
-        s === "aborted" ? Promise.reject(coded(TIMED_OUT, "no connection before the deadline")) : exchange(s, req, signal),
+        s === "aborted" ? Promise.reject(withCode(TIMED_OUT, "no connection before the deadline")) : exchange(s, req, signal),
       );
     },
     async close() {
