@@ -267,8 +267,7 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
       if (deferTimer) clearTimeout(deferTimer);
       deferTimer = undefined;
       // Pushes still under way at shutdown are written, so another replica can finish them.
-      for (const [node, d] of deferred) puts.set(node, { job: d.job, waiters: d.waiters });
-      deferred.clear();
+      promote();
       // Bounded: a database that never answers must not keep shutdown waiting forever.
       for (let i = 0; i < 3 && (flushing !== undefined || pendingOps() > 0); i++) {
         await flushing;
