@@ -118,8 +118,9 @@ export function createJpushProvider({ app, config, defaultEnvironment, log, prox
 }
 
 /**
- * Parses a JPush body without losing msg_id: ids above 2^53 come as bare JSON numbers (docs/provider-internals.md "JPush"), so the
- * digits are quoted in the raw text first. Anything unreadable (a gateway's HTML page) parses as {}.
+ * Parses a JPush answer that is not a 200, for its error code and message (a 200's msg_id is read by
+ * msgIdOf), checked against the documented shape; msg_id, if present, is read as its exact digits
+ * (parseKeepingMsgIds). Anything unreadable (a gateway's HTML page) parses as {}.
  */
 export function parseJpushResponse(data: unknown): JpushResponse {
   const parsed = responseSchema.safeParse(parseKeepingMsgIds(data));
