@@ -15,7 +15,7 @@ import { startFakeApns } from "../test/support/fakes/fake-apns.js";
 import { testCerts } from "../test/support/fakes/test-certs.js";
 import type { FakesCommand, FakesStats } from "./fake-providers-process.js";
 import { JPUSH_APP_KEY, JPUSH_MASTER_SECRET } from "../test/support/test-config.js";
-import { watchProcess } from "./proc-stats.js";
+import { cpuSecondsBetween, cpuSecondsByPid, postgresDataDirectory, postgresPids, watchProcess } from "./proc-stats.js";
 import { runProsodyEndToEnd } from "./prosody-run.js";
 import { prosodyTable, runProsodyScenarios, type ProsodyFigures } from "./prosody-scenarios.js";
 import { drive, percentile } from "./drive.js";
@@ -67,6 +67,8 @@ interface Result {
   cpuPercent: number;
   /** The app server's garbage collection, as a share of its CPU time during the run. */
   gcShare: number;
+  /** CPU milliseconds per push: the app server's, and all of the bench's Postgres server's processes'. */
+  cpuMsPerPush: { app: number; postgres: number };
   /** CPU of this process (load generator and provider fakes), for judging where the limit is. */
   loadCpuPercent: number;
   errors: string;
@@ -166,7 +168,7 @@ function appConfig(strategy: Strategy, fakes: { apnsPort: number; ca: string; jp
   };
 }
 
-async function runScenario(s: Scenario, ctx: { db: Database; url: string; dir: string; fakes: Fakes }): Promise<Result> {
+async function runScenario(s: Scenario, ctx: { db: Database; url: string; dir: string; fakes: Fakes; pgDataDirectory: string }): Promise<Result> {
   const load = await startXmppLoad({ componentDomain: "push.localhost", secret: COMPONENT_SECRET });
   const { fakes } = ctx;
   const failingApns = async () => {
@@ -193,6 +195,7 @@ async function runScenario(s: Scenario, ctx: { db: Database; url: string; dir: s
     await fakes.command({ cmd: "reset", delayMs: PROVIDER_DELAY_MS });
     await failingApns();
     const rowsBefore = Number((await ctx.db.knex("deliveries").count({ n: "*" }).first())?.n ?? 0);
+    const pgCpuBefore = cpuSecondsByPid(postgresPids(ctx.pgDataDirectory));
     const watch = watchProcess(child.pid!);
     const ownLag = monitorEventLoopDelay({ resolution: 5 });
     ownLag.enable();
@@ -205,6 +208,7 @@ async function runScenario(s: Scenario, ctx: { db: Database; url: string; dir: s
       pick,
     );
     const metricsAfter = await scrapeApp();
+    const pgCpu = cpuSecondsBetween(pgCpuBefore, cpuSecondsByPid(postgresPids(ctx.pgDataDirectory)));
     const memory = await memoryBreakdown();
     const proc = watch.stop();
     const own = process.cpuUsage(ownCpu);
@@ -237,6 +241,7 @@ async function runScenario(s: Scenario, ctx: { db: Database; url: string; dir: s
       maxRssMb: proc.maxRssMb,
       cpuPercent: proc.cpuPercent,
       gcShare: (gcSeconds(metricsAfter) - gcSeconds(metricsBefore)) / ((proc.cpuPercent / 100) * elapsed),
+      cpuMsPerPush: { app: (proc.cpuPercent * 10 * elapsed) / st.results, postgres: (pgCpu * 1000) / st.results },
       loadCpuPercent,
       errors:
         [...st.errors].map(([k, v]) => `${k}:${v}`).join(" ") || (st.sent - st.replied > 0 ? `unanswered:${st.sent - st.replied}` : "none"),
@@ -262,6 +267,8 @@ function table(results: Result[]): string {
     "audit rows",
     "RSS MB",
     "CPU %",
+    "CPU ms/push",
+    "Postgres ms/push",
     "GC %",
     "load CPU %",
     "errors",
@@ -278,6 +285,8 @@ function table(results: Result[]): string {
     String(r.rowsWritten),
     r.maxRssMb.toFixed(0),
     r.cpuPercent.toFixed(0),
+    r.cpuMsPerPush.app.toFixed(3),
+    r.cpuMsPerPush.postgres.toFixed(3),
     (r.gcShare * 100).toFixed(0),
     r.loadCpuPercent.toFixed(0),
     r.errors,
@@ -334,7 +343,7 @@ async function main(): Promise<void> {
         log(`seeded ${s.registrations.toLocaleString("en")} registrations in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       }
       log(`running: ${s.name} (${s.durationMs / 1000} s)`);
-      const r = await runScenario(s, { db, url, dir, fakes });
+      const r = await runScenario(s, { db, url, dir, fakes, pgDataDirectory: await postgresDataDirectory(db.knex) });
       log(`  ${r.pushesPerSecond.toFixed(0)} pushes/s, p99 ${r.p99.toFixed(2)} ms, RSS ${r.maxRssMb.toFixed(0)} MB, errors ${r.errors}`);
       results.push(r);
     }
@@ -386,6 +395,11 @@ async function main(): Promise<void> {
       p95Ms: round(own("fixed")?.p95, 2),
       p99Ms: round(own("fixed")?.p99, 2),
       gcShareAtMax: round(own("max")?.gcShare, 3),
+      // The goal "1M devices within 15 % of the CPU per push of 1k": both at 1,000/s.
+      cpuMsPerPushAt1000: {
+        "1k": round(own("fixed")?.cpuMsPerPush.app, 3),
+        "1M": round(results.find((r) => r.scenario.mode === "fixed" && r.scenario.registrations === 1_000_000)?.cpuMsPerPush.app, 3),
+      },
       maxRssMb: Math.round(Math.max(0, ...results.map((r) => r.maxRssMb), ...prosody.map((p) => p.rssMb))),
       registrations: Math.max(0, ...results.map((r) => r.scenario.registrations)),
       lost: results.reduce((n, r) => n + r.lost, 0) + prosody.reduce((n, p) => n + p.lost, 0),

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
+import type { Knex } from "knex";
 
 // RSS and CPU of another process, sampled from /proc (Linux).
 
@@ -62,6 +63,11 @@ export function watchProcess(pid: number, intervalMs = 250) {
       };
     },
   };
+}
+
+/** The data directory of the Postgres server behind knex: only that server's processes are the bench's. */
+export async function postgresDataDirectory(knex: Knex): Promise<string> {
+  return String(((await knex.raw("SHOW data_directory")) as { rows: Array<{ data_directory: string }> }).rows[0]?.data_directory);
 }
 
 /**

@@ -5,7 +5,7 @@ import { nodeOf, seedRegistrations } from "../test/support/seed.js";
 import { waitFor } from "../test/support/wait-for.js";
 import { gcSeconds, sampleOf, scrapeApp, startAppServer, stopAppServer, waitUntilReady } from "./app-server.js";
 import { drive, percentile, type Pace } from "./drive.js";
-import { cpuSecondsBetween, cpuSecondsByPid, postgresPids, watchProcess } from "./proc-stats.js";
+import { cpuSecondsBetween, cpuSecondsByPid, postgresDataDirectory, postgresPids, watchProcess } from "./proc-stats.js";
 import { markdownTable } from "./markdown-table.js";
 import { connectXmppLoad } from "./xmpp-load.js";
 
@@ -97,9 +97,7 @@ export async function runProsodyScenarios(deps: ProsodyScenarioDeps): Promise<Pr
     // Warm up: JIT, the APNs connections, the registration cache (every device at least once).
     await drive(load, { mode: "fixed", rate: 1000 }, 3000, pick);
     // Only the bench's own Postgres server counts (other clusters on this machine are not ours).
-    const dataDirectory = String(
-      ((await deps.knex.raw("SHOW data_directory")) as { rows: Array<{ data_directory: string }> }).rows[0]?.data_directory,
-    );
+    const dataDirectory = await postgresDataDirectory(deps.knex);
     const prosodyPid = prosody.pid();
     if (prosodyPid === undefined) throw new Error("Prosody's pid is unknown");
     // Idle: what the app server costs per second with no publishes at all (timers, monitors, pings),
