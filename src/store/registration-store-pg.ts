@@ -2,6 +2,7 @@ import type { Knex } from "knex";
 import type { AddressKind, DeviceAddress, Dialect, NewRegistration, Registration } from "../domain/registration.js";
 import type { DeviceKey, DisableAddressInput, RegistrationStore } from "../ports/registration-store.js";
 import { affectedRows } from "./affected-rows.js";
+import { preparedStatement } from "./prepared-statement.js";
 import { tokenLookupHash, UnreadableTokenError, type TokenCipher } from "./token-cipher.js";
 
 /** A registration command names a node already used by another device (client-chosen nodes). */
@@ -109,6 +110,13 @@ export function createPgRegistrationStore({ knex, cipher, onUnreadable }: PgRegi
     };
   };
 
+  // The read behind every push that misses the registration cache: a prepared statement, not knex.
+  const selectByNodes = preparedStatement<RegistrationRow>(
+    knex,
+    "xmpp_push_registrations_by_nodes",
+    `${SELECT_WITH_ADDRESSES} WHERE r.node IN (SELECT json_array_elements_text($1::json)) GROUP BY r.node`,
+  );
+
   const selectOne = async (db: Knex | Knex.Transaction, where: string, bindings: readonly unknown[]) => {
     const result = await db.raw<{ rows: RegistrationRow[] }>(
       `${SELECT_WITH_ADDRESSES} WHERE ${where} GROUP BY r.node`,
@@ -194,8 +202,10 @@ export function createPgRegistrationStore({ knex, cipher, onUnreadable }: PgRegi
     async findByNodes(nodes) {
       const found = new Map<string, Registration>();
       if (nodes.length === 0) return found;
-      const regs = await selectOne(knex, "r.node IN (SELECT json_array_elements_text(?::json))", [JSON.stringify(nodes)]);
-      for (const r of regs) found.set(r.node, r);
+      for (const row of await selectByNodes([JSON.stringify(nodes)])) {
+        const reg = toRegistration(row);
+        if (reg) found.set(reg.node, reg);
+      }
       return found;
     },
 

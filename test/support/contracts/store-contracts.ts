@@ -43,6 +43,19 @@ export function registrationStoreContract(backend: string, store: () => Registra
       expect(await store().findByNode("no-such-node")).toBeUndefined();
     });
 
+    it("reads many nodes at once, as findByNode reads each, and leaves out the unknown ones", async () => {
+      const inputs = [device(), device({ node: `odd "node", {with} 'quotes' ${seq}` }), device()];
+      for (const input of inputs) await store().register(input, t(1));
+      const nodes = [...inputs.map((i) => i.node), "no-such-node"];
+      // Several reads at once: each takes its own pooled connection (or waits for the only one).
+      const reads = await Promise.all([store().findByNodes(nodes), store().findByNodes(nodes.slice(1)), store().findByNodes([])]);
+      for (const input of inputs) expect(reads[0].get(input.node)).toEqual(await store().findByNode(input.node));
+      expect([...reads[0].keys()].sort()).toEqual(inputs.map((i) => i.node).sort());
+      expect([...reads[1].keys()].sort()).toEqual(inputs.slice(1).map((i) => i.node).sort());
+      expect(reads[2].size).toBe(0);
+      expect(reads[0].get(inputs[1]!.node)?.addresses[0]?.token).toBe(inputs[1]!.address.token);
+    });
+
     it("keeps the node when the same device registers again, and takes the new token", async () => {
       const first = device();
       await store().register(first, t(1));
