@@ -57,3 +57,22 @@ describe("registration store at rest", () => {
     expect(await store().findByNode(input.node)).toBeUndefined();
   });
 });
+
+describe("registration reads beside a transaction", () => {
+  const store = () => createPgRegistrationStore({ knex: db.knex, cipher: createTokenCipher(undefined) });
+
+  // The batched read runs outside knex's query builder, on a connection of knex's pool. On the embedded
+  // database that pool is one connection: a read sent on it directly while a transaction was open
+  // would see, and could be answered from, rows the transaction then rolls back.
+  it("never sees a registration of a transaction that is still open or rolled back", async () => {
+    const input = device();
+    const trx = await db.knex.transaction();
+    await createPgRegistrationStore({ knex: trx, cipher: createTokenCipher(undefined) }).register(input, t(1));
+    const duringTransaction = store().findByNodes([input.node]);
+    await trx.rollback();
+    expect((await duringTransaction).size).toBe(0);
+    expect((await store().findByNodes([input.node])).size).toBe(0);
+    await store().register(input, t(2));
+    expect((await store().findByNodes([input.node])).get(input.node)?.updatedAt).toEqual(t(2));
+  });
+});
