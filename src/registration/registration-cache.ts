@@ -5,8 +5,9 @@ import { createSeenFilter } from "./seen-filter.js";
 
 // Publishes look up their registration on every push; most nodes push again soon (a conversation), so a
 // small in-process cache takes the database off the hot path. Misses that arrive together are read in
-// one query (a few per tick instead of one per push), which keeps the cost per push flat when the
-// devices pushed to are far more than the cache holds. Changes made by this process invalidate
+// one query (a few per tick instead of one per push, and with two reads out, the next batch waits for
+// one of them), which keeps the cost per push flat when the devices pushed to are far more than the
+// cache holds. Changes made by this process invalidate
 // at once; changes made by another replica show within ttlMs (a stale entry can at worst send one push
 // to a token that was just replaced, or answer item-not-found for a node registered a moment ago).
 //
@@ -34,6 +35,13 @@ export interface RegistrationCacheOptions {
   readonly clock?: Clock;
 }
 
+/** Misses of the registration cache waiting for one read: the callers of each node. */
+type Batch = Map<string, Array<{ resolve: (r: Registration | undefined) => void; reject: (e: unknown) => void }>>;
+
+// Two reads out at once: one can be on the wire while the next batch fills. More would not make the
+// database answer sooner at full load, only take more of its connections and spend its CPU per query.
+const MAX_CONCURRENT_READS = 2;
+
 export function createRegistrationCache({
   store,
   maxEntries,
@@ -48,9 +56,8 @@ export function createRegistrationCache({
   const entries = new Map<string, { reg: Registration | undefined; expires: number }>();
   const inFlight = new Map<string, Promise<Registration | undefined>>();
   let generation = 0;
-  let batch: Map<string, Array<{ resolve: (r: Registration | undefined) => void; reject: (e: unknown) => void }>> | undefined;
 
-  const loadBatch = async (nodes: Map<string, Array<{ resolve: (r: Registration | undefined) => void; reject: (e: unknown) => void }>>) => {
+  const loadBatch = async (nodes: Batch) => {
     try {
       const found = await store.findByNodes([...nodes.keys()]);
       for (const [node, waiters] of nodes) for (const w of waiters) w.resolve(found.get(node));
@@ -59,20 +66,36 @@ export function createRegistrationCache({
     }
   };
 
+  // Misses wait in one pending batch. It goes at the end of the event-loop turn if fewer than
+  // MAX_CONCURRENT_READS reads are out, otherwise as soon as one comes back: at everyday rates a miss
+  // is read at once, as before; at full load the batches grow instead of the number of queries.
+  let pending: Batch | undefined;
+  let flushScheduled = false;
+  let reading = 0;
+  const flush = () => {
+    if (!pending || reading >= MAX_CONCURRENT_READS) return;
+    const current = pending;
+    pending = undefined;
+    reading += 1;
+    void loadBatch(current).finally(() => {
+      reading -= 1;
+      flush();
+    });
+  };
+
   const load = (node: string) =>
     new Promise<Registration | undefined>((resolve, reject) => {
-      if (!batch) {
-        const current = new Map<string, Array<{ resolve: (r: Registration | undefined) => void; reject: (e: unknown) => void }>>();
-        batch = current;
-        // Everything that missed during this turn of the event loop goes into one query.
+      pending ??= new Map();
+      if (!flushScheduled) {
+        flushScheduled = true;
         setImmediate(() => {
-          if (batch === current) batch = undefined;
-          void loadBatch(current);
+          flushScheduled = false;
+          flush();
         });
       }
-      const waiters = batch.get(node) ?? [];
+      const waiters = pending.get(node) ?? [];
       waiters.push({ resolve, reject });
-      batch.set(node, waiters);
+      pending.set(node, waiters);
     });
 
   const remember = (node: string, reg: Registration | undefined) => {

@@ -46,6 +46,42 @@ describe("registration cache", () => {
     expect(t.reads).toEqual([["a", "b", "c"]]);
   });
 
+  it("keeps two reads out at most: later misses wait for one to come back, and go together", async () => {
+    const t = await setup();
+    for (const n of ["a", "b", "c", "d"]) await t.register(n);
+    const reads: string[][] = [];
+    const answers: Array<() => void> = [];
+    const held = createRegistrationCache({
+      store: {
+        ...t.store,
+        findByNodes: (nodes) => {
+          reads.push([...nodes]);
+          return new Promise((resolve) => answers.push(() => resolve(t.store.findByNodes(nodes))));
+        },
+      },
+      maxEntries: 100,
+      ttlMs: 60_000,
+      negativeTtlMs: 5000,
+      clock: t.clock,
+    });
+    const turn = () => new Promise((r) => setImmediate(r));
+    const a = held.get("a");
+    await turn();
+    const b = held.get("b");
+    await turn();
+    const [c, d] = [held.get("c"), held.get("d")];
+    await turn();
+    await turn();
+    expect(reads).toEqual([["a"], ["b"]]);
+    answers[0]!();
+    expect((await a)?.node).toBe("a");
+    await turn();
+    expect(reads).toEqual([["a"], ["b"], ["c", "d"]]);
+    answers[1]!();
+    answers[2]!();
+    expect([(await b)?.node, (await c)?.node, (await d)?.node]).toEqual(["b", "c", "d"]);
+  });
+
   it("keeps every read while it has room, then serves it without the database", async () => {
     const t = await setup();
     await t.register("a");
