@@ -168,7 +168,10 @@ function appConfig(strategy: Strategy, fakes: { apnsPort: number; ca: string; jp
   };
 }
 
-async function runScenario(s: Scenario, ctx: { db: Database; url: string; dir: string; fakes: Fakes; pgDataDirectory: string }): Promise<Result> {
+async function runScenario(
+  s: Scenario,
+  ctx: { db: Database; url: string; dir: string; fakes: Fakes; pgDataDirectory: string },
+): Promise<Result> {
   const load = await startXmppLoad({ componentDomain: "push.localhost", secret: COMPONENT_SECRET });
   const { fakes } = ctx;
   const failingApns = async () => {

@@ -51,7 +51,12 @@ export function registrationStoreContract(backend: string, store: () => Registra
       const reads = await Promise.all([store().findByNodes(nodes), store().findByNodes(nodes.slice(1)), store().findByNodes([])]);
       for (const input of inputs) expect(reads[0].get(input.node)).toEqual(await store().findByNode(input.node));
       expect([...reads[0].keys()].sort()).toEqual(inputs.map((i) => i.node).sort());
-      expect([...reads[1].keys()].sort()).toEqual(inputs.slice(1).map((i) => i.node).sort());
+      expect([...reads[1].keys()].sort()).toEqual(
+        inputs
+          .slice(1)
+          .map((i) => i.node)
+          .sort(),
+      );
       expect(reads[2].size).toBe(0);
       expect(reads[0].get(inputs[1]!.node)?.addresses[0]?.token).toBe(inputs[1]!.address.token);
     });
