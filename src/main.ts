@@ -108,6 +108,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Se
   const registrationStore = createPgRegistrationStore({
     knex: db.knex,
     cipher,
+    preparedStatements: config.database.preparedStatements,
     onUnreadable: ({ node, provider, reason }) =>
       log.error(
         { node, provider, reason },

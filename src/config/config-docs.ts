@@ -33,6 +33,11 @@ export const SETTING_DOCS: Readonly<Record<string, SettingDoc>> = {
     default: "`true`",
   },
   "database.poolMax": { description: "Postgres connections per process." },
+  "database.preparedStatements": {
+    description:
+      "The registration read behind every cache miss as a named prepared statement, planned once per connection. " +
+      "Set false behind a pooler that does not keep them (PgBouncer's transaction pooling before 1.21, or with `max_prepared_statements = 0`).",
+  },
   "http.host": { description: "Address the HTTP server listens on (health, metrics, REST registration, admin API)." },
   "http.port": { description: "HTTP port; 0 picks a free one." },
   "http.adminToken": { description: "Bearer token of the admin API (at least 16 characters).", default: "none (admin API off)" },

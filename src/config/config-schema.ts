@@ -50,6 +50,9 @@ const databaseSchema = z.strictObject({
   dataDir: z.string().min(1).default("./data"),
   migrateOnStart: bool.default(true),
   poolMax: positiveInt.default(10),
+  // false behind a pooler that hands each transaction another server connection (PgBouncer's
+  // transaction pooling before 1.21, or with max_prepared_statements = 0).
+  preparedStatements: bool.default(true),
 });
 
 const bearerToken = z.string().min(16, "must be at least 16 characters");

@@ -26,14 +26,17 @@ interface PGliteConnection {
  * The name must be unique per statement text: a Postgres connection keeps the first text it saw under
  * a name.
  */
-export function preparedStatement<Row>(knex: Knex, name: string, text: string): PreparedStatement<Row> {
+export function preparedStatement<Row>(knex: Knex, name: string, text: string, { named = true } = {}): PreparedStatement<Row> {
   const pool = knex.client as unknown as PoolOwner;
+  // Unnamed (`named: false`): parsed and planned on every run, but nothing is left on the connection,
+  // for a pooler that hands each statement to another server connection.
+  const statementName = named ? name : undefined;
   return async (values) => {
     const connection = await pool.acquireConnection();
     try {
       const result =
         connection instanceof pg.Client
-          ? await connection.query<Row & pg.QueryResultRow>({ name, text, values: values as unknown[] })
+          ? await connection.query<Row & pg.QueryResultRow>({ name: statementName, text, values: values as unknown[] })
           : await (connection as PGliteConnection).query<Row>(text, values);
       return result.rows;
     } finally {

@@ -63,9 +63,16 @@ export interface PgRegistrationStoreDeps {
   readonly cipher: TokenCipher;
   /** Told about every address left out because its token cannot be decrypted. */
   readonly onUnreadable?: (address: UnreadableAddress) => void;
+  /** database.preparedStatements: the read behind cache misses as a named statement (true by default). */
+  readonly preparedStatements?: boolean;
 }
 
-export function createPgRegistrationStore({ knex, cipher, onUnreadable }: PgRegistrationStoreDeps): RegistrationStore {
+export function createPgRegistrationStore({
+  knex,
+  cipher,
+  onUnreadable,
+  preparedStatements = true,
+}: PgRegistrationStoreDeps): RegistrationStore {
   // One unreadable row must not fail a whole batched lookup: its address is left out (and reported), and a
   // registration with no readable address is unknown, as if absent. Registering the device again
   // overwrites the address with a readable one.
@@ -126,6 +133,7 @@ export function createPgRegistrationStore({ knex, cipher, onUnreadable }: PgRegi
     knex,
     "xmpp_push_registrations_by_nodes",
     `${SELECT_WITH_ADDRESSES} WHERE r.node IN (SELECT json_array_elements_text($1::json)) GROUP BY r.node`,
+    { named: preparedStatements },
   );
 
   const selectOne = async (db: Knex | Knex.Transaction, where: string, bindings: readonly unknown[]) => {

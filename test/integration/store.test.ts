@@ -5,6 +5,7 @@ import { createPgDeliveryAudit } from "../../src/store/delivery-audit-pg.js";
 import { createPgDeliveryQueue } from "../../src/store/delivery-queue-pg.js";
 import { createTokenCipher } from "../../src/store/token-cipher.js";
 import { deliveryAuditContract, deliveryQueueContract, registrationStoreContract, t } from "../support/contracts/store-contracts.js";
+import { openDatabase } from "../../src/store/database.js";
 import { freshTestDatabase, usingPostgres, type TestDatabase } from "../support/db.js";
 
 // The store suite: runs against Postgres when DATABASE_URL is set and against the embedded PGlite
@@ -74,5 +75,32 @@ describe("registration reads beside a transaction", () => {
     expect((await store().findByNodes([input.node])).size).toBe(0);
     await store().register(input, t(2));
     expect((await store().findByNodes([input.node])).get(input.node)?.updatedAt).toEqual(t(2));
+  });
+});
+
+describe("registration reads and connection poolers (database.preparedStatements)", () => {
+  // PgBouncer's transaction pooling (before 1.21, or with max_prepared_statements = 0) hands each
+  // statement to any server connection: a statement prepared on one is missing on the next. With the
+  // setting off, the read leaves nothing on the connection; on, Postgres keeps it prepared (the
+  // embedded database sends the text each time either way).
+  it("leaves no prepared statement on the connection when off, and one on Postgres when on", async () => {
+    const one = usingPostgres() ? await openDatabase({ url: db.location.url!, dataDir: "", poolMax: 1 }) : db;
+    const protocolStatements = async () =>
+      Number(
+        ((await one.knex.raw("SELECT count(*)::int AS n FROM pg_prepared_statements WHERE NOT from_sql")) as { rows: Array<{ n: number }> })
+          .rows[0]!.n,
+      );
+    try {
+      const input = device();
+      const off = createPgRegistrationStore({ knex: one.knex, cipher: createTokenCipher(undefined), preparedStatements: false });
+      await off.register(input, t(1));
+      expect((await off.findByNodes([input.node])).get(input.node)?.deviceId).toBe(input.deviceId);
+      expect(await protocolStatements()).toBe(0);
+      const on = createPgRegistrationStore({ knex: one.knex, cipher: createTokenCipher(undefined) });
+      expect((await on.findByNodes([input.node])).get(input.node)?.deviceId).toBe(input.deviceId);
+      expect(await protocolStatements()).toBe(usingPostgres() ? 1 : 0);
+    } finally {
+      if (one !== db) await one.close();
+    }
   });
 });

@@ -32,7 +32,7 @@ describe("loadConfig", () => {
       maxStanzaBytes: 262_144,
     });
     expect(c.domains).toEqual(["localhost"]);
-    expect(c.database).toEqual({ dataDir: "./data", migrateOnStart: true, poolMax: 10 });
+    expect(c.database).toEqual({ dataDir: "./data", migrateOnStart: true, poolMax: 10, preparedStatements: true });
     expect(c.http).toMatchObject({ host: "127.0.0.1", port: 8080 });
     expect(c.apps.map((a) => [a.id, a.strategy])).toEqual([["default", { providers: ["log"], mode: "fallback" }]]);
     expect(c.defaultApp).toBe("default");
