@@ -7,9 +7,9 @@ import { createSeenFilter } from "./seen-filter.js";
 // small in-process cache takes the database off the hot path. Misses that arrive together are read in
 // one query (a few per tick instead of one per push, and with two reads out, the next batch waits for
 // one of them), which keeps the cost per push flat when the devices pushed to are far more than the
-// cache holds. Changes made by this process invalidate
-// at once; changes made by another replica show within ttlMs (a stale entry can at worst send one push
-// to a token that was just replaced, or answer item-not-found for a node registered a moment ago).
+// cache holds. Changes made by this process invalidate at once; changes made by another replica show
+// within ttlMs (a stale entry can at worst send one push to a token that was just replaced, or answer
+// item-not-found for a node registered a moment ago).
 //
 // Once the cache is full, a registration is kept only from its second read on (a node asked for again
 // while the first read's mark is still in the seen filter): with far more devices than the cache holds,

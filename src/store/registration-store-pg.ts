@@ -73,9 +73,6 @@ export function createPgRegistrationStore({
   onUnreadable,
   preparedStatements = true,
 }: PgRegistrationStoreDeps): RegistrationStore {
-  // One unreadable row must not fail a whole batched lookup: its address is left out (and reported), and a
-  // registration with no readable address is unknown, as if absent. Registering the device again
-  // overwrites the address with a readable one.
   // Every row read brings its own copy of the app, dialect, provider, environment and push type, and
   // the registration cache keeps thousands of registrations: one shared copy of each of these few values
   // saves ~110 of the ~1,430 heap bytes a cached registration costs (measured: 20,000 of them). Only
@@ -87,6 +84,9 @@ export function createPgRegistrationStore({
     if (interned.size < 256) interned.set(v, v);
     return v;
   };
+  // One unreadable row must not fail a whole batched lookup: its address is left out (and reported), and a
+  // registration with no readable address is unknown, as if absent. Registering the device again
+  // overwrites the address with a readable one.
   const toAddress = (node: string, a: AddressRow): DeviceAddress | undefined => {
     try {
       return {
@@ -128,7 +128,8 @@ export function createPgRegistrationStore({
     };
   };
 
-  // The read behind every push that misses the registration cache: a prepared statement, not knex.
+  // The read behind every push that misses the registration cache, outside knex (prepared-statement.ts;
+  // named unless database.preparedStatements is false).
   const selectByNodes = preparedStatement<RegistrationRow>(
     knex,
     "xmpp_push_registrations_by_nodes",
