@@ -1,7 +1,7 @@
 import type { Config } from "../config/config-schema.js";
 import { restDialect } from "../dialects/rest/rest-dialect.js";
 import { bareJid, domainOf } from "../domain/jid.js";
-import type { AddressKind, ApnsEnvironment } from "../domain/registration.js";
+import type { AddressKind, ApnsEnvironment, EpochMs } from "../domain/registration.js";
 import { tokenFingerprint } from "../domain/secret.js";
 import { createServer, type Server } from "../main.js";
 import { createLogger, type Logger } from "../observability/logger.js";
@@ -93,14 +93,14 @@ export async function auditCommand(
     });
     if (reg) {
       out(
-        `node ${reg.node}: app ${reg.app}, ${reg.ownerJid || "(no account)"}, ${reg.dialect}, registered ${iso(reg.createdAt)}, updated ${iso(reg.updatedAt)}`,
+        `node ${reg.node}: app ${reg.app}, ${reg.ownerJid || "(no account)"}, ${reg.dialect}, registered ${iso(reg.createdAtMs)}, updated ${iso(reg.updatedAtMs)}`,
       );
       out(
-        `  last push: ${reg.lastPushAt ? iso(reg.lastPushAt) : "never"}; ${reg.disabledAt ? `DISABLED ${iso(reg.disabledAt)}: ${reg.disabledReason ?? ""}` : "active"}`,
+        `  last push: ${reg.lastPushAtMs !== undefined ? iso(reg.lastPushAtMs) : "never"}; ${reg.disabledAtMs !== undefined ? `DISABLED ${iso(reg.disabledAtMs)}: ${reg.disabledReason ?? ""}` : "active"}`,
       );
       for (const a of reg.addresses) {
         out(
-          `  ${a.provider} ${a.environment ?? ""} token ${tokenFingerprint(a.token)}…${a.voipToken ? " +voip" : ""} updated ${iso(a.updatedAt)}${a.disabledAt ? ` DISABLED ${iso(a.disabledAt)}: ${a.disabledReason ?? ""}` : ""}`,
+          `  ${a.provider} ${a.environment ?? ""} token ${tokenFingerprint(a.token)}…${a.voipToken ? " +voip" : ""} updated ${iso(a.updatedAtMs)}${a.disabledAtMs !== undefined ? ` DISABLED ${iso(a.disabledAtMs)}: ${a.disabledReason ?? ""}` : ""}`,
         );
       }
     } else {
@@ -239,6 +239,6 @@ export async function sendTestCommand(config: Config, opts: { node: string; body
   });
 }
 
-function iso(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
+function iso(d: Date | EpochMs): string {
+  return new Date(d).toISOString().replace(/\.\d{3}Z$/, "Z");
 }

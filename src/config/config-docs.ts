@@ -105,7 +105,7 @@ export const SETTING_DOCS: Readonly<Record<string, SettingDoc>> = {
   "delivery.auditBatchSize": { description: "Rows written per group commit at most." },
   "delivery.maxInFlight": { description: "Publishes in progress before new ones are answered `wait`/resource-constraint." },
   "delivery.registrationCacheSize": {
-    description: 'Registrations kept in memory (about 1.3 KB of heap each with two addresses; see docs/operations.md, "Memory").',
+    description: 'Registrations kept in memory (about 0.9 KB of heap each with two addresses; see docs/operations.md, "Memory").',
   },
   "limits.devicesPerJid": { description: "Registered devices per account at most." },
   "limits.pushIntervalSeconds": { description: "One push per device per interval; pushes in between are coalesced. 0: off." },

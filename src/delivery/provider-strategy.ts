@@ -16,7 +16,7 @@ export interface PlannedTarget {
 }
 
 export function planTargets(reg: Registration, strategy: Strategy): PlannedTarget[] {
-  const live = reg.addresses.filter((a) => a.disabledAt === undefined);
+  const live = reg.addresses.filter((a) => a.disabledAtMs === undefined);
   const targets: PlannedTarget[] = [];
   for (const provider of strategy.providers) {
     if (provider === "log") {

@@ -9,6 +9,13 @@ export type ApnsPushType = "alert" | "background";
 /** How the device registered; decides which checks a publish gets (secretless dialects have none). */
 export type Dialect = "p2" | "appserver" | "tigase" | "fpush" | "rest";
 
+/**
+ * A moment as milliseconds since the Unix epoch. A registration's moments are numbers, not Dates: the
+ * registration cache keeps thousands of registrations, and a Date costs 96 heap bytes where a number
+ * costs 16 (five of them were ~400 of a cached registration's ~1,310 bytes).
+ */
+export type EpochMs = number;
+
 /** One way to reach the device: an APNs token, a JPush registration id or an FCM token. */
 export interface DeviceAddress {
   readonly provider: AddressKind;
@@ -18,8 +25,8 @@ export interface DeviceAddress {
   readonly pushType?: ApnsPushType;
   /** PushKit token for call pushes (Tigase `device-second-token`). */
   readonly voipToken?: string;
-  readonly updatedAt: Date;
-  readonly disabledAt?: Date;
+  readonly updatedAtMs: EpochMs;
+  readonly disabledAtMs?: EpochMs;
   readonly disabledReason?: string;
 }
 
@@ -39,10 +46,10 @@ export interface Registration {
   /** sha256 of the publish secret; absent for dialects that hand out none (Tigase, fpush). */
   readonly secretHash?: string;
   readonly addresses: readonly DeviceAddress[];
-  readonly createdAt: Date;
-  readonly updatedAt: Date;
-  readonly lastPushAt?: Date;
-  readonly disabledAt?: Date;
+  readonly createdAtMs: EpochMs;
+  readonly updatedAtMs: EpochMs;
+  readonly lastPushAtMs?: EpochMs;
+  readonly disabledAtMs?: EpochMs;
   readonly disabledReason?: string;
 }
 
@@ -56,13 +63,13 @@ export interface NewRegistration {
   readonly dialect: Dialect;
   readonly registrar?: string;
   readonly secretHash?: string;
-  readonly address: Omit<DeviceAddress, "updatedAt" | "disabledAt" | "disabledReason">;
+  readonly address: Omit<DeviceAddress, "updatedAtMs" | "disabledAtMs" | "disabledReason">;
 }
 
 export function activeAddresses(reg: Registration): readonly DeviceAddress[] {
-  return reg.addresses.filter((a) => a.disabledAt === undefined);
+  return reg.addresses.filter((a) => a.disabledAtMs === undefined);
 }
 
 export function isActive(reg: Registration): boolean {
-  return reg.disabledAt === undefined && activeAddresses(reg).length > 0;
+  return reg.disabledAtMs === undefined && activeAddresses(reg).length > 0;
 }

@@ -2,6 +2,7 @@ import { NODE_RULE, NODE_RULE_TEXT } from "../domain/device-token.js";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
+import type { EpochMs } from "../domain/registration.js";
 import { tokenFingerprint } from "../domain/secret.js";
 import type { HttpDeps } from "./http-server.js";
 import { HttpError } from "./http-error.js";
@@ -56,10 +57,10 @@ export function adminRoutes(deps: HttpDeps, auth: (req: FastifyRequest, reply: F
             // "xmpp", or the fingerprint of the HTTP registration token that made it.
             registeredBy: reg.registrar ?? "xmpp",
             hasSecret: reg.secretHash !== undefined,
-            createdAt: reg.createdAt,
-            updatedAt: reg.updatedAt,
-            lastPushAt: reg.lastPushAt ?? null,
-            disabledAt: reg.disabledAt ?? null,
+            createdAt: isoTime(reg.createdAtMs),
+            updatedAt: isoTime(reg.updatedAtMs),
+            lastPushAt: reg.lastPushAtMs !== undefined ? isoTime(reg.lastPushAtMs) : null,
+            disabledAt: reg.disabledAtMs !== undefined ? isoTime(reg.disabledAtMs) : null,
             disabledReason: reg.disabledReason ?? null,
             addresses: reg.addresses.map((a) => ({
               provider: a.provider,
@@ -67,8 +68,8 @@ export function adminRoutes(deps: HttpDeps, auth: (req: FastifyRequest, reply: F
               hasVoipToken: a.voipToken !== undefined,
               environment: a.environment ?? null,
               pushType: a.pushType ?? null,
-              updatedAt: a.updatedAt,
-              disabledAt: a.disabledAt ?? null,
+              updatedAt: isoTime(a.updatedAtMs),
+              disabledAt: a.disabledAtMs !== undefined ? isoTime(a.disabledAtMs) : null,
               disabledReason: a.disabledReason ?? null,
             })),
           };
@@ -118,4 +119,9 @@ function parseSince(text: string, now: Date): Date {
     throw new HttpError(400, "since: an ISO time or a duration such as 1h or 7d, within 100 years");
   }
   return d;
+}
+
+/** A moment as the API shows every time: ISO 8601 in UTC, as a Date's JSON would be. */
+function isoTime(ms: EpochMs): string {
+  return new Date(ms).toISOString();
 }

@@ -22,31 +22,37 @@ interface RegistrationRow {
   dialect: string;
   registrar: string;
   secret_hash: string | null;
-  created_at: Date;
-  updated_at: Date;
-  last_push_at: Date | null;
-  disabled_at: Date | null;
+  created_at: number;
+  updated_at: number;
+  last_push_at: number | null;
+  disabled_at: number | null;
   disabled_reason: string | null;
   addresses: AddressRow[] | string;
 }
 
-// Rows built by json_agg: timestamps arrive as ISO strings.
 interface AddressRow {
   provider: AddressKind;
   token: string;
   environment: "sandbox" | "production" | null;
   push_type: "alert" | "background" | null;
   voip_token: string | null;
-  updated_at: string;
-  disabled_at: string | null;
+  updated_at: number;
+  disabled_at: number | null;
   disabled_reason: string | null;
 }
 
+// Timestamps leave Postgres as whole milliseconds since the epoch (a registration's EpochMs), truncated
+// as a Date would truncate them: neither pg nor we build a Date per timestamp of every row read, and the
+// float8 is exact for any date a registration can have.
+const epochMs = (column: string) => `floor(extract(epoch FROM ${column}) * 1000)::float8`;
+
 const SELECT_WITH_ADDRESSES = `
-  SELECT r.*,
+  SELECT r.node, r.app, r.owner_jid, r.device_id, r.channel, r.dialect, r.registrar, r.secret_hash,
+         ${epochMs("r.created_at")} AS created_at, ${epochMs("r.updated_at")} AS updated_at,
+         ${epochMs("r.last_push_at")} AS last_push_at, ${epochMs("r.disabled_at")} AS disabled_at, r.disabled_reason,
          COALESCE(json_agg(json_build_object(
            'provider', a.provider, 'token', a.token, 'environment', a.environment, 'push_type', a.push_type,
-           'voip_token', a.voip_token, 'updated_at', a.updated_at, 'disabled_at', a.disabled_at,
+           'voip_token', a.voip_token, 'updated_at', ${epochMs("a.updated_at")}, 'disabled_at', ${epochMs("a.disabled_at")},
            'disabled_reason', a.disabled_reason) ORDER BY a.provider) FILTER (WHERE a.node IS NOT NULL), '[]') AS addresses
     FROM registrations r
     LEFT JOIN registration_addresses a ON a.node = r.node`;
@@ -95,8 +101,8 @@ export function createPgRegistrationStore({
         ...(a.environment ? { environment: intern(a.environment) } : {}),
         ...(a.push_type ? { pushType: intern(a.push_type) } : {}),
         ...(a.voip_token ? { voipToken: cipher.open(a.voip_token) } : {}),
-        updatedAt: new Date(a.updated_at),
-        ...(a.disabled_at ? { disabledAt: new Date(a.disabled_at) } : {}),
+        updatedAtMs: a.updated_at,
+        ...(a.disabled_at !== null ? { disabledAtMs: a.disabled_at } : {}),
         ...(a.disabled_reason ? { disabledReason: a.disabled_reason } : {}),
       };
     } catch (err) {
@@ -120,10 +126,10 @@ export function createPgRegistrationStore({
       ...(row.registrar ? { registrar: row.registrar } : {}),
       ...(row.secret_hash ? { secretHash: row.secret_hash } : {}),
       addresses,
-      createdAt: new Date(row.created_at),
-      updatedAt: new Date(row.updated_at),
-      ...(row.last_push_at ? { lastPushAt: new Date(row.last_push_at) } : {}),
-      ...(row.disabled_at ? { disabledAt: new Date(row.disabled_at) } : {}),
+      createdAtMs: row.created_at,
+      updatedAtMs: row.updated_at,
+      ...(row.last_push_at !== null ? { lastPushAtMs: row.last_push_at } : {}),
+      ...(row.disabled_at !== null ? { disabledAtMs: row.disabled_at } : {}),
       ...(row.disabled_reason ? { disabledReason: row.disabled_reason } : {}),
     };
   };

@@ -80,7 +80,7 @@ function attempt(provider: Exclude<ProviderKind, "log">): PushAttempt {
     pushId: `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`,
     node: "node-1",
     attempt: 1,
-    address: { provider, token: TOKENS[provider], environment: "production", updatedAt: new Date() },
+    address: { provider, token: TOKENS[provider], environment: "production", updatedAtMs: Date.now() },
     notification: { priority: "high", call: false, messageCount: 1 },
     content: { title: "New message", body: "New message", includeMessageContent: false },
     data: {},

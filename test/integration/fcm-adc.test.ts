@@ -80,7 +80,12 @@ function attempt(): PushAttempt {
     pushId: `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`,
     node: "node-1",
     attempt: 1,
-    address: { provider: "fcm", token: `fcm-token-${n}:APA91bHun4MxP5egoKMwt2KZFBaFUH`, environment: "production", updatedAt: new Date() },
+    address: {
+      provider: "fcm",
+      token: `fcm-token-${n}:APA91bHun4MxP5egoKMwt2KZFBaFUH`,
+      environment: "production",
+      updatedAtMs: Date.now(),
+    },
     notification: { priority: "high", call: false, messageCount: 1 },
     content: { title: "New message", body: "New message", includeMessageContent: false },
     data: {},

@@ -208,6 +208,7 @@ describe("registration over HTTP", () => {
 
 describe("admin API", () => {
   it("shows a registration without its secret or token, and its delivery history", async () => {
+    const registeredFrom = Date.now();
     const reg = (await (
       await fetch(`${base}/v1/registrations`, json({ jid: "bob@localhost", deviceId: "b1", provider: "apns", token: TOKEN }))
     ).json()) as { node: string; secret: string };
@@ -224,6 +225,14 @@ describe("admin API", () => {
       hasSecret: true,
       addresses: [{ provider: "apns", tokenFingerprint: expect.stringMatching(/^[0-9a-f]{12}$/) }],
     });
+    // Times as ISO 8601 in UTC with milliseconds, as a Date's JSON is, whatever the server holds them as.
+    const shown = JSON.parse(text) as { createdAt: string; updatedAt: string; disabledAt: null; addresses: Array<{ updatedAt: string }> };
+    for (const time of [shown.createdAt, shown.updatedAt, shown.addresses[0]!.updatedAt]) {
+      expect(time).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+      expect(Date.parse(time)).toBeGreaterThanOrEqual(registeredFrom);
+      expect(Date.parse(time)).toBeLessThanOrEqual(Date.now());
+    }
+    expect(shown.disabledAt).toBeNull();
     const d = (await (await fetch(`${base}/v1/deliveries?node=${reg.node}&since=1h`, { headers: auth(ADMIN) })).json()) as {
       deliveries: Array<{ outcome: string }>;
     };

@@ -40,7 +40,7 @@ function attempt(token: string, over: Partial<PushAttempt> = {}): PushAttempt {
     pushId: `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`,
     node: "node-1",
     attempt: 1,
-    address: { provider: "apns", token, environment: "production", updatedAt: new Date() },
+    address: { provider: "apns", token, environment: "production", updatedAtMs: Date.now() },
     notification: { priority: "high", call: false, messageCount: 1, lastMessageBody: "New Message!" },
     content: { title: "New message", body: "New message", includeMessageContent: false },
     data: { account: "f00d" },
@@ -160,7 +160,7 @@ describe("APNs adapter", () => {
   it("uses the VoIP topic and PushKit token for calls when enabled", async () => {
     const p = provider({ voip: true });
     const a = attempt(token(12), {
-      address: { provider: "apns", token: token(12), voipToken: token(13), environment: "production", updatedAt: new Date() },
+      address: { provider: "apns", token: token(12), voipToken: token(13), environment: "production", updatedAtMs: Date.now() },
       notification: { priority: "high", call: true, encrypted: { payload: "c2VjcmV0", iv: "aXY=" } },
     });
     expect((await p.send(a)).class).toBe("delivered");

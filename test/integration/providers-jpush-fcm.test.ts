@@ -40,7 +40,7 @@ function attempt(provider: "jpush" | "fcm", over: Partial<PushAttempt> = {}): Pu
     pushId: `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`,
     node: "node-1",
     attempt: 1,
-    address: { provider, token: provider === "jpush" ? REGID : FCM_TOKEN, environment: "sandbox", updatedAt: new Date() },
+    address: { provider, token: provider === "jpush" ? REGID : FCM_TOKEN, environment: "sandbox", updatedAtMs: Date.now() },
     notification: { priority: "high", call: false, messageCount: 1, lastMessageBody: "New Message!" },
     content: { title: "New message", body: "New message", includeMessageContent: false },
     data: { account: "f00d" },
@@ -113,7 +113,7 @@ describe("JPush adapter", () => {
 
   it("says apns_production true for a production registration", async () => {
     await jpushProvider().send(
-      attempt("jpush", { address: { provider: "jpush", token: REGID, environment: "production", updatedAt: new Date() } }),
+      attempt("jpush", { address: { provider: "jpush", token: REGID, environment: "production", updatedAtMs: Date.now() } }),
     );
     expect(sentJpush(0).options.apns_production).toBe(true);
   });
@@ -219,7 +219,7 @@ describe("FCM adapter", () => {
         : undefined,
     );
     const p = fcmProvider();
-    const toDead = () => attempt("fcm", { address: { provider: "fcm", token: DEAD, environment: "sandbox", updatedAt: new Date() } });
+    const toDead = () => attempt("fcm", { address: { provider: "fcm", token: DEAD, environment: "sandbox", updatedAtMs: Date.now() } });
     // Before any success the same answer may be a message we build wrong: nobody's registration ends.
     expect(await p.send(toDead())).toMatchObject({
       class: "payload_error",

@@ -74,7 +74,7 @@ describe("registration reads beside a transaction", () => {
     expect((await duringTransaction).size).toBe(0);
     expect((await store().findByNodes([input.node])).size).toBe(0);
     await store().register(input, t(2));
-    expect((await store().findByNodes([input.node])).get(input.node)?.updatedAt).toEqual(t(2));
+    expect((await store().findByNodes([input.node])).get(input.node)?.updatedAtMs).toEqual(t(2).getTime());
   });
 });
 

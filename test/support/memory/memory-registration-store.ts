@@ -34,8 +34,8 @@ export function memoryRegistrationStore(): RegistrationStore {
         row.dialect = input.dialect;
         if (input.secretHash !== undefined) row.secretHash = input.secretHash;
         else delete row.secretHash;
-        row.updatedAt = now;
-        delete row.disabledAt;
+        row.updatedAtMs = now.getTime();
+        delete row.disabledAtMs;
         delete row.disabledReason;
       } else {
         if (rows.has(input.node)) throw new NodeTakenError();
@@ -49,12 +49,15 @@ export function memoryRegistrationStore(): RegistrationStore {
           ...(input.registrar ? { registrar: input.registrar } : {}),
           ...(input.secretHash !== undefined ? { secretHash: input.secretHash } : {}),
           addresses: [],
-          createdAt: now,
-          updatedAt: now,
+          createdAtMs: now.getTime(),
+          updatedAtMs: now.getTime(),
         };
         rows.set(row.node, row);
       }
-      row.addresses = [...row.addresses.filter((a) => a.provider !== input.address.provider), { ...input.address, updatedAt: now }];
+      row.addresses = [
+        ...row.addresses.filter((a) => a.provider !== input.address.provider),
+        { ...input.address, updatedAtMs: now.getTime() },
+      ];
       return { registration: view(row), created: existing === undefined };
     },
 
@@ -112,14 +115,14 @@ export function memoryRegistrationStore(): RegistrationStore {
 
     async disableAddress({ node, provider, reason, at, unlessUpdatedAfter }) {
       const r = rows.get(node);
-      const a = r?.addresses.find((x) => x.provider === provider && x.disabledAt === undefined);
-      if (!r || !a || (unlessUpdatedAfter !== undefined && a.updatedAt > unlessUpdatedAfter))
+      const a = r?.addresses.find((x) => x.provider === provider && x.disabledAtMs === undefined);
+      if (!r || !a || (unlessUpdatedAfter !== undefined && a.updatedAtMs > unlessUpdatedAfter.getTime()))
         return { changed: false, registrationDisabled: false };
-      a.disabledAt = at;
+      a.disabledAtMs = at.getTime();
       a.disabledReason = reason;
-      if (r.addresses.some((x) => x.disabledAt === undefined)) return { changed: true, registrationDisabled: false };
-      if (r.disabledAt === undefined) {
-        r.disabledAt = at;
+      if (r.addresses.some((x) => x.disabledAtMs === undefined)) return { changed: true, registrationDisabled: false };
+      if (r.disabledAtMs === undefined) {
+        r.disabledAtMs = at.getTime();
         r.disabledReason = reason;
       }
       return { changed: true, registrationDisabled: true };
@@ -128,7 +131,7 @@ export function memoryRegistrationStore(): RegistrationStore {
     async touchLastPush(nodes, at) {
       for (const n of nodes) {
         const r = rows.get(n);
-        if (r) r.lastPushAt = at;
+        if (r) r.lastPushAtMs = at.getTime();
       }
     },
 
@@ -139,7 +142,7 @@ export function memoryRegistrationStore(): RegistrationStore {
           const k = `${r.app}\u0000${a.provider}`;
           const c = counts.get(k) ?? { app: r.app, provider: a.provider, live: 0, total: 0 };
           c.total += 1;
-          if (r.disabledAt === undefined && a.disabledAt === undefined) c.live += 1;
+          if (r.disabledAtMs === undefined && a.disabledAtMs === undefined) c.live += 1;
           counts.set(k, c);
         }
       }
@@ -148,9 +151,9 @@ export function memoryRegistrationStore(): RegistrationStore {
     async countActiveByApp() {
       const counts = new Map<string, { app: string; provider: AddressKind; count: number }>();
       for (const r of rows.values()) {
-        if (r.disabledAt !== undefined) continue;
+        if (r.disabledAtMs !== undefined) continue;
         for (const a of r.addresses) {
-          if (a.disabledAt !== undefined) continue;
+          if (a.disabledAtMs !== undefined) continue;
           const k = `${r.app}\u0000${a.provider}`;
           const c = counts.get(k) ?? { app: r.app, provider: a.provider, count: 0 };
           c.count += 1;

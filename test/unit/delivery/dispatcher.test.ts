@@ -48,7 +48,7 @@ describe("dispatcher", () => {
     core.answers.set("jpush", () => ({ class: "token_dead", status: 400, reason: "1011" }));
     expect(await dispatch()).toEqual({ class: "token_dead", reason: "Unregistered; 1011" });
     const reg = await core.registrations.findByNode(node);
-    expect(reg?.disabledAt).toEqual(core.clock.now());
+    expect(reg?.disabledAtMs).toEqual(core.clock.now().getTime());
     expect(await core.counter("xmpp_push_addresses_disabled_total", 'app="chat",provider="apns"')).toBe(1);
   });
 

@@ -98,11 +98,11 @@ describe("provider strategy", () => {
     channel: "",
     dialect: "p2",
     addresses,
-    createdAt: at,
-    updatedAt: at,
+    createdAtMs: at.getTime(),
+    updatedAtMs: at.getTime(),
   });
-  const apns = { provider: "apns" as const, token: "aa", environment: "production" as const, updatedAt: at };
-  const jpush = { provider: "jpush" as const, token: "jj", updatedAt: at };
+  const apns = { provider: "apns" as const, token: "aa", environment: "production" as const, updatedAtMs: at.getTime() };
+  const jpush = { provider: "jpush" as const, token: "jj", updatedAtMs: at.getTime() };
 
   it("follows the app's order over the device's live addresses", () => {
     expect(planTargets(reg([jpush, apns]), { providers: ["apns", "jpush"], mode: "fallback" }).map((t) => t.provider)).toEqual([
@@ -111,7 +111,9 @@ describe("provider strategy", () => {
     ]);
     expect(planTargets(reg([apns]), { providers: ["jpush", "apns", "fcm"], mode: "fallback" }).map((t) => t.provider)).toEqual(["apns"]);
     expect(
-      planTargets(reg([{ ...apns, disabledAt: at }, jpush]), { providers: ["apns", "jpush"], mode: "fallback" }).map((t) => t.provider),
+      planTargets(reg([{ ...apns, disabledAtMs: at.getTime() }, jpush]), { providers: ["apns", "jpush"], mode: "fallback" }).map(
+        (t) => t.provider,
+      ),
     ).toEqual(["jpush"]);
   });
 

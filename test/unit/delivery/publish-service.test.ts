@@ -12,7 +12,7 @@ describe("publish service", () => {
     await core.writes.flush();
     expect(core.queue.jobs()).toEqual([]);
     expect((await core.audit.list({ node, limit: 10 })).map((r) => r.outcome)).toEqual(["delivered"]);
-    expect((await core.registrations.findByNode(node))?.lastPushAt).toEqual(core.clock.now());
+    expect((await core.registrations.findByNode(node))?.lastPushAtMs).toEqual(core.clock.now().getTime());
   });
 
   it("refuses the wrong sender, the wrong secret and an unknown node without calling a provider", async () => {

@@ -11,9 +11,9 @@ const registration = (): Registration => ({
   deviceId: "phone",
   channel: "",
   dialect: "p2",
-  addresses: [{ provider: "apns", token: "a".repeat(64), updatedAt: new Date(0) }],
-  createdAt: new Date(0),
-  updatedAt: new Date(0),
+  addresses: [{ provider: "apns", token: "a".repeat(64), updatedAtMs: 0 }],
+  createdAtMs: 0,
+  updatedAtMs: 0,
 });
 
 describe("push data", () => {

@@ -68,9 +68,9 @@ describe("settle step", () => {
     expect(core.settler.settle(jobs[2]!, { class: "payload_error", reason: "BadTopic" }, { persisted: true })).toBe("completed");
     await core.writes.flush();
     expect(core.queue.jobs()).toEqual([]);
-    expect((await core.registrations.findByNode(delivered.node))?.lastPushAt).toEqual(core.clock.now());
-    expect((await core.registrations.findByNode(dead.node))?.lastPushAt).toBeUndefined();
-    expect((await core.registrations.findByNode(refused.node))?.lastPushAt).toBeUndefined();
+    expect((await core.registrations.findByNode(delivered.node))?.lastPushAtMs).toEqual(core.clock.now().getTime());
+    expect((await core.registrations.findByNode(dead.node))?.lastPushAtMs).toBeUndefined();
+    expect((await core.registrations.findByNode(refused.node))?.lastPushAtMs).toBeUndefined();
   });
 
   it("counts pushes the queue dropped at their expiry", async () => {

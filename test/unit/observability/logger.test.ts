@@ -24,11 +24,11 @@ const registration: Registration = {
   dialect: "p2",
   secretHash: "hash-of-the-secret",
   addresses: [
-    { provider: "apns", token: "APNS-DEVICE-TOKEN-123", voipToken: "VOIP-TOKEN-456", environment: "sandbox", updatedAt: new Date() },
-    { provider: "jpush", token: "JPUSH-REGID-789", updatedAt: new Date() },
+    { provider: "apns", token: "APNS-DEVICE-TOKEN-123", voipToken: "VOIP-TOKEN-456", environment: "sandbox", updatedAtMs: Date.now() },
+    { provider: "jpush", token: "JPUSH-REGID-789", updatedAtMs: Date.now() },
   ],
-  createdAt: new Date(),
-  updatedAt: new Date(),
+  createdAtMs: Date.now(),
+  updatedAtMs: Date.now(),
 };
 
 describe("logger", () => {

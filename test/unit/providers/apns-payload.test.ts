@@ -10,7 +10,7 @@ const attempt = (n: Partial<Notification> = {}, over: Partial<PushAttempt> = {})
   pushId: "0b8f1c5e-2f35-4e1b-9d7a-3c1e2b4a5d6f",
   node: "node-1",
   attempt: 1,
-  address: { provider: "apns", token: "ab".repeat(32), environment: "production", updatedAt: new Date() },
+  address: { provider: "apns", token: "ab".repeat(32), environment: "production", updatedAtMs: Date.now() },
   notification: {
     priority: "high",
     call: false,
@@ -69,7 +69,7 @@ describe("APNs request", () => {
     for (const r of [
       buildApnsRequest(attempt({ priority: "low", lastMessageBody: undefined }), settings, NOW),
       buildApnsRequest(
-        attempt({}, { address: { provider: "apns", token: "cd".repeat(32), pushType: "background", updatedAt: new Date() } }),
+        attempt({}, { address: { provider: "apns", token: "cd".repeat(32), pushType: "background", updatedAtMs: Date.now() } }),
         settings,
         NOW,
       ),
@@ -80,7 +80,7 @@ describe("APNs request", () => {
   });
 
   it("sends a VoIP push to the PushKit token only for a call, only when enabled", () => {
-    const withVoip = { provider: "apns" as const, token: "ab".repeat(32), voipToken: "ef".repeat(32), updatedAt: new Date() };
+    const withVoip = { provider: "apns" as const, token: "ab".repeat(32), voipToken: "ef".repeat(32), updatedAtMs: Date.now() };
     const call = buildApnsRequest(
       attempt({ call: true, encrypted: { payload: "c2VjcmV0", iv: "aXY=" } }, { address: withVoip }),
       settings,
@@ -113,7 +113,7 @@ describe("APNs request", () => {
     const voip = buildApnsRequest(
       attempt(
         { call: true, encrypted: { payload: "x".repeat(9000), iv: "aXY=" } },
-        { address: { provider: "apns", token: "ab".repeat(32), voipToken: "ef".repeat(32), updatedAt: new Date() } },
+        { address: { provider: "apns", token: "ab".repeat(32), voipToken: "ef".repeat(32), updatedAtMs: Date.now() } },
       ),
       settings,
       NOW,

@@ -8,7 +8,7 @@ const attempt = (n: Partial<Notification> = {}, over: Partial<PushAttempt> = {})
   pushId: "0b8f1c5e-2f35-4e1b-9d7a-3c1e2b4a5d6f",
   node: "node-1",
   attempt: 1,
-  address: { provider: "fcm", token: "fcm-token-1", updatedAt: new Date(NOW) },
+  address: { provider: "fcm", token: "fcm-token-1", updatedAtMs: new Date(NOW).getTime() },
   notification: { priority: "high", call: false, lastMessageSender: "bob@example.org/phone", lastMessageBody: "secret plans", ...n },
   content: { title: "New message", body: "New message", includeMessageContent: false },
   data: { account: "f00d" },

@@ -18,7 +18,7 @@ const attempt = (n: Partial<Notification> = {}, over: Partial<PushAttempt> = {})
   pushId: "0b8f1c5e-2f35-4e1b-9d7a-3c1e2b4a5d6f",
   node: "node-1",
   attempt: 1,
-  address: { provider: "jpush", token: REGID, environment: "production", updatedAt: new Date() },
+  address: { provider: "jpush", token: REGID, environment: "production", updatedAtMs: Date.now() },
   notification: {
     priority: "high",
     call: false,
@@ -63,7 +63,7 @@ describe("JPush push body", () => {
   it("says apns_production explicitly, both ways, production when the registration does not say", () => {
     const env = (environment: "sandbox" | "production" | undefined) =>
       buildJpushPush(
-        attempt({}, { address: { provider: "jpush", token: REGID, ...(environment ? { environment } : {}), updatedAt: new Date() } }),
+        attempt({}, { address: { provider: "jpush", token: REGID, ...(environment ? { environment } : {}), updatedAtMs: Date.now() } }),
         settings,
         NOW,
       ).options.apns_production;
@@ -73,7 +73,7 @@ describe("JPush push body", () => {
   });
 
   it("follows the registration's environment first, then the app's APNs default", () => {
-    const unnamed = attempt({}, { address: { provider: "jpush", token: REGID, updatedAt: new Date() } });
+    const unnamed = attempt({}, { address: { provider: "jpush", token: REGID, updatedAtMs: Date.now() } });
     expect(buildJpushPush(unnamed, { ...settings, defaultEnvironment: "sandbox" }, NOW).options.apns_production).toBe(false);
     expect(buildJpushPush(unnamed, { ...settings, defaultEnvironment: "production" }, NOW).options.apns_production).toBe(true);
     expect(buildJpushPush(attempt(), { ...settings, defaultEnvironment: "sandbox" }, NOW).options.apns_production).toBe(true);
