@@ -61,7 +61,14 @@ export function createPublishService(deps: PublishServiceDeps): PublishService {
   // (the other half is for the write): most pushes are answered by the provider well within it and never
   // touch the queue table. A crash loses only pushes younger than this, none of them answered yet.
   const writeAfterMs = syncDeadlineMs / 2;
-  const running = new Set<Promise<unknown>>();
+  // Attempts started and not finished, counted rather than kept in a set: a set of their promises needed
+  // two more promises and closures per push (finally, catch), alive as long as the push.
+  let running = 0;
+  const whenIdle: Array<() => void> = [];
+  const finished = () => {
+    running -= 1;
+    if (running === 0) for (const resolve of whenIdle.splice(0)) resolve();
+  };
   // Publishes between arrival and the start of their attempt; with `running`, what counts against maxInFlight.
   let arriving = 0;
 
@@ -92,20 +99,14 @@ export function createPublishService(deps: PublishServiceDeps): PublishService {
     return { reg, app };
   };
 
-  const track = <T>(p: Promise<T>): Promise<T> => {
-    running.add(p);
-    void p.finally(() => running.delete(p)).catch(() => undefined);
-    return p;
-  };
-
   return {
     async drain() {
-      while (running.size > 0) await Promise.allSettled([...running]);
+      if (running > 0) await new Promise<void>((resolve) => whenIdle.push(resolve));
     },
 
     async publish(input) {
       if (!config.domains.includes(input.fromDomain)) return "forbidden";
-      if (running.size + arriving >= maxInFlight) return "overloaded";
+      if (running + arriving >= maxInFlight) return "overloaded";
       const started = clock.now();
       arriving += 1;
       let found: Lookup;
@@ -139,17 +140,18 @@ export function createPublishService(deps: PublishServiceDeps): PublishService {
       }
 
       const durable = writes.putJob(job, { writeAfterMs });
-      const attempt = track(
-        dispatcher.dispatch(reg, app, request, 1, expiresAt).then(
-          (result) => {
-            settler.settle(job, result, { persisted: false });
-            return result;
-          },
-          (err: unknown): PushResult => {
-            log.error({ err, node: reg.node }, "dispatch failed; the write-ahead job will retry it");
-            return { class: "retry", reason: "internal error" };
-          },
-        ),
+      running += 1;
+      const attempt = dispatcher.dispatch(reg, app, request, 1, expiresAt).then(
+        (result) => {
+          finished();
+          settler.settle(job, result, { persisted: false });
+          return result;
+        },
+        (err: unknown): PushResult => {
+          finished();
+          log.error({ err, node: reg.node }, "dispatch failed; the write-ahead job will retry it");
+          return { class: "retry", reason: "internal error" };
+        },
       );
 
       const remaining = () => Math.max(0, syncDeadlineMs - (clock.now().getTime() - started.getTime()));

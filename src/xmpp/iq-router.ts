@@ -51,12 +51,15 @@ export function createIqRouter({ send, sendText, log }: IqRouterDeps): IqRouter 
   };
 
   // A handler that throws is our own trouble: the server should try again later, not drop the device.
+  const failed = (err: unknown, ns: string | undefined, name: string): IqReply => {
+    log.error({ err, ns, name }, "IQ handler failed; answered wait");
+    return reply.error(stanzaErrors.internalWait());
+  };
   const settled = async (handler: () => IqReply | Promise<IqReply>, ns: string | undefined, name: string): Promise<IqReply> => {
     try {
       return await handler();
     } catch (err) {
-      log.error({ err, ns, name }, "IQ handler failed; answered wait");
-      return reply.error(stanzaErrors.internalWait());
+      return failed(err, ns, name);
     }
   };
 
@@ -93,8 +96,15 @@ export function createIqRouter({ send, sendText, log }: IqRouterDeps): IqRouter 
       );
       await answer(stanza, r);
     },
+    // Every publish passes here and waits in it as long as its push takes: one async frame, not two
+    // (settled() inside would be a second one per push in flight).
     async answerText(address, payload, handler) {
-      const r = await settled(handler, payload.ns, payload.name);
+      let r: IqReply;
+      try {
+        r = await handler();
+      } catch (err) {
+        r = failed(err, payload.ns, payload.name);
+      }
       await sendText(replyText(address, "error" in r ? r.error : undefined, "error" in r ? undefined : r.result));
     },
   };
