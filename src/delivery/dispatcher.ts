@@ -177,27 +177,49 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     });
   };
 
-  return {
-    async dispatch(reg, app, request, attempt, expiresAt) {
-      const targets = planTargets(reg, app.strategy);
-      if (targets.length === 0) return { class: "token_dead", reason: "no live address" };
-      const outcomes: DeliveryOutcome[] = [];
-      if (app.strategy.mode === "all") {
-        outcomes.push(...(await Promise.all(targets.map((t) => attemptOne(reg, app, request, attempt, expiresAt, t)))));
-      } else {
-        for (const [i, t] of targets.entries()) {
-          const o = await attemptOne(reg, app, request, attempt, expiresAt, t);
-          outcomes.push(o);
-          if (o.class === "delivered") {
-            confirmOrFallBack(reg, app, request, attempt, expiresAt, t, o, targets.slice(i + 1));
-            break;
-          }
+  const walkTargets = async (
+    reg: Registration,
+    app: AppConfig,
+    request: PushRequest,
+    attempt: number,
+    expiresAt: Date,
+    targets: readonly PlannedTarget[],
+  ): Promise<PushResult> => {
+    const outcomes: DeliveryOutcome[] = [];
+    if (app.strategy.mode === "all") {
+      outcomes.push(...(await Promise.all(targets.map((t) => attemptOne(reg, app, request, attempt, expiresAt, t)))));
+    } else {
+      for (const [i, t] of targets.entries()) {
+        const o = await attemptOne(reg, app, request, attempt, expiresAt, t);
+        outcomes.push(o);
+        if (o.class === "delivered") {
+          confirmOrFallBack(reg, app, request, attempt, expiresAt, t, o, targets.slice(i + 1));
+          break;
         }
       }
-      return summarise(outcomes);
+    }
+    return summarise(outcomes);
+  };
+
+  return {
+    dispatch(reg, app, request, attempt, expiresAt) {
+      let targets: PlannedTarget[];
+      try {
+        targets = planTargets(reg, app.strategy);
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+      if (targets.length === 0) return Promise.resolve(NO_LIVE_ADDRESS);
+      // A single target (a device with one address, or a chain of one): its attempt's promise is the
+      // push's, with no frame of ours suspended beside it for as long as the provider takes. Nothing
+      // comes after it in the chain, so there is no confirmation to schedule.
+      if (targets.length === 1) return attemptOne(reg, app, request, attempt, expiresAt, targets[0]!).then((o) => summarise([o]));
+      return walkTargets(reg, app, request, attempt, expiresAt, targets);
     },
   };
 }
+
+const NO_LIVE_ADDRESS: PushResult = { class: "token_dead", reason: "no live address" };
 
 const TIMED_OUT: DeliveryOutcome = { class: "retry", reason: "timeout", maybeDelivered: true };
 
