@@ -168,7 +168,7 @@ export function createApnsProvider({ app, config, log, proxy, clock = systemCloc
     ...(certificateExpiresAt !== undefined ? { certificateExpiresAt } : {}),
     credentialExpiresAt: () => certificateExpiresAt,
     // Not async: it hands on send()'s promise instead of wrapping it in one more suspended frame, which
-    // would live as long as the push (see "Fewer frames per push" in the README's Performance section).
+    // would live as long as the push (ARCHITECTURE.md, "What a push holds while it waits").
     send(attempt: PushAttempt) {
       if (closed) return Promise.resolve({ class: "retry", reason: "provider closed" });
       try {
