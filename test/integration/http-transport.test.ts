@@ -95,8 +95,10 @@ describe("the providers' HTTP client", () => {
       .request({ method: "POST", url: "/slow", body: "{}" })
       .catch((e: unknown) => e);
 
-    expect(Date.now() - started).toBeLessThan(800);
+    // The outcome says which came first; the bound is the late answer's own time, not a guess at how
+    // slow a loaded CI machine may be.
     expect(transportOutcome(err)).toEqual({ class: "retry", reason: "timeout", maybeDelivered: true });
+    expect(Date.now() - started).toBeLessThan(1000);
   });
 
   it("gives up on a request still waiting for a free connection at once, and then never sends it", async () => {
@@ -111,8 +113,9 @@ describe("the providers' HTTP client", () => {
     const started = Date.now();
     const queued = await outcome(client.request({ method: "POST", url: "/queued", body: "{}", signal: AbortSignal.timeout(50) }));
 
+    // "aborted", not the client's own "timeout" at 600 ms: the caller's signal ended it while it waited.
     expect(queued).toBe("aborted");
-    expect(Date.now() - started).toBeLessThan(400);
+    expect(Date.now() - started).toBeLessThan(600);
     expect(new Set(await Promise.all(busy))).toEqual(new Set(["timeout"]));
     await new Promise((r) => setTimeout(r, 200));
     expect(requests.map((r) => r.url)).not.toContain("/v3/queued");

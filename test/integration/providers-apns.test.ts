@@ -241,9 +241,10 @@ describe("APNs adapter", () => {
     const p = provider({ connections: 1, maxInFlightPerConnection: 1 });
     fake.script((r) => (r.token === token(40) ? { status: 200, hang: true } : undefined));
     expect((await p.send(attempt(token(40), { signal: AbortSignal.timeout(200) }))).reason).toBe("timeout");
-    // The only slot is free again at once: the next push does not wait behind the hung stream.
+    // The only slot is free again at once: the next push does not wait behind the hung stream (which
+    // never answers: behind it, this push would time out at 5 s instead of being delivered).
     const started = Date.now();
     expect((await p.send(attempt(token(41), { signal: AbortSignal.timeout(5000) }))).class).toBe("delivered");
-    expect(Date.now() - started).toBeLessThan(1000);
+    expect(Date.now() - started).toBeLessThan(4000);
   });
 });
